@@ -1,0 +1,32 @@
+"""Shared test settings: small thread count, deterministic seeds, shared/ location."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(1)  # two xdist workers on a 2-core machine
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+BCCD = SHARED / "datasets" / "bccd"
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
+@pytest.fixture
+def bccd_root() -> Path:
+    if not (BCCD / "Annotations").is_dir():
+        pytest.skip(f"BCCD dataset not found at {BCCD}")
+    return BCCD
+
+
+os.environ.setdefault("MPLBACKEND", "Agg")

@@ -1,0 +1,3 @@
+from yolo3.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Data: files → samples → batches (formats, validation, letterbox, augmentation, loading)."""

@@ -1,0 +1,48 @@
+"""The one in-memory sample type shared by every dataset format (YOLO, COCO, VOC)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Sample:
+    """One image and its annotation, in original pixels.
+
+    Attributes:
+        image_path: the image file.
+        boxes: (N, 4) float64 xyxy in original image pixels.
+        class_ids: (N,) int64 indices into the dataset's class names.
+        image_id: stable id (file stem for VOC/YOLO, the COCO id for COCO).
+        image_size: (h, w) stated by the annotation, or None when the format has none.
+        difficult: (N,) bool, VOC `difficult` (excluded from VOC AP).
+        truncated: (N,) bool, VOC `truncated`.
+        annotation_path: the file the labels came from (for messages), if any.
+    """
+
+    image_path: Path
+    boxes: np.ndarray
+    class_ids: np.ndarray
+    image_id: int | str = ""
+    image_size: tuple[int, int] | None = None
+    difficult: np.ndarray | None = None
+    truncated: np.ndarray | None = None
+    annotation_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.image_path = Path(self.image_path)
+        self.boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
+        self.class_ids = np.asarray(self.class_ids, dtype=np.int64).reshape(-1)
+        n = len(self.boxes)
+        if len(self.class_ids) != n:
+            raise ValueError(f"{self.image_path}: {n} boxes but {len(self.class_ids)} class ids")
+        self.difficult = np.zeros(n, bool) if self.difficult is None else np.asarray(self.difficult, bool).reshape(-1)
+        self.truncated = np.zeros(n, bool) if self.truncated is None else np.asarray(self.truncated, bool).reshape(-1)
+        if self.image_id == "":
+            self.image_id = self.image_path.stem
+
+    def __len__(self) -> int:
+        return len(self.boxes)

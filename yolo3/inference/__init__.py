@@ -1,0 +1,1 @@
+"""Inference: raw outputs → detections (post-processing, results, the Detector API)."""

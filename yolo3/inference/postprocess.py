@@ -1,0 +1,96 @@
+"""Decoded predictions → final detections (SPEC §8.1).
+
+score = objectness × class probability → threshold (global or per class, optional class
+subset) → NMS (class-aware by default) → at most `max_det` per image.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from yolo3.ops.nms import batched_nms, nms, soft_nms
+
+
+@dataclasses.dataclass
+class NMSConfig:
+    """Post-processing settings.
+
+    conf_threshold: minimum score (obj × cls) of a candidate.
+    iou_threshold: NMS overlap threshold.
+    max_det: detections kept per image.
+    max_candidates: top-scoring candidates that enter NMS (bounds the cost).
+    class_thresholds: optional per-class minimum scores (length C), replacing the
+        global one where given.
+    classes: optional subset of class ids; all other classes are never scored.
+    method: `class_aware`, `agnostic`, `diou` (class-aware DIoU-NMS) or `soft`
+        (class-aware Gaussian soft-NMS).
+    soft_sigma: σ of soft-NMS.
+    """
+
+    conf_threshold: float = 0.25
+    iou_threshold: float = 0.45
+    max_det: int = 300
+    max_candidates: int = 30000
+    class_thresholds: list[float] | None = None
+    classes: list[int] | None = None
+    method: str = "class_aware"
+    soft_sigma: float = 0.5
+
+
+def candidates(pred: torch.Tensor, cfg: NMSConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One image's decoded predictions (N, 5+C) → (boxes (K, 4), scores (K,), labels (K,)).
+
+    Multi-label: a box yields one candidate per class whose score passes its threshold.
+    """
+    num_classes = pred.shape[1] - 5
+    scores = pred[:, 4:5] * pred[:, 5:]  # (N, C)
+    thresholds = torch.full((num_classes,), cfg.conf_threshold, dtype=scores.dtype, device=scores.device)
+    if cfg.class_thresholds is not None:
+        if len(cfg.class_thresholds) != num_classes:
+            raise ValueError(f"class_thresholds has {len(cfg.class_thresholds)} values for {num_classes} classes")
+        thresholds = torch.as_tensor(cfg.class_thresholds, dtype=scores.dtype, device=scores.device)
+    mask = scores > thresholds
+    if cfg.classes is not None:
+        allowed = torch.zeros(num_classes, dtype=torch.bool, device=scores.device)
+        allowed[torch.as_tensor(cfg.classes, dtype=torch.long, device=scores.device)] = True
+        mask &= allowed
+    box_idx, labels = mask.nonzero(as_tuple=True)
+    cand_scores = scores[box_idx, labels]
+    if cand_scores.numel() > cfg.max_candidates:
+        top = torch.topk(cand_scores, cfg.max_candidates).indices
+        box_idx, labels, cand_scores = box_idx[top], labels[top], cand_scores[top]
+    return pred[box_idx, :4], cand_scores, labels
+
+
+def postprocess(preds: torch.Tensor, cfg: NMSConfig) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Batched decoded predictions (B, N, 5+C) → per image (boxes xyxy, scores, labels).
+
+    Boxes stay in network-input pixels; mapping to the original image is the caller's
+    (see `yolo3.data.letterbox.boxes_from_letterbox`).
+    """
+    results = []
+    for pred in preds:
+        boxes, scores, labels = candidates(pred.float(), cfg)
+        if cfg.method == "soft":
+            keep_parts, score_parts = [], []
+            for cls in labels.unique():
+                idx = (labels == cls).nonzero(as_tuple=True)[0]
+                kept, new_scores = soft_nms(boxes[idx], scores[idx], cfg.soft_sigma, cfg.conf_threshold)
+                keep_parts.append(idx[kept])
+                score_parts.append(new_scores)
+            keep = torch.cat(keep_parts) if keep_parts else labels.new_zeros(0)
+            scores = scores.clone()
+            if keep_parts:
+                scores[keep] = torch.cat(score_parts)
+            keep = keep[torch.argsort(scores[keep], descending=True, stable=True)][: cfg.max_det]
+        elif cfg.method == "agnostic":
+            keep = nms(boxes, scores, cfg.iou_threshold, cfg.max_det)
+        elif cfg.method in ("class_aware", "diou"):
+            kind = "diou" if cfg.method == "diou" else "iou"
+            keep = batched_nms(boxes, scores, labels, cfg.iou_threshold, cfg.max_det, kind)
+        else:
+            raise ValueError(f"unknown NMS method {cfg.method!r}; use class_aware, agnostic, diou or soft")
+        results.append((boxes[keep], scores[keep], labels[keep]))
+    return results

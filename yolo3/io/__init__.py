@@ -1,0 +1,1 @@
+"""Files of models: safetensors checkpoints with JSON metadata (never pickle)."""

@@ -1,0 +1,1 @@
+"""Pure tensor math: box conversions and IoUs, decode of raw outputs, NMS."""
