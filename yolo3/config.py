@@ -150,8 +150,9 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
     kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items()}
     try:
         return cls(**kwargs)
-    except TypeError as err:
-        raise ConfigError(f"{where}: {err}") from err
+    except (TypeError, ValueError) as err:
+        message = str(err)
+        raise ConfigError(message if message.startswith(where) else f"{where}: {message}") from err
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
