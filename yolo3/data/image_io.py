@@ -8,10 +8,12 @@ ImageReadError naming the file.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 
 class ImageReadError(OSError):
@@ -31,3 +33,62 @@ def read_image(path: str | Path) -> np.ndarray:
     if image is None:
         raise ImageReadError(f"{path}: not a decodable image (corrupt, or not an image format OpenCV reads)")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+# --- header probing (no pixel decode), for dataset readers and checks -----------------
+
+EXIF_ORIENTATION = 0x0112
+# Pillow modes that are not plain 8-bit RGB; read_image converts all of them.
+NON_RGB_MODES = {"1": "1-bit", "L": "grey", "LA": "grey+alpha", "P": "palette", "PA": "palette+alpha",
+                 "RGBA": "RGBA", "CMYK": "CMYK", "YCbCr": "YCbCr", "I": "32-bit int", "F": "float",
+                 "I;16": "16-bit", "I;16B": "16-bit", "I;16L": "16-bit", "I;16N": "16-bit", "LAB": "Lab",
+                 "HSV": "HSV", "RGBX": "RGBX"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageProbe:
+    """What an image file's header says. size: (h, w) as read_image returns it (EXIF
+    orientation applied); raw_size: (h, w) as stored; format: 'JPEG', 'PNG', …; mode:
+    Pillow mode ('RGB', 'L', 'P', 'RGBA', 'I;16', 'CMYK', …); orientation: EXIF 1–8."""
+
+    size: tuple[int, int]
+    raw_size: tuple[int, int]
+    format: str
+    mode: str
+    orientation: int
+
+
+def probe_image(path: str | Path) -> ImageProbe:
+    """Reads only the header of an image file; raises ImageReadError naming the file."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            try:
+                orientation = int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)
+            except Exception:  # a broken EXIF block must not hide the image
+                orientation = 1
+            fmt, mode = im.format or "", im.mode
+    except FileNotFoundError as err:
+        raise ImageReadError(f"{path}: file not found") from err
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
+        if path.is_file() and path.stat().st_size == 0:
+            raise ImageReadError(f"{path}: empty file; remove it or replace it with the real image") from err
+        raise ImageReadError(f"{path}: not a readable image ({err})") from err
+    size = (w, h) if orientation in (5, 6, 7, 8) else (h, w)
+    return ImageProbe(size, (h, w), fmt, mode, orientation)
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(h, w) of the image as read_image returns it, from the header only."""
+    return probe_image(path).size
+
+
+def is_truncated(data: bytes | np.ndarray, fmt: str) -> bool:
+    """Whether a JPEG lacks its end-of-image marker or a PNG its IEND chunk (cut-off file)."""
+    tail = bytes(data[-4096:]).rstrip(b"\x00\r\n ")
+    if fmt == "JPEG":
+        return not tail.endswith(b"\xff\xd9") and b"\xff\xd9" not in tail[-64:]
+    if fmt == "PNG":
+        return b"IEND" not in tail[-16:]
+    return False

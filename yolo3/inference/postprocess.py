@@ -64,6 +64,35 @@ def candidates(pred: torch.Tensor, cfg: NMSConfig) -> tuple[torch.Tensor, torch.
     return pred[box_idx, :4], cand_scores, labels
 
 
+def select(
+    boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, cfg: NMSConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The NMS step on one image's candidates → (kept indices (K,), their scores (K,)).
+
+    Scores change only with soft-NMS (decayed scores); kept indices are by decreasing
+    score and at most `cfg.max_det`.
+    """
+    if cfg.method == "soft":
+        keep_parts, score_parts = [], []
+        for cls in labels.unique():
+            idx = (labels == cls).nonzero(as_tuple=True)[0]
+            kept, new_scores = soft_nms(boxes[idx], scores[idx], cfg.soft_sigma, cfg.conf_threshold)
+            keep_parts.append(idx[kept])
+            score_parts.append(new_scores)
+        keep = torch.cat(keep_parts) if keep_parts else labels.new_zeros(0)
+        new = torch.cat(score_parts) if score_parts else scores.new_zeros(0)
+        order = torch.argsort(new, descending=True, stable=True)[: cfg.max_det]
+        return keep[order], new[order]
+    if cfg.method == "agnostic":
+        keep = nms(boxes, scores, cfg.iou_threshold, cfg.max_det)
+    elif cfg.method in ("class_aware", "diou"):
+        kind = "diou" if cfg.method == "diou" else "iou"
+        keep = batched_nms(boxes, scores, labels, cfg.iou_threshold, cfg.max_det, kind)
+    else:
+        raise ValueError(f"unknown NMS method {cfg.method!r}; use class_aware, agnostic, diou or soft")
+    return keep, scores[keep]
+
+
 def postprocess(preds: torch.Tensor, cfg: NMSConfig) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Batched decoded predictions (B, N, 5+C) → per image (boxes xyxy, scores, labels).
 
@@ -73,24 +102,6 @@ def postprocess(preds: torch.Tensor, cfg: NMSConfig) -> list[tuple[torch.Tensor,
     results = []
     for pred in preds:
         boxes, scores, labels = candidates(pred.float(), cfg)
-        if cfg.method == "soft":
-            keep_parts, score_parts = [], []
-            for cls in labels.unique():
-                idx = (labels == cls).nonzero(as_tuple=True)[0]
-                kept, new_scores = soft_nms(boxes[idx], scores[idx], cfg.soft_sigma, cfg.conf_threshold)
-                keep_parts.append(idx[kept])
-                score_parts.append(new_scores)
-            keep = torch.cat(keep_parts) if keep_parts else labels.new_zeros(0)
-            scores = scores.clone()
-            if keep_parts:
-                scores[keep] = torch.cat(score_parts)
-            keep = keep[torch.argsort(scores[keep], descending=True, stable=True)][: cfg.max_det]
-        elif cfg.method == "agnostic":
-            keep = nms(boxes, scores, cfg.iou_threshold, cfg.max_det)
-        elif cfg.method in ("class_aware", "diou"):
-            kind = "diou" if cfg.method == "diou" else "iou"
-            keep = batched_nms(boxes, scores, labels, cfg.iou_threshold, cfg.max_det, kind)
-        else:
-            raise ValueError(f"unknown NMS method {cfg.method!r}; use class_aware, agnostic, diou or soft")
-        results.append((boxes[keep], scores[keep], labels[keep]))
+        keep, kept_scores = select(boxes, scores, labels, cfg)
+        results.append((boxes[keep], kept_scores, labels[keep]))
     return results

@@ -11,7 +11,8 @@ import dataclasses
 from dataclasses import field
 
 from yolo3.config import ConfigError, ModelConfig
-from yolo3.data.augment import AugmentConfig
+from yolo3.data.augment.config import AugmentConfig
+from yolo3.data.validate import CheckPolicy
 from yolo3.losses.yolo_loss import LossConfig
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -135,7 +136,7 @@ class TrainConfig:
             validations (0 = never).
         val_interval: validate every N epochs (0 = never; best = lowest training loss).
         val_batch_size: images per validation batch.
-        data_policy: what the data check does with bad annotations (fix | skip | stop).
+        data_check: the data check's policy per kind of problem (fix | skip | warn | stop).
         max_bad_steps: stop after this many consecutive non-finite losses.
         max_steps_per_epoch: cap the steps of an epoch (0 = all; smoke tests, benchmarks).
         tensorboard, plots, progress: logging outputs.
@@ -170,7 +171,7 @@ class TrainConfig:
     patience: int = 0
     val_interval: int = 1
     val_batch_size: int = 8
-    data_policy: str = "fix"
+    data_check: CheckPolicy = field(default_factory=CheckPolicy)
     max_bad_steps: int = 5
     max_steps_per_epoch: int = 0
     tensorboard: bool = True

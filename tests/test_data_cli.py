@@ -1,0 +1,46 @@
+"""The data commands: convert, check-data, show-batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from _data_utils import plain_image, write_yolo_dataset
+
+from yolo3.cli import main
+from yolo3.data.formats import load_dataset
+
+
+def _data(tmp_path: Path) -> Path:
+    return write_yolo_dataset(tmp_path / "src", {"a.jpg": plain_image(64, 96), "b.jpg": plain_image(64, 96, 1)},
+                              {"a.jpg": "0 0.5 0.5 0.25 0.25\n", "b.jpg": "1 0.5 0.5 0 0.2\n0 0.2 0.2 0.1 0.1\n"},
+                              ["a", "b"])
+
+
+def test_convert_yolo_to_voc_and_back(tmp_path: Path, capsys) -> None:
+    data = _data(tmp_path)
+    assert main(["convert", str(data), str(tmp_path / "voc"), "--from", "yolo", "--to", "voc"]) == 0
+    voc = load_dataset(tmp_path / "voc")
+    src = load_dataset(data)
+    for a, b in zip(src.splits["train"], voc.splits["train"]):
+        np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-9)
+    assert main(["convert", str(data), str(tmp_path / "x"), "--from", "coco", "--to", "voc"]) == 1
+    assert "not coco" in capsys.readouterr().err
+
+
+def test_check_data_prints_report_and_stops_on_policy(tmp_path: Path, capsys) -> None:
+    data = _data(tmp_path)
+    assert main(["check-data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "b.txt:line 1: degenerate_box: zero-size box" in out and "[skipped]" in out
+    assert main(["check-data", str(data), "--policy", "degenerate_box=stop"]) == 1
+    assert "policy" in capsys.readouterr().err
+    assert main(["check-data", str(data), "--policy", "nonsense=skip"]) == 1
+
+
+def test_show_batch_writes_grid(tmp_path: Path) -> None:
+    out = tmp_path / "grid.png"
+    assert main(["show-batch", str(_data(tmp_path)), "--out", str(out), "-n", "2", "--imgsz", "64"]) == 0
+    grid = cv2.imread(str(out))
+    assert grid.shape == (64, 128, 3)

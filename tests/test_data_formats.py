@@ -1,0 +1,155 @@
+"""Readers and writers: YOLO, COCO, VOC, and exact round trips."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _data_utils import plain_image, write_rgb, write_yolo_dataset
+from yolo3.data.findings import DataError
+from yolo3.data.formats import DatasetIndex, detect_format, load_dataset, save_dataset
+from yolo3.data.formats.yolo import label_path, parse_label_file
+from yolo3.data.positions import box_positions
+from yolo3.data.sample import Sample
+
+
+def test_yolo_reader_denormalises_by_image_size(tmp_path: Path) -> None:
+    data = write_yolo_dataset(tmp_path, {"a.jpg": plain_image(64, 96)}, {"a.jpg": "1 0.5 0.25 0.5 0.25\n"},
+                              ["x", "y"])
+    index = load_dataset(data)
+    s = index.splits["train"][0]
+    # cx = 48, cy = 16, w = 48, h = 16 → x1 24, y1 8, x2 72, y2 24
+    np.testing.assert_allclose(s.boxes, [[24, 8, 72, 24]])
+    assert s.class_ids.tolist() == [1] and s.image_size == (64, 96)
+    assert box_positions(s) == ["line 1"]
+    assert index.format == "yolo" and index.category_ids == [1, 2]
+
+
+def test_yolo_bad_lines_reported_with_line_numbers(tmp_path: Path) -> None:
+    text = "\ufeff0 0.5 0.5 0.2 0.2\r\n0 0.5 nan 0.1 0.1\r\n1 0.5 0.5\r\n5 0.5 0.5 0.1 0.1\r\n0 0.5 0.5 -0.1 0.1\r\n" \
+           "x 1 2 3 4\r\n0 0.5 0.5 inf 0.1\r\n1.5 0.5 0.5 0.1 0.1\r\n\r\n1 0.1 0.1 0.1 0.1\r\n"
+    path = tmp_path / "a.txt"
+    path.write_bytes(text.encode())
+    boxes, ids, lines, findings = parse_label_file(path, 2)
+    assert lines == [1, 10] and ids.tolist() == [0, 1]  # BOM and CRLF read fine
+    got = {(f.kind, f.position) for f in findings}
+    assert got == {("bad_label", "line 2"), ("bad_label", "line 3"), ("unknown_class", "line 4"),
+                   ("bad_label", "line 5"), ("bad_label", "line 6"), ("bad_label", "line 7"),
+                   ("bad_label", "line 8")}
+
+
+def test_label_path_maps_images_to_labels() -> None:
+    assert label_path(Path("/d/images/train/a.jpg")) == Path("/d/labels/train/a.txt")
+    assert label_path(Path("/d/pics/a.png")) == Path("/d/pics/a.txt")
+
+
+def _coco(tmp_path: Path, doc: dict) -> Path:
+    write_rgb(tmp_path / "images" / "a.jpg", plain_image(40, 50))
+    path = tmp_path / "annotations" / "instances_val.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_coco_noncontiguous_categories_and_crowd(tmp_path: Path) -> None:
+    doc = {"images": [{"id": 7, "file_name": "a.jpg", "width": 50, "height": 40}],
+           "annotations": [{"id": 1, "image_id": 7, "category_id": 90, "bbox": [1.5, 2, 10, 20], "iscrowd": 0},
+                           {"id": 2, "image_id": 7, "category_id": 3, "bbox": [0, 0, 5, 5], "iscrowd": 1}],
+           "categories": [{"id": 90, "name": "toothbrush"}, {"id": 3, "name": "car"}]}
+    index = load_dataset(_coco(tmp_path, doc))
+    assert index.class_names == ["car", "toothbrush"] and index.category_ids == [3, 90]
+    s = index.splits["val"][0]
+    assert s.image_path == tmp_path / "images" / "a.jpg" and s.image_id == 7
+    np.testing.assert_allclose(s.boxes, [[1.5, 2, 11.5, 22], [0, 0, 5, 5]])
+    assert s.class_ids.tolist() == [1, 0] and s.difficult.tolist() == [False, True]
+
+
+def test_coco_missing_key_names_the_path(tmp_path: Path) -> None:
+    doc = {"images": [{"id": 1, "width": 5, "height": 5}], "annotations": [], "categories": []}
+    with pytest.raises(DataError, match=r"images\[0\]\.file_name"):
+        load_dataset(_coco(tmp_path, doc))
+    (tmp_path / "b.json").write_text(json.dumps({"images": []}))
+    with pytest.raises(DataError, match="annotations"):
+        load_dataset(tmp_path / "b.json")
+
+
+def _voc(root: Path, xml: str, name: str = "img1") -> Path:
+    (root / "Annotations").mkdir(parents=True, exist_ok=True)
+    (root / "Annotations" / f"{name}.xml").write_text(xml)
+    write_rgb(root / "JPEGImages" / f"{name}.jpg", plain_image(30, 40))
+    return root
+
+
+VOC_XML = """<annotation><filename>img1.jpg</filename><size><width>40</width><height>30</height></size>
+<object><name>dog</name><truncated>1</truncated><difficult>0</difficult>
+<bndbox><xmin>1</xmin><ymin>2</ymin><xmax>20</xmax><ymax>25</ymax></bndbox></object>
+<object><name>cat</name><difficult>1</difficult>
+<bndbox><xmin>3</xmin><ymin>4</ymin><xmax>10</xmax><ymax>12</ymax></bndbox></object>
+</annotation>"""
+
+
+def test_voc_keeps_difficult_and_truncated(tmp_path: Path) -> None:
+    index = load_dataset(_voc(tmp_path, VOC_XML))
+    assert detect_format(tmp_path) == "voc" and index.class_names == ["cat", "dog"]
+    s = index.splits["train"][0]
+    np.testing.assert_array_equal(s.boxes, [[1, 2, 20, 25], [3, 4, 10, 12]])
+    assert s.class_ids.tolist() == [1, 0]
+    assert s.difficult.tolist() == [False, True] and s.truncated.tolist() == [True, False]
+    assert box_positions(s)[1] == "object 2, line 4" and s.image_size == (30, 40)
+
+
+@pytest.mark.parametrize("xml", [
+    '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+    '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]><annotation><filename>&c;</filename></annotation>',
+    '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    '<annotation><filename>&x;</filename></annotation>',
+    "<annotation><object>",  # cut off
+])
+def test_voc_hostile_or_broken_xml_fails_cleanly(tmp_path: Path, xml: str) -> None:
+    _voc(tmp_path, VOC_XML, "good")
+    _voc(tmp_path, xml, "bad")
+    index = load_dataset(tmp_path)
+    assert [s.image_id for s in index.splits["train"]] == ["good"]
+    assert [(f.kind, Path(f.file).name) for f in index.findings] == [("bad_annotation", "bad.xml")]
+
+
+def test_round_trip_all_formats_exact_floats(tmp_path: Path) -> None:
+    write_rgb(tmp_path / "src" / "a.png", plain_image(37, 53))
+    s = Sample(tmp_path / "src" / "a.png", [[0.1, 1 / 3, 52.9, 36.99], [7, 8, 9, 10]], [1, 0], image_size=(37, 53))
+    index = DatasetIndex(["p", "q"], {"train": [s]}, tmp_path, "yolo")
+    for fmt in ("coco", "yolo", "voc"):
+        back = load_dataset(save_dataset(index, tmp_path / fmt, fmt, images="link"))
+        b = back.splits["train"][0]
+        np.testing.assert_allclose(b.boxes, s.boxes, rtol=0, atol=1e-12)
+        assert b.class_ids.tolist() == [1, 0] and back.class_names == ["p", "q"]
+
+
+def test_bccd_voc_coco_yolo_voc_round_trip_is_exact(bccd_root: Path, tmp_path: Path) -> None:
+    voc = load_dataset(bccd_root)
+    coco = load_dataset(save_dataset(voc, tmp_path / "coco", "coco", images="link"))
+    yolo = load_dataset(save_dataset(coco, tmp_path / "yolo", "yolo", images="link"))
+    back = load_dataset(save_dataset(yolo, tmp_path / "voc", "voc", images="link"))
+    assert back.class_names == voc.class_names == ["Platelets", "RBC", "WBC"]
+    assert {k: len(v) for k, v in back.splits.items()} == {"train": 205, "val": 87, "test": 72}
+    n = 0
+    for split, samples in voc.splits.items():
+        for a, b in zip(samples, back.splits[split], strict=True):
+            assert a.image_path.name == b.image_path.name
+            np.testing.assert_array_equal(a.boxes, b.boxes)  # exact integers again
+            np.testing.assert_array_equal(a.class_ids, b.class_ids)
+            n += len(a)
+    assert n == 4888
+    for a, b in zip(voc.splits["val"], coco.splits["val"]):  # COCO keeps the VOC flags
+        np.testing.assert_array_equal(a.truncated, b.truncated)
+
+
+def test_empty_or_unknown_dataset_is_a_clear_error(tmp_path: Path) -> None:
+    data = write_yolo_dataset(tmp_path / "e", {}, {}, ["a"])
+    (tmp_path / "e" / "images" / "train").mkdir(parents=True)
+    with pytest.raises(DataError, match="no images"):
+        load_dataset(data)
+    with pytest.raises(DataError, match="not a dataset"):
+        load_dataset(tmp_path)

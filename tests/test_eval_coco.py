@@ -1,0 +1,124 @@
+"""Our COCO path (FastCOCOeval + exact data) against stock pycocotools, to 1e-6."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _eval_utils import H, W, random_case, reference_coco_stats
+from yolo3.data.sample import Sample
+from yolo3.eval.coco import COCO_METRIC_NAMES, coco_ground_truth, coco_metrics, coco_results, run_cocoeval
+from yolo3.inference.results import Detections
+
+NAMES3 = ["a", "b", "c"]
+
+
+def _ours(samples, dets, names, fast=True) -> np.ndarray:
+    metrics = coco_metrics(samples, dets, names, fast=fast)
+    return np.array([metrics[n] for n in COCO_METRIC_NAMES])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_cases_match_pycocotools(seed: int, tmp_path: Path) -> None:
+    rng = np.random.default_rng(seed)
+    samples, dets = random_case(rng, n_images=12, num_classes=3, tie_scores=seed % 2 == 1)
+    ref = reference_coco_stats(samples, dets, 3, tmp_path)
+    np.testing.assert_allclose(_ours(samples, dets, NAMES3), ref, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(_ours(samples, dets, NAMES3, fast=False), ref, atol=1e-6, rtol=0)
+
+
+def test_adversarial_case_matches_pycocotools(tmp_path: Path) -> None:
+    """Empty images, images without detections, all size classes, ties, >100 dets per class."""
+    rng = np.random.default_rng(42)
+    samples, dets = random_case(rng, n_images=10, num_classes=3, max_gt=12, max_det=60, tie_scores=True)
+    names = [str(c) for c in range(3)]
+    samples[0] = Sample(Path("empty.jpg"), np.zeros((0, 4)), np.zeros(0), image_size=(H, W))  # GT-free, has dets
+    dets[1] = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), names, (H, W))
+    # duplicates with equal scores on one box, and 150 detections of one class in one image
+    j = next(i for i in range(2, len(samples)) if len(samples[i]))
+    many = np.repeat(samples[j].boxes[:1], 150, 0) + rng.normal(0, 3, (150, 4))
+    many[:, 2:] = np.maximum(many[:, 2:], many[:, :2] + 1)
+    scores = np.round(rng.uniform(0, 1, 150), 1)
+    dets[j] = Detections(np.concatenate([dets[j].boxes, many.astype(np.float32)]),
+                         np.concatenate([dets[j].scores, scores.astype(np.float32)]),
+                         np.concatenate([dets[j].class_ids, np.full(150, samples[j].class_ids[0])]), names, (H, W))
+    ref = reference_coco_stats(samples, dets, 3, tmp_path)
+    np.testing.assert_allclose(_ours(samples, dets, names), ref, atol=1e-6, rtol=0)
+
+
+def test_size_classes_are_all_exercised() -> None:
+    rng = np.random.default_rng(3)
+    samples, _ = random_case(rng, n_images=20, num_classes=3)
+    areas = np.concatenate([(s.boxes[:, 2] - s.boxes[:, 0]) * (s.boxes[:, 3] - s.boxes[:, 1]) for s in samples])
+    assert (areas < 32**2).any() and ((areas > 32**2) & (areas < 96**2)).any() and (areas > 96**2).any()
+
+
+def test_per_class_ap_equals_single_category_cocoeval(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    samples, dets = random_case(rng, n_images=10, num_classes=3)
+    metrics = coco_metrics(samples, dets, NAMES3)
+    for k, name in enumerate(NAMES3):
+        ref = reference_coco_stats(samples, dets, 3, tmp_path, cat_ids=[k])
+        assert metrics[f"AP@0.5:0.95/{name}"] == pytest.approx(ref[0], abs=1e-6)
+        assert metrics[f"AP@0.5/{name}"] == pytest.approx(ref[1], abs=1e-6)
+
+
+def test_no_detections_at_all_gives_pycocotools_answers() -> None:
+    """pycocotools' loadRes cannot take []; with GT present every AP/AR is 0,
+    and size groups without GT are -1 (undefined)."""
+    samples = [Sample(Path("x.jpg"), [[10, 10, 60, 60], [0, 0, 200, 150]], [0, 1], image_size=(H, W))]
+    empty = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), NAMES3, (H, W))
+    metrics = coco_metrics(samples, [empty], NAMES3)
+    expected = dict.fromkeys(COCO_METRIC_NAMES, 0.0) | {"APs": -1.0, "ARs": -1.0}
+    assert {n: metrics[n] for n in COCO_METRIC_NAMES} == expected
+    assert metrics["AP@0.5:0.95/c"] == -1.0  # class without GT or detections
+
+
+def test_no_ground_truth_at_all_is_undefined() -> None:
+    samples = [Sample(Path("x.jpg"), np.zeros((0, 4)), np.zeros(0), image_size=(H, W))]
+    det = Detections(np.array([[1, 1, 50, 50]], np.float32), np.array([0.9], np.float32), np.array([0]), NAMES3, (H, W))
+    metrics = coco_metrics(samples, [det], NAMES3)
+    assert all(metrics[n] == -1.0 for n in COCO_METRIC_NAMES)
+
+
+def test_perfect_detections_score_one() -> None:
+    rng = np.random.default_rng(1)
+    samples, _ = random_case(rng, n_images=6, num_classes=3)
+    dets = [Detections(s.boxes.astype(np.float32), np.linspace(1, 0.5, len(s)).astype(np.float32), s.class_ids,
+                       NAMES3, (H, W)) for s in samples]
+    metrics = coco_metrics(samples, dets, NAMES3)
+    assert metrics["mAP@0.5:0.95"] == pytest.approx(1.0) and metrics["mAP@0.5"] == pytest.approx(1.0)
+
+
+def test_exact_coco_data() -> None:
+    """Boxes and scores reach pycocotools unrounded; areas are w·h; ids start at 1."""
+    s = Sample(Path("x.jpg"), [[1.25, 2.5, 11.75, 22.125]], [2], image_size=(H, W))
+    gt = coco_ground_truth([s], NAMES3)
+    assert gt["annotations"] == [{"id": 1, "image_id": 1, "category_id": 3, "bbox": [1.25, 2.5, 10.5, 19.625],
+                                  "area": 10.5 * 19.625, "iscrowd": 0}]
+    det = Detections(np.array([[0.1, 0.2, 5.3, 7.7]], np.float32), np.array([0.123456789], np.float32),
+                     np.array([1]), NAMES3, (H, W))
+    (res,) = coco_results([det])
+    assert res["score"] == float(np.float32(0.123456789))
+    assert res["bbox"][0] == float(np.float32(0.1)) and res["category_id"] == 2 and res["image_id"] == 1
+
+
+def test_cap_keeps_best_per_class_without_changing_order() -> None:
+    """COCOeval keeps the first max_per_class after a stable sort: ties go to the earlier one."""
+    scores = np.array([0.5, 0.9, 0.5, 0.1, 0.7], np.float32)
+    boxes = np.array([[k, 0, k + 10, 10] for k in range(5)], np.float32)
+    det = Detections(boxes, scores, np.array([0, 0, 0, 0, 1]), NAMES3, (H, W))
+    kept = coco_results([det], max_per_class=2)
+    assert [r["bbox"][0] for r in kept] == [0.0, 1.0, 4.0]
+
+
+def test_crowd_ground_truth_falls_back_to_stock_matching() -> None:
+    gt = coco_ground_truth([Sample(Path("x.jpg"), [[0, 0, 100, 100], [200, 200, 300, 300]], [0, 0],
+                                   image_size=(H, W))], NAMES3)
+    gt["annotations"][1]["iscrowd"] = 1
+    results = [{"image_id": 1, "category_id": 1, "bbox": [200, 200, 100, 100], "score": s} for s in (0.9, 0.8)]
+    results.append({"image_id": 1, "category_id": 1, "bbox": [0, 0, 100, 100], "score": 0.7})
+    fast, stock = run_cocoeval(gt, results, fast=True), run_cocoeval(gt, results, fast=False)
+    np.testing.assert_allclose(fast.stats, stock.stats, atol=1e-12)

@@ -1,0 +1,58 @@
+"""Export: ONNX ↔ PyTorch detection parity (dynamic batch), TorchScript, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from _infer_utils import random_image, saved_model, small_model
+from yolo3.cli import main
+from yolo3.export import DecodedModel, export_checkpoint, export_torchscript, read_onnx_metadata
+from yolo3.inference.detector import Detector
+from yolo3.inference.postprocess import NMSConfig
+
+NMS = NMSConfig(conf_threshold=0.2, iou_threshold=0.45)
+
+
+@pytest.mark.parametrize("arch", ["yolov3-tiny", "yolov3", "yolov3-spp"])
+def test_onnx_detections_match_pytorch(tmp_path: Path, arch: str) -> None:
+    weights = saved_model(tmp_path, arch, class_thresholds=[0.2, 0.3, 0.25])
+    onnx_path = export_checkpoint(weights, "onnx")
+    assert read_onnx_metadata(onnx_path)["class_thresholds"] == [0.2, 0.3, 0.25]
+    torch_det = Detector.load(weights, nms=NMS, batch_size=3)
+    onnx_det = Detector.load(onnx_path, nms=NMS, batch_size=3)
+    assert onnx_det.backend.name == "onnxruntime" and onnx_det.class_names == ["cat", "dog", "car"]
+    images = [random_image(96, 96, 0), random_image(70, 110, 1), random_image(128, 64, 2)]  # batch of 3
+    total = 0
+    for a, b in zip(torch_det(images), onnx_det(images)):
+        assert a.class_ids.tolist() == b.class_ids.tolist()
+        np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+        total += len(a)
+    assert total > 0
+    auto = onnx_det(images[0], thresholds="auto")[0]  # thresholds travel inside the .onnx
+    assert (auto.scores > np.array([0.2, 0.3, 0.25])[auto.class_ids]).all()
+
+
+def test_torchscript_export_dynamic_batch(tmp_path: Path) -> None:
+    model = small_model()
+    path = export_torchscript(model, tmp_path / "m.torchscript", metadata={"class_thresholds": [0.1] * 3})
+    extra = {"yolo3.json": ""}
+    loaded = torch.jit.load(str(path), _extra_files=extra)
+    assert json.loads(extra["yolo3.json"])["model"]["class_names"] == ["cat", "dog", "car"]
+    reference = DecodedModel(model)
+    for batch in (1, 3):
+        x = torch.rand(batch, 3, 96, 96)
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(x), reference(x), atol=1e-4, rtol=1e-4)
+
+
+def test_export_cli(tmp_path: Path) -> None:
+    weights = saved_model(tmp_path)
+    assert main(["export", "--weights", str(weights), "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 0
+    assert (tmp_path / "x.onnx").stat().st_size > 0
+    assert main(["export", "--weights", str(tmp_path / "nope.safetensors")]) == 2

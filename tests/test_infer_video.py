@@ -1,0 +1,90 @@
+"""Sources, the detect run (images + video) and the `yolo3 detect` CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from _infer_utils import random_image, saved_model
+from yolo3.cli import main
+from yolo3.inference.detector import Detector
+from yolo3.inference.postprocess import NMSConfig
+from yolo3.inference.run import detect_sources
+from yolo3.inference.sources import SourceError, expand_sources
+
+
+def _video(path: Path, frames: int = 10, size: int = 96) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (size, size))
+    for i in range(frames):
+        writer.write(random_image(size, size, seed=i))
+    writer.release()
+    return path
+
+
+def _count_frames(path: Path) -> int:
+    capture, n = cv2.VideoCapture(str(path)), 0
+    while capture.read()[0]:
+        n += 1
+    return n
+
+
+def _images(folder: Path, n: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{i}.jpg" for i in range(n)]
+    for i, p in enumerate(paths):
+        cv2.imwrite(str(p), random_image(80, 120, seed=i))
+    return paths
+
+
+def test_expand_sources_files_folders_globs(tmp_path: Path) -> None:
+    imgs = _images(tmp_path / "imgs", 3)
+    (tmp_path / "imgs" / "notes.txt").write_text("x")
+    vid = _video(tmp_path / "clip.mp4", frames=2)
+    found = expand_sources([tmp_path / "imgs", str(tmp_path / "imgs" / "*.jpg"), vid])
+    assert [f.path for f in found] == imgs + [vid]  # duplicates from the glob removed, txt ignored
+    assert [f.kind for f in found] == ["image"] * 3 + ["video"]
+    with pytest.raises(SourceError, match="no such file"):
+        expand_sources([tmp_path / "missing.jpg"])
+    with pytest.raises(SourceError, match="matches no image"):
+        expand_sources([str(tmp_path / "*.png")])
+    with pytest.raises(SourceError, match="unknown file type"):
+        expand_sources([tmp_path / "imgs" / "notes.txt"])
+
+
+def test_video_in_video_out_same_frame_count(tmp_path: Path) -> None:
+    det = Detector.load(saved_model(tmp_path), nms=NMSConfig(conf_threshold=0.2), batch_size=4)
+    video = _video(tmp_path / "in.mp4", frames=10)
+    assert _count_frames(video) == 10
+    summary = detect_sources(det, [video], tmp_path / "out", progress=False)
+    assert summary.frames == 10 and summary.videos == 1
+    out = tmp_path / "out" / "in.mp4"
+    assert _count_frames(out) == 10
+    assert len(list((tmp_path / "out" / "labels").glob("in_*.txt"))) == 10
+
+
+def test_detect_cli_writes_json_txt_and_images(tmp_path: Path) -> None:
+    weights = saved_model(tmp_path)
+    _images(tmp_path / "imgs", 3)
+    rc = main(["detect", "--weights", str(weights), str(tmp_path / "imgs"), "--out", str(tmp_path / "out"),
+               "--conf", "0.2", "--classes", "cat", "car"])
+    assert rc == 0
+    records = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    assert {r["image_id"] for r in records} <= {0, 1, 2} and records
+    assert {r["category_id"] for r in records} <= {0, 2}
+    lines = (tmp_path / "out" / "labels" / "0.txt").read_text().splitlines()
+    assert len(lines) == sum(r["image_id"] == 0 for r in records)
+    annotated = cv2.imread(str(tmp_path / "out" / "0.jpg"))
+    assert annotated.shape == (80, 120, 3)
+
+
+def test_detect_cli_auto_thresholds_error_is_clear(tmp_path: Path, capsys) -> None:
+    weights = saved_model(tmp_path)
+    _images(tmp_path / "imgs", 1)
+    rc = main(["detect", "--weights", str(weights), str(tmp_path / "imgs"), "--out", str(tmp_path / "o"),
+               "--thresholds", "auto"])
+    assert rc == 2
+    assert "yolo3 val --save-thresholds" in capsys.readouterr().err

@@ -1,0 +1,31 @@
+"""`yolo3 anchors DATA`: fit anchors to a dataset's letterboxed box shapes (SPEC §2)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from yolo3.assign.fit_dataset import fit_dataset_anchors
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("anchors", help="k-means (1 - IoU) anchors for a dataset, with BPR and a plot")
+    p.add_argument("data", help="YOLO data.yaml, COCO .json or Pascal VOC root")
+    p.add_argument("--n", type=int, default=9, help="number of anchors")
+    p.add_argument("--imgsz", type=int, default=416, help="network input size the boxes are letterboxed to")
+    p.add_argument("--per-scale", type=int, default=3, help="anchors per output scale")
+    p.add_argument("--split", nargs="+", default=["train"], help="splits whose boxes are used")
+    p.add_argument("--restarts", type=int, default=5, help="seeded k-means restarts")
+    p.add_argument("--generations", type=int, default=1000, help="genetic refinement steps (0 = off)")
+    p.add_argument("--thr", type=float, default=4.0, help="ratio threshold of the best-possible recall")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plot", type=Path, default=Path("runs/anchors/anchors.png"), help="where to save the plot")
+    p.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    fit = fit_dataset_anchors(args.data, args.n, args.imgsz, args.per_scale, tuple(args.split), args.restarts,
+                              args.generations, args.thr, args.seed, args.plot)
+    print(fit.report())
+    print(f"plot saved to {args.plot}")
+    return 0

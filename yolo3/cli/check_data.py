@@ -1,0 +1,45 @@
+"""`yolo3 check-data`: validate a dataset and print the report (file names and positions)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from yolo3.data.convert import check_data
+from yolo3.data.findings import DataError
+from yolo3.data.validate import ALLOWED, CheckPolicy, DataCheckError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check-data", help="validate a dataset before training")
+    p.add_argument("data", help="data.yaml, COCO .json / folder, or VOC root")
+    p.add_argument("--policy", action="append", default=[], metavar="KIND=RULE",
+                   help=f"override a policy (rule fix|skip|warn|stop); kinds: {', '.join(ALLOWED)}")
+    p.add_argument("--max-per-kind", type=int, default=None, help="list at most N findings per kind")
+    p.add_argument("--no-decode", action="store_true", help="check headers only (faster)")
+    p.set_defaults(run=_run)
+
+
+def parse_policy(items: list[str], decode: bool = True) -> CheckPolicy:
+    """['degenerate_box=stop', …] → CheckPolicy."""
+    overrides = {}
+    for item in items:
+        kind, _, rule = item.partition("=")
+        if kind not in ALLOWED or not rule:
+            raise ValueError(f"--policy {item!r}: expected KIND=RULE with KIND one of {', '.join(ALLOWED)}")
+        overrides[kind] = rule
+    return CheckPolicy(**overrides, decode_images=decode)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        report = check_data(args.data, parse_policy(args.policy, not args.no_decode))
+    except DataCheckError as err:
+        print(err.report.format(args.max_per_kind))
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except (DataError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(report.format(args.max_per_kind))
+    return 0

@@ -1,0 +1,47 @@
+"""`yolo3 convert-darknet`: darknet .cfg + .weights ⇄ yolo3 safetensors checkpoint.
+
+    yolo3 convert-darknet yolov3.cfg yolov3.weights --out yolov3.safetensors [--names coco.names]
+    yolo3 convert-darknet model.safetensors --out model.weights [--cfg-out model.cfg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from yolo3.darknet import DarknetCfgError, DarknetWeightsError, convert_darknet, export_darknet
+from yolo3.io.checkpoint import CheckpointError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert-darknet",
+        help="darknet .cfg + .weights <-> yolo3 .safetensors",
+        description="Two inputs (CFG WEIGHTS) convert darknet files to a yolo3 checkpoint; one input "
+        "(a .safetensors checkpoint) writes darknet .weights and .cfg.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="FILE", help="CFG WEIGHTS, or CHECKPOINT")
+    p.add_argument("--out", required=True, help="output .safetensors (from darknet) or .weights (to darknet)")
+    p.add_argument("--names", help="darknet .names file with the class names (from darknet only)")
+    p.add_argument("--cfg-out", help="output .cfg (to darknet only; default: --out with suffix .cfg)")
+    p.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        if len(args.inputs) == 2:
+            cfg = convert_darknet(args.inputs[0], args.inputs[1], args.out, args.names)
+            print(f"{args.out}: {cfg.arch} (width {cfg.width:g}, depth {cfg.depth:g}), {cfg.num_classes} classes, "
+                  f"imgsz {cfg.imgsz}")
+        elif len(args.inputs) == 1:
+            cfg_out = args.cfg_out or str(Path(args.out).with_suffix(".cfg"))
+            cfg = export_darknet(args.inputs[0], cfg_out, args.out)
+            print(f"{cfg_out}, {args.out}: {cfg.arch}, {cfg.num_classes} classes")
+        else:
+            print("convert-darknet takes CFG WEIGHTS (to yolo3) or one CHECKPOINT (to darknet)", file=sys.stderr)
+            return 2
+    except (DarknetCfgError, DarknetWeightsError, CheckpointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0

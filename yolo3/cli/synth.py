@@ -1,0 +1,26 @@
+"""`yolo3 synth`: write the synthetic shapes dataset (YOLO format with data.yaml)."""
+
+from __future__ import annotations
+
+import argparse
+
+from yolo3.data.synth import SHAPES, write_synth_dataset
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("synth", help=f"write a synthetic shapes dataset ({', '.join(SHAPES)})")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--n-train", type=int, default=200)
+    p.add_argument("--n-val", type=int, default=50)
+    p.add_argument("--n-test", type=int, default=0)
+    p.add_argument("--imgsz", type=int, default=256, help="image side in pixels")
+    p.add_argument("--max-objects", type=int, default=6, help="shapes per image at most")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    path = write_synth_dataset(args.out, args.n_train, args.n_val, args.n_test, args.imgsz, args.seed,
+                               args.max_objects)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,149 @@
+"""darknet `.weights` files: read into, and write from, a list of conv layers.
+
+Layout (little-endian): int32 major, minor, revision; `seen` (images trained on) as
+uint64 when major·10 + minor >= 2 and major, minor < 1000, else uint32; then for every
+`[convolutional]` in cfg order: with BN its beta (the "bias"), gamma, running mean,
+running variance, else the conv bias; then the conv weights (out, in, kh, kw), all
+float32. darknet ignores a short or long file; we refuse both, saying how many floats
+the cfg needs and how many the file holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import torch
+from torch import nn
+
+from yolo3.io.checkpoint import atomic_write
+
+
+class DarknetWeightsError(ValueError):
+    """A `.weights` file that does not fit the network; the message names the file."""
+
+
+@dataclasses.dataclass
+class WeightsHeader:
+    """The `.weights` header; darknet itself writes version 0.2.0."""
+
+    major: int = 0
+    minor: int = 2
+    revision: int = 0
+    seen: int = 0
+
+    @property
+    def seen_bytes(self) -> int:
+        """Size of the `seen` field: 8 (size_t) for versions >= 0.2, else 4."""
+        return 8 if self.major * 10 + self.minor >= 2 and self.major < 1000 and self.minor < 1000 else 4
+
+    @property
+    def nbytes(self) -> int:
+        return 12 + self.seen_bytes
+
+    def to_bytes(self) -> bytes:
+        seen = struct.pack("<Q" if self.seen_bytes == 8 else "<I", self.seen)
+        return struct.pack("<iii", self.major, self.minor, self.revision) + seen
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _units(layers: Sequence[nn.Module]) -> list[tuple[nn.Conv2d, nn.BatchNorm2d | None]]:
+    """(conv, bn) per layer: modules with `.conv` (Conv2d) and `.bn` (BatchNorm2d or None),
+    or a plain biased nn.Conv2d (a head)."""
+    units = []
+    for k, layer in enumerate(layers):
+        conv, bn = (layer, None) if isinstance(layer, nn.Conv2d) else (layer.conv, layer.bn)
+        if conv.groups != 1 or conv.dilation != (1, 1):
+            raise DarknetWeightsError(f"conv layer {k}: grouped or dilated convs have no darknet [convolutional] form")
+        if bn is None and conv.bias is None:
+            raise DarknetWeightsError(f"conv layer {k}: has neither BatchNorm nor bias; darknet needs one of them")
+        if bn is not None and conv.bias is not None:
+            raise DarknetWeightsError(f"conv layer {k}: has both a bias and BatchNorm (a fused model?); "
+                                      "darknet stores one of them: export the unfused model")
+        units.append((conv, bn))
+    return units
+
+
+def _tensors(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> list[torch.Tensor]:
+    """The tensors of one conv layer in file order."""
+    if bn is None:
+        return [conv.bias, conv.weight]
+    return [bn.bias, bn.weight, bn.running_mean, bn.running_var, conv.weight]
+
+
+def count_floats(layers: Sequence[nn.Module]) -> int:
+    """Number of float32 values the `.weights` file of these conv layers holds after the header."""
+    return sum(t.numel() for conv, bn in _units(layers) for t in _tensors(conv, bn))
+
+
+def read_header(data: bytes, path: str = "<weights>") -> WeightsHeader:
+    """Parses the version and `seen` counter at the start of a `.weights` file."""
+    if len(data) < 16:
+        raise DarknetWeightsError(f"{path}: {len(data)} bytes is too short for a darknet .weights header")
+    header = WeightsHeader(*struct.unpack("<iii", data[:12]))
+    fmt = "<Q" if header.seen_bytes == 8 else "<I"
+    (header.seen,) = struct.unpack(fmt, data[12 : 12 + header.seen_bytes])
+    return header
+
+
+@torch.no_grad()
+def load_weights(path: str | Path, layers: Sequence[nn.Module]) -> WeightsHeader:
+    """Fills `layers` (conv layers in cfg order) from a `.weights` file; returns its header.
+
+    Raises DarknetWeightsError unless the file holds exactly the floats the layers need.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise DarknetWeightsError(f"{path}: cannot read darknet weights: {err}") from err
+    header = read_header(data, str(path))
+    units = _units(layers)
+    expected = count_floats(layers)
+    body = len(data) - header.nbytes
+    found, extra = divmod(body, 4)
+    if found != expected or extra:
+        tail = f" and {extra} stray bytes" if extra else ""
+        hint = "truncated (an interrupted download?)" if found < expected else "longer than this cfg needs"
+        raise DarknetWeightsError(
+            f"{path}: expected {expected} floats after the header for the {len(units)} conv layers of the cfg, "
+            f"found {found}{tail}: the file is {hint}; check that cfg and weights belong together"
+        )
+    floats = np.frombuffer(data, dtype="<f4", count=expected, offset=header.nbytes)
+    offset = 0
+    for conv, bn in units:
+        for tensor in _tensors(conv, bn):
+            n = tensor.numel()
+            tensor.copy_(torch.from_numpy(floats[offset : offset + n].copy()).view_as(tensor))
+            offset += n
+    return header
+
+
+def write_weights(f: BinaryIO, layers: Sequence[nn.Module], header: WeightsHeader | None = None) -> None:
+    """Writes the `.weights` content of `layers` (conv layers in cfg order) to binary stream `f`.
+
+    The header defaults to darknet's own (version 0.2.0, seen 0); pass the one
+    `load_weights` returned to reproduce a file byte for byte.
+    """
+    units = _units(layers)
+    f.write((header or WeightsHeader()).to_bytes())
+    for conv, bn in units:
+        for tensor in _tensors(conv, bn):
+            f.write(tensor.detach().cpu().to(torch.float32).contiguous().numpy().astype("<f4", copy=False).tobytes())
+
+
+def save_weights(path: str | Path, layers: Sequence[nn.Module], header: WeightsHeader | None = None) -> None:
+    """Writes `layers` as a darknet `.weights` file, atomically (see `write_weights`)."""
+    _units(layers)  # validate before creating anything
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            write_weights(f, layers, header)
+
+    atomic_write(path, write)

@@ -1,0 +1,89 @@
+"""Inspecting one image file for check-data: readable, complete, RGB, upright, sane size.
+
+Works from the file's bytes: a hash for duplicate detection, the header (Pillow) for
+format, mode, size and EXIF orientation, the end marker for truncation, and a cheap
+reduced-size decode (OpenCV) to prove the pixels decode. Never decodes an image above
+the pixel cap, so a huge file cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from yolo3.data.image_io import EXIF_ORIENTATION, NON_RGB_MODES, is_truncated
+
+# File suffixes each decoded format may legitimately carry.
+_SUFFIXES = {"JPEG": {".jpg", ".jpeg", ".jpe", ".jfif"}, "PNG": {".png"}, "BMP": {".bmp"},
+             "TIFF": {".tif", ".tiff"}, "WEBP": {".webp"}, "GIF": {".gif"}, "MPO": {".jpg", ".jpeg"}}
+
+
+@dataclasses.dataclass
+class ImageInspection:
+    """Result of inspecting one file: size (h, w) upright or None when unusable,
+    digest of the bytes (or ""), and problems as (kind, message) pairs."""
+
+    size: tuple[int, int] | None
+    digest: str
+    problems: list[tuple[str, str]]
+
+
+def inspect_image(path: Path, max_pixels: int, min_side: int, decode: bool = True) -> ImageInspection:
+    """Checks one image file; kinds: unreadable, truncated_image, too_large, tiny_image,
+    non_rgb, exif_orientation, wrong_extension."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return ImageInspection(None, "", [("unreadable", f"cannot read the file ({err.strerror or err}); "
+                                                         "restore it or remove it from the split")])
+    if not data:
+        return ImageInspection(None, "", [("unreadable", "empty file (0 bytes); replace it with the real image")])
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    try:
+        with warnings.catch_warnings():  # our own cap below decides, with a clear message
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+        with im:
+            w, h = im.size
+            fmt, mode = im.format or "?", im.mode
+            try:
+                orientation = int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)
+            except Exception:
+                orientation = 1
+    except Image.DecompressionBombError as err:
+        return ImageInspection(None, digest, [("too_large", f"{err}; downscale it (and its boxes)")])
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        head = data[:16]
+        what = "text, not an image" if all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "not an image"
+        return ImageInspection(None, digest, [("unreadable", f"{what} ({type(err).__name__}); replace the file")])
+    problems: list[tuple[str, str]] = []
+    if w * h > max_pixels:
+        return ImageInspection(None, digest, [("too_large", f"{w}x{h} = {w * h / 1e6:.0f} MP exceeds the cap of "
+                                                           f"{max_pixels / 1e6:.0f} MP; downscale it (and its boxes)")])
+    if min(w, h) < min_side:
+        problems.append(("tiny_image", f"only {w}x{h} pixels"))
+    if path.suffix.lower() not in _SUFFIXES.get(fmt, {path.suffix.lower()}):
+        problems.append(("wrong_extension", f"a {fmt} file named {path.suffix}; it is decoded by content"))
+    if mode != "RGB":
+        kind = NON_RGB_MODES.get(mode, mode)
+        problems.append(("non_rgb", f"{kind} image (mode {mode}); converted to 8-bit RGB when read"))
+    if orientation != 1:
+        problems.append(("exif_orientation", f"EXIF orientation {orientation}; the image is read upright "
+                                             "(boxes must be in the upright frame)"))
+    truncated = is_truncated(data, fmt)
+    if truncated:
+        problems.append(("truncated_image", f"{fmt} data is cut off (no end marker); the bottom is missing"))
+    if decode and not truncated:
+        flag = cv2.IMREAD_REDUCED_GRAYSCALE_4 if fmt == "JPEG" and min(w, h) >= 64 else cv2.IMREAD_UNCHANGED
+        if cv2.imdecode(np.frombuffer(data, np.uint8), flag) is None:
+            return ImageInspection(None, digest, problems + [("unreadable", f"{fmt} header but the pixels do not "
+                                                                            "decode; replace the file")])
+    size = (w, h) if orientation in (5, 6, 7, 8) else (h, w)
+    return ImageInspection(size, digest, problems)

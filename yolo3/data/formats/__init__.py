@@ -1,0 +1,143 @@
+"""Dataset formats in and out: YOLO txt (+ data.yaml), COCO JSON, Pascal VOC XML.
+
+Every reader gives a DatasetIndex of Samples (boxes xyxy in original pixels), and
+every writer takes one, so a conversion is read → write and loses nothing.
+Problems met while parsing (a bad label line, an unknown class name) are not raised
+one by one: the item is left out and a Finding records it, for `check_dataset` to
+report and apply its policy to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from pathlib import Path
+
+from yolo3.data.findings import DataError, Finding
+from yolo3.data.sample import Sample
+
+SPLITS = ("train", "val", "test")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@dataclasses.dataclass
+class DatasetIndex:
+    """A dataset in memory.
+
+    Attributes:
+        class_names: names by class index.
+        splits: samples per split ('train', 'val', 'test').
+        root: the dataset's root folder.
+        format: 'yolo', 'coco' or 'voc'.
+        category_ids: COCO category id of each class index (1-based contiguous when
+            the source has none), for writing COCO results.
+        findings: problems met while parsing (left out items), for check_dataset.
+    """
+
+    class_names: list[str]
+    splits: dict[str, list[Sample]]
+    root: Path
+    format: str
+    category_ids: list[int] = dataclasses.field(default_factory=list)
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.category_ids:
+            self.category_ids = list(range(1, len(self.class_names) + 1))
+        if len(self.category_ids) != len(self.class_names):
+            raise DataError(f"{self.root}: {len(self.category_ids)} category ids for {len(self.class_names)} classes")
+
+    def all_samples(self) -> list[Sample]:
+        return [s for split in self.splits.values() for s in split]
+
+
+def detect_format(path: str | Path) -> str:
+    """'yolo' for a .yaml, 'coco' for a .json or a folder with annotations/*.json, 'voc' for a VOC root."""
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() in (".yaml", ".yml"):
+        return "yolo"
+    if path.is_file() and path.suffix.lower() == ".json":
+        return "coco"
+    if path.is_dir():
+        if (path / "Annotations").is_dir():
+            return "voc"
+        if (path / "data.yaml").is_file():
+            return "yolo"
+        if list((path / "annotations").glob("*.json")):
+            return "coco"
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    raise DataError(
+        f"{path}: not a dataset; give a YOLO data.yaml, a COCO .json (or a folder with annotations/*.json), "
+        "or a Pascal VOC root with Annotations/ and JPEGImages/"
+    )
+
+
+def load_dataset(path: str | Path, class_names: list[str] | None = None) -> DatasetIndex:
+    """Reads a dataset whatever its format (see detect_format).
+
+    class_names fixes the class order of a VOC dataset (default: classes.txt in the
+    root if present, else the sorted names found); other formats carry their own.
+    Raises DataError when the dataset holds no images.
+    """
+    from yolo3.data.formats import coco, voc, yolo  # the readers import this module
+
+    path = Path(path)
+    fmt = detect_format(path)
+    if fmt == "yolo":
+        index = yolo.read_yolo(path / "data.yaml" if path.is_dir() else path)
+    elif fmt == "coco":
+        index = coco.read_coco(path)
+    else:
+        index = voc.read_voc(path, class_names)
+    if not any(index.splits.values()):
+        raise DataError(f"{path}: the dataset has no images; check the split lists / folders it names")
+    return index
+
+
+def save_dataset(index: DatasetIndex, out: str | Path, fmt: str, images: str = "copy") -> Path:
+    """Writes `index` as `fmt` ('yolo' | 'coco' | 'voc') under folder `out`; returns the
+    path load_dataset reads back (data.yaml, the folder, or the VOC root).
+
+    images: 'copy' the image files, 'link' them (symlink), or 'none' (labels only).
+    """
+    from yolo3.data.formats import coco, voc, yolo
+
+    writers = {"yolo": yolo.write_yolo, "coco": coco.write_coco, "voc": voc.write_voc}
+    if fmt not in writers:
+        raise DataError(f"unknown format {fmt!r}; choose one of {sorted(writers)}")
+    if images not in ("copy", "link", "none"):
+        raise DataError(f"images must be 'copy', 'link' or 'none', got {images!r}")
+    return writers[fmt](index, Path(out), images)
+
+
+def place_image(src: Path, dst: Path, mode: str) -> None:
+    """Copies or links one image file to dst (mode as in save_dataset)."""
+    if mode == "none":
+        return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists() or dst.is_symlink():
+        dst.unlink()
+    if mode == "link":
+        os.symlink(src.resolve(), dst)
+    else:
+        shutil.copy2(src, dst)
+
+
+def unique_names(samples: list[Sample]) -> list[str]:
+    """File names for writing each sample's image into one folder, made unique by a suffix."""
+    seen: dict[str, int] = {}
+    names = []
+    for s in samples:
+        name = s.image_path.name
+        if name in seen:
+            seen[name] += 1
+            name = f"{s.image_path.stem}_{seen[name]}{s.image_path.suffix}"
+        else:
+            seen[name] = 0
+        names.append(name)
+    return names
+
+
+__all__ = ["DatasetIndex", "DataError", "Finding", "SPLITS", "detect_format", "load_dataset", "save_dataset"]

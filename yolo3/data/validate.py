@@ -1,0 +1,252 @@
+"""check-data: validate a dataset before training, with an explicit policy per problem.
+
+Each kind of problem has a policy: 'fix' (repair it: clip a box, drop a duplicate,
+trust the file's size, convert to RGB), 'skip' (leave the box/image out), 'warn'
+(report it, keep the data as is) or 'stop' (raise DataCheckError after the whole report
+is built). Every finding lands in the report with its file and position, and is counted;
+nothing is dropped silently. The cleaned splits are what training should use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from yolo3.config import ConfigError
+from yolo3.data import check_boxes as cb
+from yolo3.data.check_image import ImageInspection, inspect_image
+from yolo3.data.findings import DataError, Finding
+from yolo3.data.formats import DatasetIndex
+from yolo3.data.positions import box_positions, set_box_positions
+from yolo3.data.sample import Sample
+
+# kind → policies it accepts (the first is the default in CheckPolicy).
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "unreadable": ("skip", "stop"),
+    "too_large": ("skip", "stop"),
+    "truncated_image": ("skip", "warn", "stop"),
+    "tiny_image": ("warn", "skip", "stop"),
+    "non_rgb": ("fix", "skip", "stop"),
+    "exif_orientation": ("fix", "skip", "stop"),
+    "wrong_extension": ("fix", "skip", "stop"),
+    "size_mismatch": ("fix", "skip", "stop"),
+    "duplicate_image": ("warn", "skip", "stop"),
+    "no_labels": ("warn", "skip", "stop"),
+    "missing_label_file": ("warn", "skip", "stop"),
+    "bad_annotation": ("skip", "stop"),
+    "bad_label": ("skip", "stop"),
+    "unknown_class": ("skip", "stop"),
+    "out_of_bounds": ("fix", "skip", "stop"),
+    "degenerate_box": ("skip", "fix", "stop"),
+    "duplicate_box": ("fix", "warn", "stop"),
+    "near_duplicate_box": ("warn", "fix", "stop"),
+}
+_ACTION = {"fix": "fixed", "skip": "skipped", "warn": "kept", "stop": "stopped"}
+
+
+class DataCheckError(DataError):
+    """Raised when a finding's policy is 'stop'; carries the report."""
+
+    def __init__(self, message: str, report: "CheckReport") -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@dataclasses.dataclass
+class CheckPolicy:
+    """What to do with each kind of problem (see ALLOWED), and the thresholds.
+
+    degenerate_box 'fix' swaps inverted corners (x2 < x1) and drops zero-size boxes;
+    duplicate_box 'fix' drops the later of two same-class boxes with IoU > duplicate_iou;
+    near_duplicate_box covers near_duplicate_iou < IoU ≤ duplicate_iou (likely double labels).
+    """
+
+    unreadable: str = "skip"
+    too_large: str = "skip"
+    truncated_image: str = "skip"
+    tiny_image: str = "warn"
+    non_rgb: str = "fix"
+    exif_orientation: str = "fix"
+    wrong_extension: str = "fix"
+    size_mismatch: str = "fix"
+    duplicate_image: str = "warn"
+    no_labels: str = "warn"
+    missing_label_file: str = "warn"
+    bad_annotation: str = "skip"
+    bad_label: str = "skip"
+    unknown_class: str = "skip"
+    out_of_bounds: str = "fix"
+    degenerate_box: str = "skip"
+    duplicate_box: str = "fix"
+    near_duplicate_box: str = "warn"
+    duplicate_iou: float = 0.95
+    near_duplicate_iou: float = 0.8
+    max_pixels: int = 64_000_000
+    min_image_side: int = 8
+    decode_images: bool = True
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        for kind, allowed in ALLOWED.items():
+            if getattr(self, kind) not in allowed:
+                raise ConfigError(f"check policy {kind}={getattr(self, kind)!r}: choose one of {list(allowed)}")
+        if not 0 < self.near_duplicate_iou <= self.duplicate_iou <= 1:
+            raise ConfigError("check policy: need 0 < near_duplicate_iou <= duplicate_iou <= 1")
+
+
+@dataclasses.dataclass
+class CheckReport:
+    """Findings (in dataset order), counts per kind, and the cleaned splits."""
+
+    findings: list[Finding]
+    counts: dict[str, int]
+    splits: dict[str, list[Sample]]
+    class_names: list[str]
+    images_checked: int = 0
+    boxes_checked: int = 0
+
+    @property
+    def stopped(self) -> list[Finding]:
+        return [f for f in self.findings if f.action == "stopped"]
+
+    def summary(self) -> dict[str, int]:
+        """Counts for a training log: images/boxes checked and kept, and each kind found."""
+        kept = {f"images_kept/{k}": len(v) for k, v in self.splits.items()}
+        return {"images_checked": self.images_checked, "boxes_checked": self.boxes_checked, **kept, **self.counts}
+
+    def format(self, max_per_kind: int | None = None) -> str:
+        """Readable report: one line per finding ('file:position: kind: message [action]'), then totals."""
+        lines = [f"checked {self.images_checked} images, {self.boxes_checked} boxes; "
+                 + ", ".join(f"{k}: {len(v)} images kept" for k, v in self.splits.items())]
+        for kind in ALLOWED:
+            found = [f for f in self.findings if f.kind == kind]
+            if not found:
+                continue
+            lines.append(f"\n{kind} ({len(found)}, {found[0].action}):")
+            shown = found if max_per_kind is None else found[:max_per_kind]
+            lines += [f"  {f.format()}" for f in shown]
+            if len(shown) < len(found):
+                lines.append(f"  … and {len(found) - len(shown)} more")
+        lines.append("\n" + ("no problems found" if not self.counts else
+                             "totals: " + ", ".join(f"{k}={v}" for k, v in self.counts.items())))
+        return "\n".join(lines)
+
+
+def _record(findings: list[Finding], policy: CheckPolicy, kind: str, file: Path | str, position: str,
+            message: str) -> str:
+    """Appends a finding with the action its policy takes; returns the policy."""
+    rule = getattr(policy, kind)
+    findings.append(Finding(kind, file, position, message, _ACTION[rule]))
+    return rule
+
+
+def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy, findings: list[Finding]) -> Sample:
+    """Box-level checks on one sample; returns the cleaned sample (a new object)."""
+    boxes, ids = sample.boxes.copy(), sample.class_ids.copy()
+    keep = np.ones(len(boxes), bool)
+    positions = box_positions(sample)
+    file = sample.annotation_path or sample.image_path
+    h, w = size
+    for i in np.nonzero(cb.degenerate(boxes))[0]:
+        b = boxes[i]
+        inverted = b[2] < b[0] or b[3] < b[1]
+        rule = _record(findings, policy, "degenerate_box", file, positions[i],
+                       f"{'inverted' if inverted else 'zero-size'} box [{b[0]:g}, {b[1]:g}, {b[2]:g}, {b[3]:g}]")
+        if rule == "fix" and inverted:
+            boxes[i] = [min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3])]
+        keep[i] = bool(rule == "fix" and not cb.degenerate(boxes[i : i + 1])[0])
+    for i in np.nonzero(keep & cb.out_of_bounds(boxes, size))[0]:
+        b = boxes[i]
+        clipped = cb.clip(boxes[i : i + 1], size)
+        gone = bool(cb.degenerate(clipped)[0])
+        msg = f"box [{b[0]:g}, {b[1]:g}, {b[2]:g}, {b[3]:g}] outside the {w}x{h} image" + (
+            "; nothing left inside, dropped" if gone else "")
+        rule = _record(findings, policy, "out_of_bounds", file, positions[i], msg)
+        if rule == "fix" and not gone:
+            boxes[i] = clipped[0]
+        else:
+            keep[i] = False
+    idx = np.nonzero(keep)[0]
+    for a, b, iou in cb.duplicate_pairs(boxes[idx], ids[idx], policy.near_duplicate_iou):
+        i, j = idx[a], idx[b]
+        if not (keep[i] and keep[j]):
+            continue
+        kind = "duplicate_box" if iou > policy.duplicate_iou else "near_duplicate_box"
+        rule = _record(findings, policy, kind, file, positions[j],
+                       f"same class as {positions[i]} with IoU {iou:.3f}")
+        if rule == "fix":
+            keep[j] = False
+    out = dataclasses.replace(sample, boxes=boxes[keep], class_ids=ids[keep], difficult=sample.difficult[keep],
+                              truncated=sample.truncated[keep], image_size=size)
+    set_box_positions(out, [p for p, k in zip(positions, keep) if k])
+    return out
+
+
+def _check_sample(sample: Sample, info: ImageInspection, policy: CheckPolicy,
+                  findings: list[Finding]) -> Sample | None:
+    """Image- and box-level checks of one sample; None when the image is left out."""
+    skip = False
+    for kind, message in info.problems:
+        skip |= _record(findings, policy, kind, sample.image_path, "", message) == "skip"
+    if info.size is None or skip:
+        return None
+    if sample.image_size is not None and tuple(sample.image_size) != info.size:
+        (ah, aw), (h, w) = sample.image_size, info.size
+        rule = _record(findings, policy, "size_mismatch", sample.annotation_path or sample.image_path, "size",
+                       f"annotation says {aw}x{ah} but the image is {w}x{h}; the file's size is used")
+        if rule == "skip":
+            return None
+    cleaned = _check_boxes(sample, info.size, policy, findings)
+    if len(cleaned) == 0:
+        if _record(findings, policy, "no_labels", sample.annotation_path or sample.image_path, "",
+                   "no boxes (a background-only image)") == "skip":
+            return None
+    return cleaned
+
+
+def check_dataset(index: DatasetIndex, policy: CheckPolicy | None = None) -> CheckReport:
+    """Checks every image and box of `index`; returns the report with cleaned splits.
+
+    Raises DataCheckError (with the report) when any finding's policy is 'stop', and
+    DataError when nothing usable is left.
+    """
+    policy = policy or CheckPolicy()
+    findings: list[Finding] = []
+    for f in index.findings:  # problems the reader met; the item is already left out
+        findings.append(dataclasses.replace(f, action=_ACTION[getattr(policy, f.kind)]))
+    missing = {str(f.file) for f in index.findings if f.kind == "missing_label_file"}
+    samples = index.all_samples()
+    with ThreadPoolExecutor(max(1, policy.workers)) as pool:  # decoding releases the GIL
+        infos = list(pool.map(lambda s: inspect_image(s.image_path, policy.max_pixels, policy.min_image_side,
+                                                      policy.decode_images), samples))
+    first_seen: dict[str, Path] = {}
+    cleaned_by_id: dict[int, Sample | None] = {}
+    for sample, info in zip(samples, infos):
+        if policy.missing_label_file == "skip" and str(sample.annotation_path) in missing:
+            cleaned_by_id[id(sample)] = None
+            continue
+        if info.digest and info.digest in first_seen:
+            rule = _record(findings, policy, "duplicate_image", sample.image_path, "",
+                           f"same bytes as {first_seen[info.digest]}")
+            if rule == "skip":
+                cleaned_by_id[id(sample)] = None
+                continue
+        elif info.digest:
+            first_seen[info.digest] = sample.image_path
+        cleaned_by_id[id(sample)] = _check_sample(sample, info, policy, findings)
+    splits = {k: [c for s in v if (c := cleaned_by_id[id(s)]) is not None] for k, v in index.splits.items()}
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.kind] = counts.get(f.kind, 0) + 1
+    report = CheckReport(findings, counts, splits, list(index.class_names), len(samples),
+                         sum(len(s) for s in samples))
+    if report.stopped:
+        raise DataCheckError(f"{index.root}: data check stopped on {len(report.stopped)} finding(s) whose policy "
+                             "is 'stop':\n" + "\n".join(f"  {f.format()}" for f in report.stopped[:20])
+                             + "\nfix the data or change the policy (fix/skip/warn)", report)
+    if not any(splits.values()):
+        raise DataError(f"{index.root}: no usable images left after the data check:\n{report.format(5)}")
+    return report

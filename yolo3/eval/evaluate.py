@@ -1,0 +1,181 @@
+"""`evaluate(model, samples, …)`: run the model on a split and measure it (SPEC §7).
+
+The same function serves `yolo3 val` and validation during training. Images are read,
+letterboxed and batched; detections are mapped back to original pixels and scored with
+COCO metrics (pycocotools), VOC07/VOC2010 AP50, per-class F1-optimal thresholds and a
+confusion matrix. Evaluation uses the settings users expect for mAP (conf 0.001,
+NMS IoU 0.6, 300 detections), not the deployment defaults of `detect`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from yolo3.data.image_io import read_image
+from yolo3.data.letterbox import letterbox
+from yolo3.data.sample import Sample
+from yolo3.eval.coco import coco_metrics
+from yolo3.eval.confusion import confusion_matrix
+from yolo3.eval.matching import match_dataset
+from yolo3.eval.thresholds import ThresholdReport, choose_thresholds
+from yolo3.eval.voc import voc_metrics
+from yolo3.inference.postprocess import NMSConfig, postprocess
+from yolo3.inference.predict import detections_from_network, to_tensor
+from yolo3.inference.results import Detections
+from yolo3.models import YOLOv3Base
+from yolo3.ops.decode import decode
+
+VAL_NMS = NMSConfig(conf_threshold=0.001, iou_threshold=0.6, max_det=300)
+"""Evaluation defaults (what mAP is conventionally reported with)."""
+DETECT_NMS = NMSConfig()
+"""Deployment defaults of `detect`, printed next to the evaluation ones for contrast."""
+
+
+@dataclasses.dataclass
+class EvalResult:
+    """What a validation run measured.
+
+    metrics: flat name → value ('mAP@0.5:0.95', 'mAP@0.5', …, VOC and per-class
+        entries); -1 means "not defined" (no ground truth), printed as n/a.
+    per_class_ap / per_class_ap50: class name → COCO AP@0.5:0.95 / AP@0.5.
+    class_thresholds: per-class F1-optimal score thresholds (index = class id).
+    thresholds: the full threshold report (P/R/F1 per class vs one global threshold).
+    confusion: (C+1, C+1) counts at the class thresholds, last row/col background.
+    n_gt: ground-truth boxes per class; nms: settings used; timings in seconds.
+    detections: per image, original pixels (same order as the samples).
+    """
+
+    metrics: dict[str, float]
+    class_names: list[str]
+    per_class_ap: dict[str, float]
+    per_class_ap50: dict[str, float]
+    class_thresholds: list[float]
+    thresholds: ThresholdReport
+    confusion: np.ndarray
+    n_gt: list[int]
+    nms: NMSConfig
+    imgsz: int = 0
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    detections: list[Detections] = dataclasses.field(default_factory=list, repr=False)
+
+    @property
+    def fitness(self) -> float:
+        """The number to select checkpoints by: mAP@0.5:0.95 (0 when undefined)."""
+        return max(self.metrics.get("mAP@0.5:0.95", 0.0), 0.0)
+
+
+@torch.no_grad()
+def run_inference(
+    model: YOLOv3Base, samples: list[Sample], class_names: list[str], imgsz: int, batch_size: int, nms: NMSConfig
+) -> list[Detections]:
+    """Detections per sample (original pixels), batch by batch; restores the model's mode."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out: list[Detections] = []
+    try:
+        for start in range(0, len(samples), batch_size):
+            chunk = samples[start : start + batch_size]
+            boxed, infos = zip(*(letterbox(read_image(s.image_path), imgsz) for s in chunk))
+            raw = model(to_tensor(list(boxed)).to(device))
+            preds = decode(raw, model.anchors, model.strides, model.cfg.xy_mode)
+            for (boxes, scores, labels), info, s in zip(postprocess(preds, nms), infos, chunk):
+                out.append(detections_from_network(boxes.cpu(), scores.cpu(), labels.cpu(), info, class_names,
+                                                   str(s.image_path)))
+    finally:
+        model.train(was_training)
+    return out
+
+
+def compute_metrics(
+    samples: list[Sample], detections: list[Detections], class_names: list[str], nms: NMSConfig, imgsz: int = 0
+) -> EvalResult:
+    """All metrics of a validation run from detections already in original pixels."""
+    if len(samples) != len(detections):
+        raise ValueError(f"{len(samples)} samples but {len(detections)} detection lists; they must pair up")
+    num_classes = len(class_names)
+    for s in samples:
+        bad = (s.class_ids < 0) | (s.class_ids >= num_classes)
+        if bad.any():
+            raise ValueError(f"{s.annotation_path or s.image_path}: class id {int(s.class_ids[bad][0])} is outside "
+                             f"0..{num_classes - 1}; fix the label or the class list")
+    metrics = coco_metrics(samples, detections, class_names)
+    match = match_dataset(samples, detections, num_classes, 0.5)
+    metrics.update(voc_metrics(samples, detections, class_names, match))
+    report = choose_thresholds(match)
+    confusion = confusion_matrix(samples, detections, num_classes, report.thresholds)
+    n_gt = np.zeros(num_classes, np.int64)
+    for s in samples:
+        n_gt += np.bincount(s.class_ids, minlength=num_classes)
+    return EvalResult(
+        metrics=metrics,
+        class_names=list(class_names),
+        per_class_ap={n: metrics[f"AP@0.5:0.95/{n}"] for n in class_names},
+        per_class_ap50={n: metrics[f"AP@0.5/{n}"] for n in class_names},
+        class_thresholds=[float(t) for t in report.thresholds],
+        thresholds=report,
+        confusion=confusion,
+        n_gt=n_gt.tolist(),
+        nms=nms,
+        imgsz=imgsz,
+        detections=detections,
+    )
+
+
+def evaluate(
+    model: YOLOv3Base,
+    samples: list[Sample],
+    class_names: list[str],
+    imgsz: int,
+    batch_size: int = 8,
+    nms: NMSConfig | None = None,
+    out_dir: Path | None = None,
+    plots: bool = False,
+    run_info: dict[str, Any] | None = None,
+) -> EvalResult:
+    """Runs `model` on `samples` and measures it (contract 4).
+
+    Args:
+        model: any yolo3 model; its mode (train/eval) is restored afterwards.
+        samples: images with ground truth in original pixels.
+        class_names: names indexed by class id; must match the model's class count.
+        imgsz: square letterbox size in pixels (a multiple of the largest stride).
+        nms: post-processing; default VAL_NMS (conf 0.001, IoU 0.6, 300 detections).
+        out_dir: when given, summary.json (and plots) are written there.
+        plots: save PR, F1, confusion and image-grid PNGs to out_dir.
+        run_info: extra entries for summary.json (dataset, split, weights, …).
+
+    Example:
+        >>> result = evaluate(model, index.splits["val"], index.class_names, 416)
+        >>> result.metrics["mAP@0.5"]
+    """
+    if model.num_classes != len(class_names):
+        raise ValueError(f"the model predicts {model.num_classes} classes but the dataset has {len(class_names)} "
+                         f"({class_names}); evaluate with weights trained on this dataset")
+    if not samples:
+        raise ValueError("no samples to evaluate: the split is empty")
+    if imgsz % max(model.strides):
+        raise ValueError(f"imgsz {imgsz} must be a multiple of the largest stride {max(model.strides)}")
+    nms = nms or dataclasses.replace(VAL_NMS)
+    t0 = time.perf_counter()
+    detections = run_inference(model, samples, class_names, imgsz, batch_size, nms)
+    t1 = time.perf_counter()
+    result = compute_metrics(samples, detections, class_names, nms, imgsz)
+    t2 = time.perf_counter()
+    result.timings = {"inference_s": t1 - t0, "metrics_s": t2 - t1}
+    if out_dir is not None:
+        from yolo3.eval.report import save_plots, write_summary
+
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if plots:
+            save_plots(result, samples, out_dir)
+            result.timings["plots_s"] = time.perf_counter() - t2
+        write_summary(result, out_dir / "summary.json", run_info or {})
+    return result

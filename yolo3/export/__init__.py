@@ -1,0 +1,8 @@
+"""Export: the model plus decode as one graph (ONNX, TorchScript) with a dynamic batch."""
+
+from yolo3.export.from_checkpoint import export_checkpoint
+from yolo3.export.graph import DecodedModel
+from yolo3.export.onnx import export_onnx, read_onnx_metadata
+from yolo3.export.torchscript import export_torchscript
+
+__all__ = ["DecodedModel", "export_checkpoint", "export_onnx", "export_torchscript", "read_onnx_metadata"]

@@ -1,0 +1,38 @@
+"""TorchScript export (traced model + decode), metadata in the archive's extra files."""
+
+from __future__ import annotations
+
+import copy
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from yolo3.config import to_dict
+from yolo3.export.graph import DecodedModel
+from yolo3.io.checkpoint import atomic_write
+from yolo3.models import YOLOv3Base
+
+EXTRA_FILE = "yolo3.json"
+
+
+def export_torchscript(
+    model: YOLOv3Base, path: str | Path, imgsz: int | None = None, metadata: dict[str, Any] | None = None
+) -> Path:
+    """Writes a traced (B, 3, H, W) → (B, N, 5+C) module; batch and size stay dynamic.
+
+    Shapes are read from tensors at run time in the traced graph, so other batch sizes
+    and input sizes (multiples of 32) work; the metadata JSON is stored as the extra
+    file `yolo3.json`.
+    """
+    path = Path(path)
+    imgsz = imgsz or model.cfg.imgsz
+    graph = DecodedModel(copy.deepcopy(model).float().eval().fuse())
+    meta = {"model": to_dict(model.cfg), **(metadata or {}), "export": {"format": "torchscript", "imgsz": imgsz}}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(graph, torch.zeros(2, 3, imgsz, imgsz), check_trace=False)
+    atomic_write(path, lambda tmp: torch.jit.save(traced, tmp, _extra_files={EXTRA_FILE: json.dumps(meta)}))
+    return path

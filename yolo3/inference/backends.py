@@ -1,0 +1,82 @@
+"""Inference backends behind one small interface: batch in, decoded predictions out.
+
+A backend maps images (B, 3, H, W) float32 in [0, 1] to decoded predictions
+(B, N, 5+C) float32 (xyxy network pixels, objectness, class probabilities). Everything
+after that (thresholds, class subset, ROI, NMS, mapping back) is shared code, so the
+PyTorch and ONNX Runtime paths give the same detections by construction.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from yolo3.inference.fast import configure_threads, forward_raw, prepare_model
+from yolo3.models import YOLOv3Base
+from yolo3.ops.decode import decode
+
+
+class Backend(Protocol):
+    """What the Detector needs from an engine."""
+
+    name: str
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) float32 in [0, 1] → (B, N, 5+C) float32 decoded predictions."""
+        ...
+
+
+class TorchBackend:
+    """A YOLO model in PyTorch, prepared for CPU (BN folded, channels-last, fp32|bf16)."""
+
+    name = "torch"
+
+    def __init__(
+        self, model: YOLOv3Base, precision: str = "fp32", channels_last: bool = True, device: str = "cpu"
+    ) -> None:
+        self.model = prepare_model(copy.deepcopy(model).to(device), precision, channels_last)
+        self.precision = precision
+        self.device = torch.device(device)
+        self.channels_last = channels_last
+        self.dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+
+    @torch.inference_mode()
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.to(self.device)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)  # no copy when already NHWC
+        raw = forward_raw(self.model, images, self.dtype)
+        return decode(raw, self.model.anchors, self.model.strides, self.model.cfg.xy_mode).float()
+
+
+class OnnxBackend:
+    """An exported `.onnx` (model + decode) run by ONNX Runtime on CPU."""
+
+    name = "onnxruntime"
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = configure_threads(threads)
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.path = Path(path)
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        array = np.ascontiguousarray(images.detach().cpu().float().numpy())
+        (preds,) = self.session.run(None, {self.input_name: array})
+        return torch.from_numpy(preds)
+
+
+def onnx_metadata(path: str | Path) -> dict[str, Any]:
+    """The yolo3 metadata of an exported ONNX file (see yolo3.export.onnx)."""
+    from yolo3.export.onnx import read_onnx_metadata
+
+    return read_onnx_metadata(path)

@@ -1,0 +1,188 @@
+"""`Detector`: the Python API of detection (SPEC §8).
+
+    detector = Detector.load("best.safetensors")          # or an exported .onnx
+    dets = detector(["a.jpg", rgb_array, pil_image], classes=["cat"], roi=[[(0, 0), ...]])
+
+Pipeline per batch: letterbox → backend (model + decode) → candidates (score =
+obj × cls, per-class thresholds, class subset) → ROI on the candidates' centres → NMS
+→ optional TTA box merge → boxes in original pixels (`Detections`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from yolo3.data.letterbox import boxes_from_letterbox
+from yolo3.inference.backends import Backend, OnnxBackend, TorchBackend, onnx_metadata
+from yolo3.inference.fast import configure_threads
+from yolo3.inference.postprocess import NMSConfig, candidates, select
+from yolo3.inference.predict import detections_from_network
+from yolo3.inference.preprocess import ImageInput, letterbox_batch, load_input
+from yolo3.inference.results import Detections
+from yolo3.inference.roi import RoiInput, make_roi
+from yolo3.inference.tta import TTAConfig, merge_boxes, tta_predict
+from yolo3.io.checkpoint import CheckpointError, load_model, model_config_from_metadata
+
+Thresholds = None | str | Sequence[float] | dict[str, float]
+
+
+class Detector:
+    """Runs a backend on batches of images and returns one `Detections` per image."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        class_names: list[str],
+        imgsz: int,
+        metadata: dict[str, Any] | None = None,
+        nms: NMSConfig | None = None,
+        batch_size: int = 8,
+    ) -> None:
+        self.backend = backend
+        self.class_names = list(class_names)
+        self.imgsz = imgsz
+        self.metadata = metadata or {}
+        self.nms = nms or NMSConfig()
+        self.batch_size = batch_size
+        self.source = str(self.metadata.get("path", "model"))
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        device: str = "cpu",
+        precision: str = "fp32",
+        trust_pickle: bool = False,
+        threads: int | None = None,
+        imgsz: int | None = None,
+        nms: NMSConfig | None = None,
+        batch_size: int = 8,
+    ) -> "Detector":
+        """From a yolo3 checkpoint (.safetensors; pickles only with `trust_pickle`) or an .onnx."""
+        path = Path(path)
+        configure_threads(threads)
+        if path.suffix.lower() == ".onnx":
+            if not path.is_file():
+                raise CheckpointError(f"{path}: no such ONNX file")
+            meta = onnx_metadata(path)
+            cfg = model_config_from_metadata(meta, path)
+            backend: Backend = OnnxBackend(path, threads)
+        else:
+            model, meta = load_model(path, trust_pickle=trust_pickle)
+            cfg = model.cfg
+            backend = TorchBackend(model, precision, device=device)
+        detector = cls(backend, cfg.names, imgsz or cfg.imgsz, meta, nms, batch_size)
+        detector.source = str(path)
+        return detector
+
+    def __call__(
+        self,
+        images: ImageInput | Sequence[ImageInput],
+        classes: Sequence[int | str] | None = None,
+        roi: RoiInput | None = None,
+        thresholds: Thresholds = None,
+        nms: NMSConfig | None = None,
+        tta: TTAConfig | bool | None = None,
+    ) -> list[Detections]:
+        """Detects objects; always returns a list (one `Detections` per input image).
+
+        Args:
+            images: one or several paths, RGB uint8 numpy arrays or PIL images.
+            classes: class ids or names to consider; the others are never scored, kept
+                or allowed to suppress anything in NMS.
+            roi: polygons / mask / mask file; detections with centres outside are dropped
+                before NMS.
+            thresholds: per-class minimum scores — a list of C floats, a {name: score}
+                dict (other classes keep the global threshold), or 'auto' for the
+                checkpoint's `class_thresholds`.
+            nms: overrides the detector's NMSConfig for this call.
+            tta: True or a TTAConfig for flip + multi-scale test-time augmentation.
+        """
+        single = isinstance(images, (str, Path, np.ndarray)) or not isinstance(images, Sequence)
+        items = [images] if single else list(images)
+        cfg = self.call_config(nms, classes, thresholds)
+        region = make_roi(roi) if roi is not None else None
+        tta_cfg = TTAConfig() if tta is True else (tta or None)
+        results: list[Detections] = []
+        for start in range(0, len(items), self.batch_size):
+            loaded = [load_input(item, start + i) for i, item in enumerate(items[start : start + self.batch_size])]
+            arrays, sources = [a for a, _ in loaded], [s for _, s in loaded]
+            results += self.detect_arrays(arrays, sources, cfg, region, tta_cfg)
+        return results
+
+    def call_config(self, nms: NMSConfig | None, classes: Sequence[int | str] | None, thresholds: Thresholds) -> NMSConfig:
+        """The NMSConfig of one call: base settings plus class subset and thresholds."""
+        cfg = dataclasses.replace(nms or self.nms)
+        if classes is not None:
+            cfg.classes = self.class_ids(classes)
+        if thresholds is not None:
+            cfg.class_thresholds = self.class_thresholds(thresholds, cfg.conf_threshold)
+        return cfg
+
+    def class_ids(self, classes: Sequence[int | str]) -> list[int]:
+        """Names or ids → ids, checked against the model's classes."""
+        ids = []
+        for c in classes:
+            if isinstance(c, str) and not c.isdigit():
+                if c not in self.class_names:
+                    raise ValueError(f"unknown class {c!r}; {self.source} has classes {self.class_names}")
+                ids.append(self.class_names.index(c))
+            else:
+                i = int(c)
+                if not 0 <= i < len(self.class_names):
+                    raise ValueError(f"class id {i} out of range; {self.source} has {len(self.class_names)} classes")
+                ids.append(i)
+        return ids
+
+    def class_thresholds(self, thresholds: Thresholds, default: float) -> list[float]:
+        """'auto' (checkpoint metadata), a list of C floats, or {name: score} → list of C floats."""
+        n = len(self.class_names)
+        if isinstance(thresholds, str):
+            if thresholds != "auto":
+                raise ValueError(f"thresholds={thresholds!r}; use 'auto', a list of {n} floats or {{name: score}}")
+            values = self.metadata.get("class_thresholds")
+            if values is None:
+                raise ValueError(
+                    f"{self.source} stores no per-class thresholds (metadata key 'class_thresholds'); "
+                    "run `yolo3 val --save-thresholds` on validation data to add them, or give them explicitly"
+                )
+        elif isinstance(thresholds, dict):
+            values = [default] * n
+            for name, value in thresholds.items():
+                values[self.class_ids([name])[0]] = value
+        else:
+            values = list(thresholds)
+        if len(values) != n or not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in values):
+            raise ValueError(f"per-class thresholds must be {n} numbers in [0, 1] (one per class), got {values!r}")
+        return [float(v) for v in values]
+
+    def detect_arrays(
+        self, arrays: list[np.ndarray], sources: list[str], cfg: NMSConfig, roi: Any = None, tta: TTAConfig | None = None
+    ) -> list[Detections]:
+        """One batch of RGB uint8 arrays through the pipeline (see module docstring)."""
+        if not arrays:
+            return []
+        if tta is not None:
+            preds, infos = tta_predict(self.backend, arrays, self.imgsz, tta)
+        else:
+            batch, infos = letterbox_batch(arrays, self.imgsz)
+            preds = self.backend(batch)
+        results = []
+        for pred, info, source in zip(preds, infos, sources):
+            boxes, scores, labels = candidates(pred.float(), cfg)
+            if roi is not None and len(scores):
+                original = boxes_from_letterbox(boxes, info, clip=False)
+                centres = ((original[:, :2] + original[:, 2:]) / 2).numpy()
+                inside = torch.from_numpy(roi.contains(centres, info.original))
+                boxes, scores, labels = boxes[inside], scores[inside], labels[inside]
+            keep, kept_scores = select(boxes, scores, labels, cfg)
+            kept_boxes = boxes[keep]
+            if tta is not None and tta.merge:
+                kept_boxes = merge_boxes(boxes, scores, labels, keep, tta.merge_iou)
+            results.append(detections_from_network(kept_boxes, kept_scores, labels[keep], info, self.class_names, source))
+        return results

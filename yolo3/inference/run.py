@@ -1,0 +1,144 @@
+"""`detect_sources`: the Python API behind `yolo3 detect` (files, folders, globs, videos).
+
+Outputs under `out_dir`: annotated images (same file names) and videos (`<stem>.mp4`),
+YOLO txt per image / per video frame in `labels/`, and one COCO-results
+`predictions.json` for everything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from tqdm import tqdm
+
+from yolo3.data.image_io import read_image
+from yolo3.inference.detector import Detector, Thresholds
+from yolo3.inference.draw import draw_detections
+from yolo3.inference.results import Detections
+from yolo3.inference.postprocess import NMSConfig
+from yolo3.inference.roi import ROI, RoiInput, make_roi
+from yolo3.inference.sources import SourceFile, expand_sources, open_video, read_frames
+from yolo3.inference.tta import TTAConfig
+from yolo3.inference.writers import CocoJsonWriter, VideoWriter, image_id_for, write_image, write_yolo_txt
+
+
+@dataclasses.dataclass
+class DetectSummary:
+    """What a detect run produced."""
+
+    out_dir: Path
+    images: int = 0
+    videos: int = 0
+    frames: int = 0
+    detections: int = 0
+    seconds: float = 0.0
+    json_path: Path | None = None
+    outputs: list[Path] = dataclasses.field(default_factory=list)
+
+
+def detect_sources(
+    detector: Detector,
+    sources: list[str | Path],
+    out_dir: str | Path,
+    classes: list[int | str] | None = None,
+    roi: RoiInput | None = None,
+    thresholds: Thresholds = None,
+    tta: TTAConfig | bool | None = None,
+    save_images: bool = True,
+    save_txt: bool = True,
+    save_json: bool = True,
+    recursive: bool = False,
+    progress: bool = True,
+    category_ids: list[int] | None = None,
+) -> DetectSummary:
+    """Runs `detector` on every image and video frame named by `sources`; writes outputs."""
+    start = time.perf_counter()
+    files = expand_sources(sources, recursive)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = DetectSummary(out)
+    cfg = detector.call_config(None, classes, thresholds)
+    region = make_roi(roi) if roi is not None else None
+    tta_cfg = TTAConfig() if tta is True else (tta or None)
+    coco = CocoJsonWriter(out / "predictions.json", category_ids) if save_json else None
+    used: set[str] = set()
+
+    def emit(dets: Detections, image: Any, name: str, image_id: int | str) -> None:
+        summary.detections += len(dets)
+        if coco is not None:
+            coco.add(dets, image_id)
+        if save_txt:
+            write_yolo_txt(dets, out / "labels" / f"{Path(name).stem}.txt")
+
+    images = [f for f in files if f.kind == "image"]
+    bar = tqdm(total=len(images), desc="images", unit="img", disable=not progress or len(images) < 2)
+    for chunk_start in range(0, len(images), detector.batch_size):
+        chunk = images[chunk_start : chunk_start + detector.batch_size]
+        arrays = [read_image(f.path) for f in chunk]
+        results = detector.detect_arrays(arrays, [str(f.path) for f in chunk], cfg, region, tta_cfg)
+        for f, array, dets in zip(chunk, arrays, results):
+            name = _unique_name(f.path.name, used)
+            emit(dets, array, name, image_id_for(f.path))
+            if save_images:
+                write_image(draw_detections(array, dets), out / name)
+                summary.outputs.append(out / name)
+        summary.images += len(chunk)
+        bar.update(len(chunk))
+    bar.close()
+
+    for f in (f for f in files if f.kind == "video"):
+        summary.videos += 1
+        summary.frames += _detect_video(detector, f, out, _unique_name(f.path.stem + ".mp4", used), cfg, region,
+                                        tta_cfg, emit, save_images, progress, summary)
+    if coco is not None:
+        summary.json_path = coco.close()
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _detect_video(
+    detector: Detector, f: SourceFile, out: Path, name: str, cfg: NMSConfig, region: ROI | None,
+    tta_cfg: TTAConfig | None, emit: Callable[..., None], save_images: bool, progress: bool, summary: DetectSummary,
+) -> int:
+    """Frames of one video through the detector in batches; returns the frame count."""
+    capture, info = open_video(f.path)
+    writer = VideoWriter(out / name, info.fps, info.size) if save_images else None
+    bar = tqdm(total=info.frames or None, desc=f.path.name, unit="frame", disable=not progress)
+    index = 0
+    batch: list[Any] = []
+
+    def flush() -> None:
+        nonlocal index
+        sources = [f"{f.path}#{index + i}" for i in range(len(batch))]
+        for frame, dets in zip(batch, detector.detect_arrays(batch, sources, cfg, region, tta_cfg)):
+            emit(dets, frame, f"{f.path.stem}_{index:06d}", image_id_for(f.path, index))
+            if writer is not None:
+                writer.write(draw_detections(frame, dets))
+            index += 1
+        bar.update(len(batch))
+        batch.clear()
+
+    for frame in read_frames(capture):
+        batch.append(frame)
+        if len(batch) == detector.batch_size:
+            flush()
+    if batch:
+        flush()
+    bar.close()
+    if writer is not None:
+        writer.close()
+        summary.outputs.append(writer.path)
+    return index
+
+
+def _unique_name(name: str, used: set[str]) -> str:
+    """`name`, or `stem_2.ext`, … when an earlier input already produced that name."""
+    candidate, n = name, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{Path(name).stem}_{n}{Path(name).suffix}"
+    used.add(candidate)
+    return candidate

@@ -1,0 +1,73 @@
+"""Detection outputs: COCO-results JSON, YOLO txt files, annotated images and video."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from yolo3.inference.results import Detections
+from yolo3.io.checkpoint import atomic_write
+
+
+def image_id_for(path: Path, frame: int | None = None) -> int | str:
+    """COCO image_id: the file stem (as an int when it is a number), `stem_frame` for video."""
+    stem = path.stem if frame is None else f"{path.stem}_{frame:06d}"
+    return int(stem) if stem.isdigit() else stem
+
+
+class CocoJsonWriter:
+    """Collects detections and writes one COCO results JSON list at the end."""
+
+    def __init__(self, path: Path, category_ids: list[int] | None = None) -> None:
+        self.path = Path(path)
+        self.category_ids = category_ids
+        self.records: list[dict[str, Any]] = []
+
+    def add(self, dets: Detections, image_id: int | str) -> None:
+        self.records += dets.to_json(image_id, self.category_ids)
+
+    def close(self) -> Path:
+        data = json.dumps(self.records)
+        atomic_write(self.path, lambda tmp: Path(tmp).write_text(data))
+        return self.path
+
+
+def write_yolo_txt(dets: Detections, path: Path) -> None:
+    """`class cx cy w h score` lines (normalised); an empty file when nothing was found."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dets.to_yolo_txt())
+
+
+def write_image(image: np.ndarray, path: Path) -> None:
+    """Writes an RGB uint8 image (format from the suffix); error naming the file on failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(path.suffix or ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"{path}: OpenCV cannot encode this image format")
+    data.tofile(path)
+
+
+class VideoWriter:
+    """An mp4v video written frame by frame from RGB uint8 frames of one size."""
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.size = size
+        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not self.writer.isOpened():
+            raise OSError(f"{path}: OpenCV cannot write an mp4v video here")
+        self.frames = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        if (frame.shape[1], frame.shape[0]) != self.size:
+            raise ValueError(f"{self.path}: frame of {frame.shape[1]}x{frame.shape[0]}, video is {self.size}")
+        self.writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        self.frames += 1
+
+    def close(self) -> None:
+        self.writer.release()

@@ -1,0 +1,183 @@
+"""Diagnostics from the notes: the LR range test and the "overfit one batch" check.
+
+LR finder: train from a fresh model while the LR grows exponentially from `start_lr` to
+`end_lr`; the loss first stalls (LR too small), then falls fastest, then explodes. The
+suggested LR is where the smoothed loss falls steepest (per log-LR).
+
+Overfit one batch: a model that cannot drive the loss of one fixed batch towards zero
+has a bug (labels, assignment, loss, LR); one that can is at least wired correctly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from yolo3.data.batch import Batch
+from yolo3.losses.yolo_loss import YOLOLoss
+from yolo3.train.config import TrainConfig
+from yolo3.train.optim import build_optimizer
+from yolo3.train.setup import (
+    TrainData, autocast, build_train_model, model_config_for, prepare_data, resolve_amp, seed_everything,
+)
+
+
+@dataclasses.dataclass
+class LRFindResult:
+    """lrs, losses (raw) and smoothed: per iteration; suggested_lr; plot path or None."""
+
+    lrs: list[float]
+    losses: list[float]
+    smoothed: list[float]
+    suggested_lr: float
+    plot: Path | None
+
+
+@dataclasses.dataclass
+class OverfitResult:
+    """Loss per step on the one batch; passed when final ≤ target_ratio × initial."""
+
+    losses: list[float]
+    initial: float
+    final: float
+    target_ratio: float
+    passed: bool
+    paths: list[str]
+
+
+def _setup(cfg: TrainConfig, data: TrainData | None):
+    seed_everything(cfg.seed, cfg.deterministic)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    data = data or prepare_data(cfg)
+    model, _ = build_train_model(model_config_for(cfg, data.class_names), cfg.weights)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return data, model.train(), YOLOLoss(model, cfg.loss)
+
+
+def _loader(cfg: TrainConfig, data: TrainData, augment: bool):
+    from yolo3.data.loader import create_dataloader
+
+    return create_dataloader(data.train, cfg.imgsz, cfg.batch_size, cfg.augment if augment else None,
+                             shuffle=True, workers=cfg.workers, cache=cfg.cache, seed=cfg.seed)
+
+
+def _loss(model, loss_fn, batch: Batch, cfg: TrainConfig, amp) -> tuple[torch.Tensor, dict]:
+    images = batch.images.float().div_(255)
+    if cfg.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    with autocast(torch.device("cpu"), amp):
+        outputs = model(images)
+    return loss_fn([o.float() for o in outputs], batch.targets)
+
+
+def suggest_lr(lrs: list[float], smoothed: list[float]) -> float:
+    """LR at the steepest descent of the smoothed loss against log10(LR), ignoring the
+    first and last tenth (noisy start, explosion)."""
+    if len(lrs) < 5:
+        return lrs[int(np.argmin(smoothed))]
+    lo, hi = len(lrs) // 10, len(lrs) - max(1, len(lrs) // 10)
+    grad = np.gradient(np.asarray(smoothed[lo:hi]), np.log10(np.asarray(lrs[lo:hi])))
+    return float(lrs[lo + int(np.argmin(grad))])
+
+
+def lr_find(
+    cfg: TrainConfig,
+    start_lr: float = 1e-6,
+    end_lr: float = 1.0,
+    iterations: int = 100,
+    beta: float = 0.9,
+    diverge: float = 4.0,
+    out: str | Path | None = None,
+    data: TrainData | None = None,
+) -> LRFindResult:
+    """LR range test (exponential LR ramp; no warmup/decay, momentum as configured).
+
+    Stops early when the smoothed loss exceeds `diverge` × its minimum. `out`: a .png
+    for the plot of loss vs LR (log x) with the suggestion marked.
+    """
+    data, model, loss_fn = _setup(cfg, data)
+    opt = build_optimizer(model, cfg.optim)
+    amp = resolve_amp(cfg.amp, torch.device("cpu"))
+    gamma = (end_lr / start_lr) ** (1.0 / max(iterations - 1, 1))
+    lrs, losses, smoothed = [], [], []
+    avg, best, it = 0.0, math.inf, 0
+    while it < iterations:
+        for batch in _loader(cfg, data, augment=True):
+            lr = start_lr * gamma**it
+            for g in opt.param_groups:
+                g["lr"] = lr * g["lr_scale"]
+            loss, _ = _loss(model, loss_fn, batch, cfg, amp)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                break
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip or math.inf)
+            opt.step()
+            avg = beta * avg + (1 - beta) * value
+            smooth = avg / (1 - beta ** (it + 1))
+            lrs.append(lr), losses.append(value), smoothed.append(smooth)
+            best = min(best, smooth)
+            it += 1
+            if it >= iterations or smooth > diverge * best:
+                it = iterations
+                break
+        else:
+            continue
+        break
+    if not lrs:
+        raise RuntimeError("lr_find: the loss was not finite at the very first step; check the data")
+    suggestion = suggest_lr(lrs, smoothed)
+    plot = _plot_lr(lrs, losses, smoothed, suggestion, Path(out)) if out else None
+    return LRFindResult(lrs, losses, smoothed, suggestion, plot)
+
+
+def _plot_lr(lrs, losses, smoothed, suggestion: float, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(lrs, losses, alpha=0.3, label="loss")
+    ax.plot(lrs, smoothed, label="smoothed")
+    ax.axvline(suggestion, color="r", linestyle="--", label=f"suggested {suggestion:.2e}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss")
+    ax.legend()
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def overfit_batch(
+    cfg: TrainConfig, steps: int = 100, target_ratio: float = 0.2, data: TrainData | None = None
+) -> OverfitResult:
+    """Trains `steps` times on one fixed batch (no augmentation, constant lr0, no
+    weight decay); passes when the final loss ≤ target_ratio × the initial one."""
+    data, model, loss_fn = _setup(cfg, data)
+    batch = next(iter(_loader(cfg, data, augment=False)))
+    opt = build_optimizer(model, dataclasses.replace(cfg.optim, weight_decay=0.0))
+    amp = resolve_amp(cfg.amp, torch.device("cpu"))
+    losses = []
+    for _ in range(steps):
+        loss, _ = _loss(model, loss_fn, batch, cfg, amp)
+        losses.append(float(loss.detach()))
+        if not math.isfinite(losses[-1]):
+            break
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip or math.inf)
+        opt.step()
+    initial, final = losses[0], losses[-1]
+    passed = math.isfinite(final) and final <= target_ratio * initial
+    return OverfitResult(losses, initial, final, target_ratio, passed, list(batch.paths))

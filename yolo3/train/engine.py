@@ -1,0 +1,343 @@
+"""The training loop (SPEC §6): `train(cfg) -> TrainResult`.
+
+One epoch: this rank's share of a (seed, epoch)-seeded permutation → batches
+(contract 2) → optional multi-scale resize → forward under autocast (bf16 on CPU) →
+YOLOLoss (contract 3, fp32) → backward, accumulated to the nominal batch → clip the
+gradient norm → optimizer step → EMA update. LR and momentum are set per iteration by
+a pure function of the iteration. After each epoch: validation of the EMA weights
+(contract 4), `last`/`best` checkpoints (atomic), metrics.csv and TensorBoard. Because
+everything random is seeded by (seed, epoch, iteration) and the state file holds the
+optimizer, EMA and RNGs, `resume` reproduces the unbroken run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from yolo3.config import load_yaml, save_yaml, to_dict
+from yolo3.io.checkpoint import atomic_write, read_metadata
+from yolo3.train import distributed as ddp
+from yolo3.train.config import TrainConfig
+from yolo3.train.ema import SWA, ModelEMA, unwrap
+from yolo3.train.guard import NonFiniteGuard
+from yolo3.train.logging import MetricsCSV, TensorBoard, plot_metrics, read_metrics, summary_table
+from yolo3.train.optim import build_optimizer, freeze_backbone, set_frozen_bn_eval
+from yolo3.train.schedule import apply_schedule
+from yolo3.train.setup import (
+    TrainData, autocast, build_train_model, model_config_for, multiscale_size, new_run_dir, prepare_data,
+    resize_batch, resolve_amp, seed_everything,
+)
+from yolo3.train.state import load_train_state, save_train_state
+
+log = logging.getLogger("yolo3.train")
+
+BAR_TERMS = ("box", "obj", "cls", "loss")  # loss terms shown in the progress bar
+EpochCallback = Callable[[int, dict[str, Any]], None]
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a run produced. `metrics`: one dict per epoch (the rows of metrics.csv);
+    `model`: the trained raw weights in memory (the files serve the EMA ones)."""
+
+    run_dir: Path
+    last: Path
+    best: Path
+    epochs_done: int
+    best_epoch: int
+    best_fitness: float
+    stopped_early: bool
+    metrics: list[dict[str, Any]]
+    model: torch.nn.Module | None = None
+
+
+def resume_config(resume: str | Path) -> tuple[TrainConfig, Path]:
+    """The saved config of a run to resume (`RUN` folder or its last.safetensors)."""
+    path = Path(resume)
+    last = path / "weights" / "last.safetensors" if path.is_dir() else path
+    run_dir = last.parent.parent
+    if not last.is_file():
+        raise FileNotFoundError(f"{last}: no checkpoint to resume from; pass a run folder with weights/last.safetensors")
+    saved = run_dir / "config.yaml"
+    cfg = load_yaml(TrainConfig, saved) if saved.is_file() else None
+    if cfg is None:
+        from yolo3.config import from_dict
+
+        cfg = from_dict(TrainConfig, read_metadata(last)["config"], where=f"{last}:metadata.config")
+    return dataclasses.replace(cfg, resume=str(last), exist_ok=True), run_dir
+
+
+def fitness(metrics: dict[str, float]) -> float:
+    """What `best` and early stopping maximise: mAP@0.5:0.95 when validated, else
+    minus the mean training loss."""
+    if "mAP@0.5:0.95" in metrics:
+        return float(metrics["mAP@0.5:0.95"])
+    return -float(metrics.get("train/loss", math.inf))
+
+
+def train(
+    cfg: TrainConfig,
+    callbacks: Sequence[EpochCallback] = (),
+    data: TrainData | None = None,
+) -> TrainResult:
+    """Trains a model as `cfg` says; returns where the weights are and the metrics.
+
+    callbacks: called after every epoch's checkpoint as f(epoch, row) (tests use them
+    to interrupt a run). data: already checked splits (default: `prepare_data(cfg)`).
+    """
+    run_dir: Path | None = None
+    if cfg.resume:
+        cfg, run_dir = resume_config(cfg.resume)
+    info = ddp.init_distributed(cfg.device)
+    try:
+        return _Trainer(cfg, info, run_dir, data).fit(callbacks)
+    finally:
+        ddp.cleanup(info)
+
+
+class _Trainer:
+    """State of one run; `fit` is the loop. Split out of `train` for readability."""
+
+    def __init__(self, cfg: TrainConfig, info: ddp.DistInfo, run_dir: Path | None, data: TrainData | None) -> None:
+        self.cfg, self.info = cfg, info
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        seed_everything(cfg.seed + info.rank, cfg.deterministic)
+        self.device = torch.device(cfg.device if not cfg.device.startswith("cuda") or not info.enabled
+                                   else f"cuda:{info.local_rank}")
+        self.data = data or prepare_data(cfg)
+        if run_dir is None and info.is_main:
+            run_dir = new_run_dir(cfg.project, cfg.name, cfg.exist_ok)
+        self.run_dir = Path(ddp.broadcast(str(run_dir) if run_dir else "", info))
+        self.weights_dir = self.run_dir / "weights"
+        self.amp_dtype = resolve_amp(cfg.amp, self.device)
+
+        model_cfg = model_config_for(cfg, self.data.class_names)
+        self.cfg = cfg = dataclasses.replace(cfg, model=model_cfg)  # saved config names the real classes
+        model, self.init_note = build_train_model(model_cfg, cfg.weights)
+        if cfg.optim.freeze == "backbone":
+            freeze_backbone(model)
+        model.to(self.device)
+        if cfg.channels_last:
+            model.to(memory_format=torch.channels_last)
+        self.model = model
+        from yolo3.losses.yolo_loss import YOLOLoss
+
+        self.loss_fn = YOLOLoss(model, cfg.loss)
+        world_batch = cfg.batch_size * info.world_size
+        self.accumulate = max(1, round(cfg.nominal_batch_size / world_batch))
+        weight_decay = cfg.optim.weight_decay * world_batch * self.accumulate / cfg.nominal_batch_size
+        self.optimizer = build_optimizer(model, cfg.optim, weight_decay)
+        avg = cfg.averaging
+        self.ema = ModelEMA(model, avg.ema_decay, avg.ema_tau) if avg.ema else None
+        self.swa = SWA(model) if avg.swa else None
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        self.guard = NonFiniteGuard(cfg.max_bad_steps)
+
+        self.loader = self._make_loader()
+        self.iters_per_epoch = len(self.loader)
+        if cfg.max_steps_per_epoch:
+            self.iters_per_epoch = min(self.iters_per_epoch, cfg.max_steps_per_epoch)
+
+        self.start_epoch, self.best_fitness, self.best_epoch, self.bad_validations = 0, -math.inf, -1, 0
+        if cfg.resume:
+            meta = load_train_state(cfg.resume, model, self.optimizer, self.ema, self.swa)
+            self.start_epoch = int(meta["epoch"]) + 1
+            self.best_fitness = float(meta.get("best_fitness", -math.inf))
+            self.best_epoch = int(meta.get("best_epoch", -1))
+            self.bad_validations = int(meta.get("bad_validations", 0))
+            if self.scaler is not None and meta.get("scaler"):
+                self.scaler.load_state_dict(meta["scaler"])
+        self.ddp_model = ddp.wrap_model(model, info, cfg.sync_bn)
+
+        self.csv = self.tb = None
+        if info.is_main:
+            save_yaml(cfg, self.run_dir / "config.yaml")
+            self.csv = MetricsCSV(self.run_dir / "metrics.csv", self.start_epoch if cfg.resume else None)
+            self.tb = TensorBoard(self.run_dir / "tensorboard" if cfg.tensorboard else None)
+            with open(self.run_dir / "train.log", "a", encoding="utf-8") as f:
+                lines = [*self.data.check_summary, self.init_note,
+                         f"amp: {self.amp_dtype}, channels_last: {cfg.channels_last}, world: {info.world_size}, "
+                         f"accumulate: {self.accumulate}, weight_decay: {weight_decay:.3g}"]
+                if cfg.resume:
+                    lines.append(f"resumed from {cfg.resume} at epoch {self.start_epoch}")
+                f.write("\n".join(lines) + "\n")
+                for line in lines:
+                    log.info(line)
+
+    # -- one epoch ---------------------------------------------------------------------
+    def _make_loader(self):
+        """One loader for the whole run (persistent workers, cache kept). Under DDP each
+        rank owns a fixed shard (one seeded permutation, padded to equal length) that
+        its loader reshuffles every epoch by (seed, epoch)."""
+        from yolo3.data.loader import create_dataloader
+
+        cfg, info = self.cfg, self.info
+        samples = self.data.train
+        if info.enabled:
+            idx = ddp.epoch_indices(len(samples), 0, cfg.seed, info.rank, info.world_size)
+            samples = [samples[i] for i in idx]
+        return create_dataloader(samples, cfg.imgsz, cfg.batch_size, cfg.augment, shuffle=True,
+                                 workers=cfg.workers, cache=cfg.cache, seed=cfg.seed + info.rank,
+                                 pin_memory=self.device.type == "cuda")
+
+    def _optimizer_step(self, it: int, paths: list[str]) -> None:
+        cfg = self.cfg
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        max_norm = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else math.inf
+        norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+        if not ddp.all_true(bool(torch.isfinite(norm)), self.info) and not self.guard.check(math.nan, it, paths):
+            self.optimizer.zero_grad(set_to_none=True)
+            return
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.update(self.model)
+
+    def _epoch(self, epoch: int) -> dict[str, float]:
+        cfg, model = self.cfg, self.ddp_model
+        model.train()
+        if cfg.optim.freeze != "none":
+            set_frozen_bn_eval(model)
+        sums: dict[str, torch.Tensor] = {}
+        seen, steps, t0 = 0, 0, time.perf_counter()
+        bar = tqdm(total=self.iters_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not (cfg.progress and self.info.is_main), leave=True, dynamic_ncols=True)
+        pending = 0
+        lr = 0.0
+        self.loader.set_epoch(epoch)
+        for i, batch in enumerate(self.loader):
+            if i >= self.iters_per_epoch:
+                break
+            it = epoch * self.iters_per_epoch + i
+            lr = apply_schedule(self.optimizer, it, self.iters_per_epoch, cfg.epochs, cfg.schedule,
+                                cfg.optim.lr0, cfg.optim.momentum)
+            images = batch.images.to(self.device, non_blocking=True).float().div_(255)
+            targets = batch.targets.to(self.device)
+            if cfg.multi_scale > 0:
+                images, targets = resize_batch(images, targets, multiscale_size(cfg.imgsz, cfg.multi_scale, cfg.seed, it))
+            if cfg.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with autocast(self.device, self.amp_dtype):
+                outputs = model(images)
+            loss, terms = self.loss_fn([o.float() for o in outputs], targets)
+            finite = ddp.all_true(bool(torch.isfinite(loss)), self.info)
+            last_of_epoch = i + 1 == self.iters_per_epoch
+            if not finite and not self.guard.check(loss.detach(), it, batch.paths, terms):
+                self.optimizer.zero_grad(set_to_none=True)
+                pending = 0
+                continue
+            scaled = loss / self.accumulate
+            (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
+            pending += 1
+            if pending == self.accumulate or last_of_epoch:
+                self._optimizer_step(it, batch.paths)
+                pending = 0
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v.detach().float()
+            sums["loss"] = sums.get("loss", 0.0) + loss.detach().float()
+            seen += len(batch)
+            steps += 1
+            rate = seen / (time.perf_counter() - t0)
+            bar.set_postfix({**{k: f"{float(v) / steps:.3f}" for k, v in sums.items() if k in BAR_TERMS},
+                             "lr": f"{lr:.2e}", "img/s": f"{rate:.1f}"}, refresh=False)
+            bar.update(1)
+        bar.close()
+        ddp.average_buffers(self.model, self.info)
+        elapsed = time.perf_counter() - t0
+        row = {f"train/{k}": float(v) / max(steps, 1) for k, v in sums.items()}
+        row.update({"lr": lr, "images_per_s": seen * self.info.world_size / max(elapsed, 1e-9), "epoch_s": elapsed})
+        return row
+
+    # -- validation, checkpoints ------------------------------------------------------
+    def _validate(self, epoch: int) -> dict[str, float]:
+        cfg = self.cfg
+        last = epoch + 1 == cfg.epochs
+        if not (self.data.val and cfg.val_interval and ((epoch + 1) % cfg.val_interval == 0 or last)):
+            return {}
+        if not self.info.is_main:
+            return {}
+        from yolo3.eval import evaluate
+
+        net = self.ema.module if self.ema is not None else unwrap(self.model)
+        result = evaluate(net, self.data.val, self.data.class_names, cfg.imgsz, batch_size=cfg.val_batch_size)
+        return {k: float(v) for k, v in result.metrics.items()}
+
+    def _save(self, epoch: int, row: dict[str, Any], improved: bool) -> None:
+        progress = {"epoch": epoch, "best_fitness": self.best_fitness, "best_epoch": self.best_epoch,
+                    "bad_validations": self.bad_validations,
+                    "scaler": self.scaler.state_dict() if self.scaler is not None else None}
+        summary = {"epoch": epoch, "metrics": {k: v for k, v in row.items() if isinstance(v, float)}}
+        extra = {"config": to_dict(self.cfg), "summary": summary, "imgsz": self.cfg.imgsz}
+        last = self.weights_dir / "last.safetensors"
+        save_train_state(last, self.model, self.optimizer, self.ema, self.swa, progress, extra)
+        if improved:
+            atomic_write(self.weights_dir / "best.safetensors", lambda tmp: Path(tmp).write_bytes(last.read_bytes()))
+
+    def fit(self, callbacks: Sequence[EpochCallback]) -> TrainResult:
+        cfg, info = self.cfg, self.info
+        rows = read_metrics(self.run_dir / "metrics.csv") if info.is_main and cfg.resume else []
+        stopped = False
+        epoch = self.start_epoch - 1
+        for epoch in range(self.start_epoch, cfg.epochs):
+            row: dict[str, Any] = {"epoch": epoch, **self._epoch(epoch)}
+            if self.swa is not None and epoch >= cfg.epochs - cfg.averaging.swa_epochs:
+                self.swa.update(self.model)
+            row.update(self._validate(epoch))
+            decision = None
+            if info.is_main:
+                fit = fitness(row)
+                improved = fit > self.best_fitness
+                validated = any(k.startswith("mAP") for k in row)
+                if improved:
+                    self.best_fitness, self.best_epoch, self.bad_validations = fit, epoch, 0
+                elif validated or not self.data.val:
+                    self.bad_validations += 1
+                row["fitness"] = fit
+                self._save(epoch, row, improved)
+                self.csv.write(row)
+                self.tb.scalars({k: v for k, v in row.items() if k != "epoch"}, epoch)
+                rows.append(row)
+                decision = bool(cfg.patience and self.bad_validations >= cfg.patience)
+            stopped = ddp.broadcast(decision, info)
+            for callback in callbacks:
+                callback(epoch, row)
+            if stopped:
+                log.info("early stop: no improvement in %d validations (best epoch %d)", cfg.patience, self.best_epoch + 1)
+                break
+        if info.is_main:
+            self._finish(rows)
+        return TrainResult(self.run_dir, self.weights_dir / "last.safetensors", self.weights_dir / "best.safetensors",
+                           epoch + 1, self.best_epoch, self.best_fitness, stopped, rows, unwrap(self.model))
+
+    def _finish(self, rows: list[dict[str, Any]]) -> None:
+        from yolo3.io.checkpoint import save_model
+
+        if self.swa is not None and self.swa.count:
+            save_model(self.weights_dir / "swa.safetensors", self.swa.module, swa_epochs=self.swa.count)
+        if self.tb is not None:
+            self.tb.close()
+        csv_path = self.run_dir / "metrics.csv"
+        if self.cfg.plots and csv_path.exists():
+            plot_metrics(csv_path, self.run_dir / "results.png")
+        keep = ["epoch", "train/loss", "train/box", "train/obj", "train/cls", "mAP@0.5", "mAP@0.5:0.95", "lr"]
+        table = summary_table(read_metrics(csv_path), [c for c in keep if rows and c in rows[0]]) if csv_path.exists() else ""
+        (self.run_dir / "summary.txt").write_text(table + "\n", encoding="utf-8")
+        if self.cfg.progress:
+            print(table)
+            print(f"results in {self.run_dir} (best epoch {self.best_epoch + 1}, fitness {self.best_fitness:.4g})")

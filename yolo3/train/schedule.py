@@ -1,0 +1,90 @@
+"""LR and momentum as pure functions of the iteration (so a resumed run is exact).
+
+Warmup (first `warmup_iters` iterations): the LR of weights rises linearly from 0, that
+of biases falls from `warmup_bias_lr`, both to the scheduled value; momentum rises from
+`warmup_momentum` to the base one. After warmup `lr_factor` of the fractional epoch
+gives the LR as a multiple of lr0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from yolo3.train.config import ScheduleConfig
+from yolo3.train.optim import set_momentum
+
+
+def warmup_iters(cfg: ScheduleConfig, iters_per_epoch: int) -> int:
+    """Number of warmup iterations: warmup_epochs of data, at least warmup_min_iters."""
+    if cfg.warmup_epochs <= 0:
+        return 0
+    return max(int(round(cfg.warmup_epochs * iters_per_epoch)), cfg.warmup_min_iters)
+
+
+def lr_factor(progress: float, cfg: ScheduleConfig) -> float:
+    """LR multiple of lr0 at `progress` ∈ [0, 1] of training (epochs done / epochs)."""
+    p = min(max(progress, 0.0), 1.0)
+    end = cfg.final_lr_ratio
+    if cfg.kind == "constant":
+        return 1.0
+    if cfg.kind == "linear":
+        return 1.0 + (end - 1.0) * p
+    if cfg.kind == "cosine":
+        return end + (1.0 - end) * 0.5 * (1.0 + math.cos(math.pi * p))
+    if cfg.kind == "step":
+        return cfg.gamma ** sum(p >= m for m in cfg.milestones)
+    if cfg.kind == "onecycle":
+        start = 1.0 / 25.0
+        if p < cfg.onecycle_pct:
+            q = p / cfg.onecycle_pct
+            return start + (1.0 - start) * 0.5 * (1.0 - math.cos(math.pi * q))
+        q = (p - cfg.onecycle_pct) / (1.0 - cfg.onecycle_pct)
+        return end + (1.0 - end) * 0.5 * (1.0 + math.cos(math.pi * q))
+    raise ValueError(f"unknown schedule {cfg.kind!r}")
+
+
+def onecycle_momentum(progress: float, cfg: ScheduleConfig, base: float) -> float:
+    """One-cycle moves momentum opposite to the LR: down to 0.85·base, back to base."""
+    low = 0.85 * base
+    f = (lr_factor(progress, cfg) - cfg.final_lr_ratio) / (1.0 - cfg.final_lr_ratio)
+    return base - (base - low) * min(max(f, 0.0), 1.0)
+
+
+def schedule_at(
+    it: int, iters_per_epoch: int, epochs: int, cfg: ScheduleConfig, lr0: float, momentum: float
+) -> tuple[float, float, float]:
+    """(weight LR, bias LR, momentum) at global iteration `it` (0-based).
+
+    Iterations count batches (not optimizer updates), so accumulation does not change
+    the curve. LRs are before each group's `lr_scale`.
+    """
+    progress = it / max(iters_per_epoch * epochs, 1)
+    target = lr0 * lr_factor(progress, cfg)
+    mom = onecycle_momentum(progress, cfg, momentum) if cfg.kind == "onecycle" else momentum
+    nw = warmup_iters(cfg, iters_per_epoch)
+    if it < nw:
+        t = it / nw
+        return t * target, cfg.warmup_bias_lr + t * (target - cfg.warmup_bias_lr), (
+            cfg.warmup_momentum + t * (mom - cfg.warmup_momentum)
+        )
+    return target, target, mom
+
+
+def apply_schedule(
+    optimizer: torch.optim.Optimizer,
+    it: int,
+    iters_per_epoch: int,
+    epochs: int,
+    cfg: ScheduleConfig,
+    lr0: float,
+    momentum: float,
+) -> float:
+    """Sets every group's LR (× its lr_scale) and the momentum for iteration `it`;
+    returns the weight LR (for logging)."""
+    lr_w, lr_b, mom = schedule_at(it, iters_per_epoch, epochs, cfg, lr0, momentum)
+    for g in optimizer.param_groups:
+        g["lr"] = (lr_b if g.get("is_bias") else lr_w) * g.get("lr_scale", 1.0)
+    set_momentum(optimizer, mom)
+    return lr_w
