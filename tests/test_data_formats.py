@@ -12,7 +12,6 @@ from _data_utils import plain_image, write_rgb, write_yolo_dataset
 from yolo3.data.findings import DataError
 from yolo3.data.formats import DatasetIndex, detect_format, load_dataset, save_dataset
 from yolo3.data.formats.yolo import label_path, parse_label_file
-from yolo3.data.positions import box_positions
 from yolo3.data.sample import Sample
 
 
@@ -24,7 +23,7 @@ def test_yolo_reader_denormalises_by_image_size(tmp_path: Path) -> None:
     # cx = 48, cy = 16, w = 48, h = 16 → x1 24, y1 8, x2 72, y2 24
     np.testing.assert_allclose(s.boxes, [[24, 8, 72, 24]])
     assert s.class_ids.tolist() == [1] and s.image_size == (64, 96)
-    assert box_positions(s) == ["line 1"]
+    assert s.box_positions() == ["line 1"]
     assert index.format == "yolo" and index.category_ids == [1, 2]
 
 
@@ -98,7 +97,7 @@ def test_voc_keeps_difficult_and_truncated(tmp_path: Path) -> None:
     np.testing.assert_array_equal(s.boxes, [[1, 2, 20, 25], [3, 4, 10, 12]])
     assert s.class_ids.tolist() == [1, 0]
     assert s.difficult.tolist() == [False, True] and s.truncated.tolist() == [True, False]
-    assert box_positions(s)[1] == "object 2, line 4" and s.image_size == (30, 40)
+    assert s.box_positions()[1] == "object 2, line 4" and s.image_size == (30, 40)
 
 
 @pytest.mark.parametrize("xml", [

@@ -137,6 +137,8 @@ def test_bad_configs_and_targets_raise() -> None:
         criterion(stub.zeros(128), torch.tensor([[0, 3, 1.0, 1, 9, 9]]))
     with pytest.raises(ValueError, match="batch_index"):
         criterion(stub.zeros(128), torch.tensor([[1, 0, 1.0, 1, 9, 9]]))
+    with pytest.raises(ValueError, match="zero or negative width"):
+        criterion(stub.zeros(128), torch.tensor([[0, 0, 5.0, 5, 5, 9]]))
     with pytest.raises(ValueError, match=r"\(M, 6\)"):
         criterion(stub.zeros(128), torch.zeros(2, 5))
 

@@ -54,7 +54,7 @@ class Assignment:
 
 
 def check_targets(targets: torch.Tensor, batch_size: int, num_classes: int | None = None) -> None:
-    """Raises ValueError on a malformed (M, 6) target tensor (shape, batch or class ids)."""
+    """Raises ValueError on a malformed (M, 6) target tensor (shape, batch, class ids, empty boxes)."""
     if targets.ndim != 2 or targets.shape[1] != 6:
         raise ValueError(f"targets must be (M, 6) [batch_index, class_id, x1, y1, x2, y2], got {tuple(targets.shape)}")
     if targets.numel() == 0:
@@ -62,6 +62,11 @@ def check_targets(targets: torch.Tensor, batch_size: int, num_classes: int | Non
     bi = targets[:, 0]
     if bi.min() < 0 or bi.max() >= batch_size:
         raise ValueError(f"targets batch_index out of range [0, {batch_size}): min {bi.min():g}, max {bi.max():g}")
+    bad = ((targets[:, 4] <= targets[:, 2]) | (targets[:, 5] <= targets[:, 3])).nonzero(as_tuple=True)[0]
+    if len(bad):
+        raise ValueError(f"targets have {len(bad)} box(es) with zero or negative width/height (rows "
+                         f"{bad[:5].tolist()}...); the data pipeline must drop degenerate boxes before the loss "
+                         "(see `yolo3 check_data`)")
     if num_classes is not None and (targets[:, 1].min() < 0 or targets[:, 1].max() >= num_classes):
         raise ValueError(f"targets class_id out of range [0, {num_classes}): "
                          f"min {targets[:, 1].min():g}, max {targets[:, 1].max():g}")

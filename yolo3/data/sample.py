@@ -21,6 +21,8 @@ class Sample:
         difficult: (N,) bool, VOC `difficult` (excluded from VOC AP).
         truncated: (N,) bool, VOC `truncated`.
         annotation_path: the file the labels came from (for messages), if any.
+        positions: where each box came from in that file ("line 3", "object 2 (line 40)"),
+            for messages; None = unknown.
     """
 
     image_path: Path
@@ -31,6 +33,7 @@ class Sample:
     difficult: np.ndarray | None = None
     truncated: np.ndarray | None = None
     annotation_path: Path | None = None
+    positions: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.image_path = Path(self.image_path)
@@ -41,8 +44,16 @@ class Sample:
             raise ValueError(f"{self.image_path}: {n} boxes but {len(self.class_ids)} class ids")
         self.difficult = np.zeros(n, bool) if self.difficult is None else np.asarray(self.difficult, bool).reshape(-1)
         self.truncated = np.zeros(n, bool) if self.truncated is None else np.asarray(self.truncated, bool).reshape(-1)
+        if self.positions is not None:
+            self.positions = [str(p) for p in self.positions]
+            if len(self.positions) != n:
+                raise ValueError(f"{self.image_path}: {len(self.positions)} positions for {n} boxes")
         if self.image_id == "":
             self.image_id = self.image_path.stem
 
     def __len__(self) -> int:
         return len(self.boxes)
+
+    def box_positions(self) -> list[str]:
+        """The position of every box in its annotation file ("box i" where unknown)."""
+        return list(self.positions) if self.positions is not None else [f"box {i}" for i in range(len(self))]

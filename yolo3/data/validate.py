@@ -20,7 +20,6 @@ from yolo3.data import check_boxes as cb
 from yolo3.data.check_image import ImageInspection, inspect_image
 from yolo3.data.findings import DataError, Finding
 from yolo3.data.formats import DatasetIndex
-from yolo3.data.positions import box_positions, set_box_positions
 from yolo3.data.sample import Sample
 
 # kind → policies it accepts (the first is the default in CheckPolicy).
@@ -147,7 +146,7 @@ def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy, fin
     """Box-level checks on one sample; returns the cleaned sample (a new object)."""
     boxes, ids = sample.boxes.copy(), sample.class_ids.copy()
     keep = np.ones(len(boxes), bool)
-    positions = box_positions(sample)
+    positions = sample.box_positions()
     file = sample.annotation_path or sample.image_path
     h, w = size
     for i in np.nonzero(cb.degenerate(boxes))[0]:
@@ -179,10 +178,9 @@ def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy, fin
                        f"same class as {positions[i]} with IoU {iou:.3f}")
         if rule == "fix":
             keep[j] = False
-    out = dataclasses.replace(sample, boxes=boxes[keep], class_ids=ids[keep], difficult=sample.difficult[keep],
-                              truncated=sample.truncated[keep], image_size=size)
-    set_box_positions(out, [p for p, k in zip(positions, keep) if k])
-    return out
+    return dataclasses.replace(sample, boxes=boxes[keep], class_ids=ids[keep], difficult=sample.difficult[keep],
+                               truncated=sample.truncated[keep], image_size=size,
+                               positions=[p for p, k in zip(positions, keep) if k])
 
 
 def _check_sample(sample: Sample, info: ImageInspection, policy: CheckPolicy,

@@ -32,7 +32,7 @@ from torch import nn
 
 from yolo3.assign.ignore import ignore_mask, pad_targets_per_image
 from yolo3.assign.paper import assign_paper
-from yolo3.assign.targets import Assignment, check_targets
+from yolo3.assign.targets import Assignment, ScaleTargets, check_targets
 from yolo3.assign.v5 import assign_v5
 from yolo3.losses.box_loss import iou_box_loss, paper_box_loss, positive_iou, small_object_scale
 from yolo3.losses.catalogue import bce_with_logits, focal_loss_with_logits
@@ -144,58 +144,20 @@ class YOLOLoss(nn.Module):
         num_pos = sum(st.num for st in assignment.scales)
         pos_norm = max(num_pos, 1)
         gt_boxes, gt_valid = pad_targets_per_image(targets, batch)
-        use_ignore = cfg.ignore_thresh < 1.0
 
         zero = raw_outputs[0].new_zeros(())
         box_total, obj_total, cls_total = zero, zero, zero
         terms: dict[str, torch.Tensor] = {}
         ignored = 0
         for s, (raw, st) in enumerate(zip(raw_outputs, assignment.scales)):
-            stride = self.strides[s]
-            name = f"s{stride}"
             pos = raw[st.b, st.a, st.gy, st.gx]  # (P, 5+C)
-            target_wh = st.box[:, 2:4] - st.box[:, 0:2]
-
-            # Box.
-            if cfg.box_loss == "paper":
-                per_box = paper_box_loss(pos[:, 0:4], st.offset, st.anchor_wh, target_wh, self.xy_mode)
-                iou = positive_iou(pos[:, 0:4], st.offset, st.anchor_wh, target_wh, stride, self.xy_mode) \
-                    if cfg.obj_iou_target else None
-            else:
-                per_box, iou = iou_box_loss(pos[:, 0:4], st.offset, st.anchor_wh, target_wh, stride,
-                                            cfg.box_loss, self.xy_mode)
-            if cfg.small_object_scale:
-                per_box = per_box * small_object_scale(target_wh, image_wh)
-            box = cfg.box_weight * per_box.sum() / pos_norm
-
-            # Class (multi-label BCE, optional smoothing / focal).
-            cls = zero
-            if st.num:
-                eps = cfg.label_smoothing
-                cls_target = torch.full_like(pos[:, 5:], eps / 2)
-                cls_target[torch.arange(st.num, device=device), st.cls] = 1.0 - eps / 2
-                per_cls = self._bce(pos[:, 5:], cls_target).mean(1)
-                cls = cfg.cls_weight * per_cls.sum() / pos_norm
-
-            # Objectness: positives → 1 (or IoU), ignored → excluded, rest → 0.
-            obj_logits = raw[..., 4]
-            obj_target = torch.zeros_like(obj_logits)
-            weight = torch.ones_like(obj_logits)
-            if use_ignore and gt_boxes.shape[1]:
-                with torch.no_grad():
-                    pred = decode_scale(raw.detach()[..., :5], self.anchors[s].to(device), stride, self.xy_mode)
-                    xyxy = torch.cat([pred[..., 0:2] - pred[..., 2:4] / 2, pred[..., 0:2] + pred[..., 2:4] / 2], -1)
-                    ign = ignore_mask(xyxy, gt_boxes, gt_valid, cfg.ignore_thresh).view_as(obj_logits)
-                weight = weight.masked_fill(ign, 0.0)
-            if st.num:
-                obj_target[st.b, st.a, st.gy, st.gx] = iou.clamp(min=0).to(obj_target.dtype) \
-                    if cfg.obj_iou_target else 1.0
-                weight[st.b, st.a, st.gy, st.gx] = 1.0
-            ignored += int((weight == 0).sum())
-            per_obj = self._bce(obj_logits, obj_target) * weight
-            obj = cfg.obj_weight * self.balance[s] * per_obj.sum() / weight.sum().clamp(min=1.0)
-
+            box, iou = self.box_term(pos, st, self.strides[s], image_wh)
+            cls = self.cls_term(pos, st) if st.num else zero
+            obj, num_ignored = self.obj_term(raw, s, st, iou, gt_boxes, gt_valid)
+            box, cls, obj = box / pos_norm, cls / pos_norm, obj * self.balance[s]
+            ignored += num_ignored
             box_total, obj_total, cls_total = box_total + box, obj_total + obj, cls_total + cls
+            name = f"s{self.strides[s]}"
             terms[f"box/{name}"], terms[f"obj/{name}"], terms[f"cls/{name}"] = box.detach(), obj.detach(), cls.detach()
 
         loss = box_total + obj_total + cls_total
@@ -204,6 +166,59 @@ class YOLOLoss(nn.Module):
                            ("unmatched", assignment.unmatched)):
             terms[key] = torch.tensor(float(value), device=device)
         return loss * batch, terms
+
+    def box_term(
+        self, pos: torch.Tensor, st: ScaleTargets, stride: int, image_wh: tuple[int, int]
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """w_box · Σ over this scale's positives of (2 − w·h)·ℓ_box (not yet / N_pos).
+
+        Returns (term, detached IoU per positive or None when not needed).
+        """
+        cfg = self.cfg
+        target_wh = st.box[:, 2:4] - st.box[:, 0:2]
+        if cfg.box_loss == "paper":
+            per_box = paper_box_loss(pos[:, 0:4], st.offset, st.anchor_wh, target_wh, self.xy_mode)
+            iou = positive_iou(pos[:, 0:4], st.offset, st.anchor_wh, target_wh, stride, self.xy_mode) \
+                if cfg.obj_iou_target else None
+        else:
+            per_box, iou = iou_box_loss(pos[:, 0:4], st.offset, st.anchor_wh, target_wh, stride,
+                                        cfg.box_loss, self.xy_mode)
+        if cfg.small_object_scale:
+            per_box = per_box * small_object_scale(target_wh, image_wh)
+        return cfg.box_weight * per_box.sum(), iou
+
+    def cls_term(self, pos: torch.Tensor, st: ScaleTargets) -> torch.Tensor:
+        """w_cls · Σ over positives of the class-mean BCE (multi-label, smoothing, focal)."""
+        eps = self.cfg.label_smoothing
+        target = torch.full_like(pos[:, 5:], eps / 2)
+        target[torch.arange(st.num, device=pos.device), st.cls] = 1.0 - eps / 2
+        return self.cfg.cls_weight * self._bce(pos[:, 5:], target).mean(1).sum()
+
+    def obj_term(
+        self, raw: torch.Tensor, s: int, st: ScaleTargets, iou: torch.Tensor | None,
+        gt_boxes: torch.Tensor, gt_valid: torch.Tensor,
+    ) -> tuple[torch.Tensor, int]:
+        """w_obj · mean BCE over the non-ignored cells of scale `s` (before balance).
+
+        Positives → 1 (or their IoU), ignored → left out, all others → 0.
+        Returns (term, number of ignored predictions).
+        """
+        cfg = self.cfg
+        logits = raw[..., 4]
+        target = torch.zeros_like(logits)
+        weight = torch.ones_like(logits)
+        if cfg.ignore_thresh < 1.0 and gt_boxes.shape[1]:
+            with torch.no_grad():
+                pred = decode_scale(raw.detach()[..., :5], self.anchors[s].to(raw.device), self.strides[s],
+                                    self.xy_mode)
+                xyxy = torch.cat([pred[..., 0:2] - pred[..., 2:4] / 2, pred[..., 0:2] + pred[..., 2:4] / 2], -1)
+                weight.masked_fill_(ignore_mask(xyxy, gt_boxes, gt_valid, cfg.ignore_thresh).view_as(logits), 0.0)
+        if st.num:
+            target[st.b, st.a, st.gy, st.gx] = iou.clamp(min=0).to(target.dtype) if cfg.obj_iou_target else 1.0
+            weight[st.b, st.a, st.gy, st.gx] = 1.0
+        num_ignored = int((weight == 0).sum())
+        loss = (self._bce(logits, target) * weight).sum() / weight.sum().clamp(min=1.0)
+        return cfg.obj_weight * loss, num_ignored
 
     def _bce(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Elementwise BCE-with-logits, or focal loss when focal_gamma > 0."""

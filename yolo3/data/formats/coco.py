@@ -18,7 +18,6 @@ import numpy as np
 
 from yolo3.data.findings import DataError, Finding
 from yolo3.data.formats import SPLITS, DatasetIndex, place_image, unique_names
-from yolo3.data.positions import set_box_positions
 from yolo3.data.sample import Sample
 
 
@@ -93,8 +92,7 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
             positions.append(pos)
         sample = Sample(root / file_name, np.array(boxes).reshape(-1, 4), ids, image_id=image_id,
                         image_size=(h, w) if "height" in img and "width" in img else None,
-                        difficult=difficult, truncated=truncated, annotation_path=path)
-        set_box_positions(sample, positions)
+                        difficult=difficult, truncated=truncated, annotation_path=path, positions=positions)
         samples.append(sample)
     for image_id, anns in by_image.items():
         for i, _ in anns:

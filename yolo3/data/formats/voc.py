@@ -18,7 +18,6 @@ from defusedxml import DefusedXmlException
 
 from yolo3.data.findings import DataError, Finding
 from yolo3.data.formats import IMAGE_SUFFIXES, SPLITS, DatasetIndex, place_image, unique_names
-from yolo3.data.positions import set_box_positions
 from yolo3.data.sample import Sample
 
 _OBJECT_TAG = re.compile(rb"<object[\s>]")
@@ -90,8 +89,7 @@ def parse_voc_xml(path: Path, root: Path, names: dict[str, int] | None) -> tuple
         positions.append(pos)
     image = _find_image(root, _text(tree, "filename"), path.stem)
     sample = Sample(image, np.array(boxes).reshape(-1, 4), ids, image_id=path.stem, image_size=image_size,
-                    difficult=difficult, truncated=truncated, annotation_path=path)
-    set_box_positions(sample, positions)
+                    difficult=difficult, truncated=truncated, annotation_path=path, positions=positions)
     return sample, findings, seen
 
 

@@ -18,7 +18,6 @@ import yaml
 from yolo3.data.findings import DataError, Finding
 from yolo3.data.formats import IMAGE_SUFFIXES, SPLITS, DatasetIndex, place_image, unique_names
 from yolo3.data.image_io import ImageReadError, image_size
-from yolo3.data.positions import set_box_positions
 from yolo3.data.sample import Sample
 
 
@@ -139,9 +138,8 @@ def read_yolo(yaml_path: str | Path) -> DatasetIndex:
                 h = w = 0  # the check reports the image as unreadable
             boxes = np.stack([(cxcywh[:, 0] - cxcywh[:, 2] / 2) * w, (cxcywh[:, 1] - cxcywh[:, 3] / 2) * h,
                               (cxcywh[:, 0] + cxcywh[:, 2] / 2) * w, (cxcywh[:, 1] + cxcywh[:, 3] / 2) * h], 1)
-            sample = Sample(image, boxes, ids, image_size=(h, w) if h else None, annotation_path=labels)
-            set_box_positions(sample, [f"line {n}" for n in lines])
-            samples.append(sample)
+            samples.append(Sample(image, boxes, ids, image_size=(h, w) if h else None, annotation_path=labels,
+                                  positions=[f"line {n}" for n in lines]))
         splits[split] = samples
     return DatasetIndex(names, splits, root, "yolo", findings=findings)
 
