@@ -131,7 +131,6 @@ class YOLOLoss(nn.Module):
         """
         if len(raw_outputs) != len(self.strides):
             raise ValueError(f"got {len(raw_outputs)} outputs for a model with {len(self.strides)} scales")
-        cfg = self.cfg
         # The loss runs in float32 at least (bf16/fp16 outputs of autocast are upcast).
         raw_outputs = [r.float() if r.dtype in (torch.float16, torch.bfloat16) else r for r in raw_outputs]
         batch = raw_outputs[0].shape[0]
