@@ -4,11 +4,19 @@ Grey, RGBA, palette, CMYK and 16-bit files all come back as (h, w, 3) uint8 RGB 
 the EXIF orientation applied (OpenCV's IMREAD_COLOR does both); unicode paths work
 (bytes are read by Python, decoded by OpenCV). Anything unreadable raises
 ImageReadError naming the file.
+
+Huge images: before any pixel is decoded, the header's size is compared with a pixel
+cap (MAX_PIXELS, 64 MP, the same default as check-data's `too_large`); above it,
+read_image refuses with ImageReadError naming the file and the fix (downscale it), so a
+12000×9000 photo or a crafted "decompression bomb" never allocates its full bitmap.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
+import re
+import warnings
 from pathlib import Path
 
 import cv2
@@ -16,12 +24,35 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 
+MAX_PIXELS = 64_000_000
+"""Default cap on width × height that read_image decodes (64 MP ≈ 192 MB as RGB)."""
+
+
 class ImageReadError(OSError):
     """An image file that cannot be decoded; the message names the file."""
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Reads an image file → (h, w, 3) uint8 RGB, EXIF orientation applied."""
+def header_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
+    """(w, h) stored in an encoded image's header (no pixel decode); None if Pillow
+    cannot identify it (OpenCV may still decode it)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(memoryview(data))) as im:
+                return im.size
+    except Image.DecompressionBombError as err:  # Pillow's hard cap; its message gives the pixel count
+        found = re.findall(r"\d+", str(err))
+        return (int(found[0]), 1) if found else (2**31, 1)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+
+
+def read_image(path: str | Path, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
+    """Reads an image file → (h, w, 3) uint8 RGB, EXIF orientation applied.
+
+    max_pixels: refuse (ImageReadError) files whose header says w·h is above it,
+    before decoding; None = no cap (OpenCV's own limit of 2^30 pixels still holds).
+    """
     path = Path(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)
@@ -29,6 +60,11 @@ def read_image(path: str | Path) -> np.ndarray:
         raise ImageReadError(f"{path}: cannot read file ({err.strerror or err})") from err
     if data.size == 0:
         raise ImageReadError(f"{path}: empty file; remove it or replace it with the real image")
+    size = header_size(data) if max_pixels is not None else None
+    if size is not None and size[0] * size[1] > max_pixels:
+        w, h = size
+        raise ImageReadError(f"{path}: {w}x{h} = {w * h / 1e6:.0f} MP exceeds the cap of {max_pixels / 1e6:.0f} MP "
+                             "(decoding it could exhaust memory); downscale the file (and its boxes)")
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
         raise ImageReadError(f"{path}: not a decodable image (corrupt, or not an image format OpenCV reads)")

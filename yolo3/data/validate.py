@@ -19,6 +19,7 @@ from yolo3.config import ConfigError
 from yolo3.data import check_boxes as cb
 from yolo3.data.check_image import ImageInspection, inspect_image
 from yolo3.data.findings import DataError, Finding
+from yolo3.data.image_io import MAX_PIXELS
 from yolo3.data.formats import DatasetIndex
 from yolo3.data.sample import Sample
 
@@ -83,7 +84,7 @@ class CheckPolicy:
     near_duplicate_box: str = "warn"
     duplicate_iou: float = 0.95
     near_duplicate_iou: float = 0.8
-    max_pixels: int = 64_000_000
+    max_pixels: int = MAX_PIXELS
     min_image_side: int = 8
     decode_images: bool = True
     workers: int = 2

@@ -11,6 +11,7 @@ module keep VOC flags through a conversion.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,14 @@ def _get(obj: dict, key: str, where: str, path: Path) -> Any:
     return obj[key]
 
 
+def _typed(value: Any, kinds: tuple[type, ...], what: str, path: Path) -> Any:
+    """`value` when it is one of `kinds` (bool excluded), else DataError naming `what`."""
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        raise DataError(f"{path}: '{what}' must be {names}, got {value!r}")
+    return value
+
+
 def _image_root(json_path: Path, first_file: str | None) -> Path:
     base = json_path.parent
     candidates = [base.parent / "images" / json_path.stem, base.parent / "images", base.parent / json_path.stem,
@@ -46,43 +55,77 @@ def _image_root(json_path: Path, first_file: str | None) -> Path:
     return next((c for c in candidates if c.is_dir() and c != base), base)
 
 
+def _annotation_problem(ann: Any, known_images: set, cat_to_index: dict[int, int]) -> str:
+    """Why one annotation cannot be used ("" when it can)."""
+    if not isinstance(ann, dict):
+        return f"an annotation must be an object, got {type(ann).__name__}"
+    missing = [k for k in ("image_id", "category_id", "bbox") if k not in ann]
+    if missing:
+        return f"missing key(s) {missing}; annotation left out"
+    image_id, cid = ann["image_id"], ann["category_id"]
+    if isinstance(image_id, bool) or not isinstance(image_id, (int, str)) or image_id not in known_images:
+        return f"image_id {image_id!r} is not in 'images'; annotation left out"
+    if isinstance(cid, bool) or not isinstance(cid, int):
+        return f"category_id must be an integer, got {cid!r}"
+    return ""
+
+
 def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str], list[int], list[Sample], list[Finding]]:
-    """Reads one COCO JSON → (class names, category ids, samples, findings)."""
+    """Reads one COCO JSON → (class names, category ids, samples, findings).
+
+    A broken file structure (top-level lists, categories, an image without id or
+    file_name) raises DataError naming the JSON path; a broken annotation is left out
+    with a Finding (bad_label / unknown_class), like a bad line of a YOLO label file.
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(f"{path}: not valid JSON ({err})") from err
     for key in ("images", "annotations", "categories"):
         if not isinstance(data, dict) or not isinstance(data.get(key), list):
             raise DataError(f"{path}: missing key '{key}' (a list); a COCO detection file has images, "
                             "annotations and categories")
-    cats = sorted(((int(_get(c, "id", f"categories[{i}]", path)), str(_get(c, "name", f"categories[{i}]", path)))
-                   for i, c in enumerate(data["categories"])))
+    cats = sorted((_typed(_get(c, "id", f"categories[{i}]", path), (int,), f"categories[{i}].id", path),
+                   str(_get(c, "name", f"categories[{i}]", path))) for i, c in enumerate(data["categories"]))
+    if len({c for c, _ in cats}) != len(cats):
+        raise DataError(f"{path}: category ids repeat in 'categories'; each id must be unique")
     cat_to_index = {cid: i for i, (cid, _) in enumerate(cats)}
     images = data["images"]
-    root = image_root or _image_root(path, images[0].get("file_name") if images else None)
-    by_image: dict[Any, list[tuple[int, dict]]] = {}
-    for i, ann in enumerate(data["annotations"]):
-        by_image.setdefault(_get(ann, "image_id", f"annotations[{i}]", path), []).append((i, ann))
-    samples, findings = [], []
     for j, img in enumerate(images):
-        where = f"images[{j}]"
-        image_id, file_name = _get(img, "id", where, path), _get(img, "file_name", where, path)
-        h, w = int(img.get("height", 0) or 0), int(img.get("width", 0) or 0)
+        _typed(_get(img, "id", f"images[{j}]", path), (int, str), f"images[{j}].id", path)
+        _typed(_get(img, "file_name", f"images[{j}]", path), (str,), f"images[{j}].file_name", path)
+        for key in ("height", "width"):
+            if img.get(key) is not None and not math.isfinite(_typed(img[key], (int, float), f"images[{j}].{key}", path)):
+                raise DataError(f"{path}: 'images[{j}].{key}' must be a finite number, got {img[key]!r}")
+    root = image_root or _image_root(path, images[0]["file_name"] if images else None)
+    known = {img["id"] for img in images}
+    by_image: dict[Any, list[tuple[int, dict]]] = {}
+    findings: list[Finding] = []
+    for i, ann in enumerate(data["annotations"]):
+        problem = _annotation_problem(ann, known, cat_to_index)
+        if problem:
+            findings.append(Finding("bad_label", path, f"annotations[{i}]", problem))
+            continue
+        by_image.setdefault(ann["image_id"], []).append((i, ann))
+    samples = []
+    for img in images:
+        image_id, file_name = img["id"], img["file_name"]
+        h, w = int(img.get("height") or 0), int(img.get("width") or 0)
         boxes, ids, difficult, truncated, positions = [], [], [], [], []
         for i, ann in by_image.pop(image_id, []):
             pos = f"annotations[{i}] (id {ann.get('id', '?')}, {file_name})"
-            cid = _get(ann, "category_id", f"annotations[{i}]", path)
-            bbox = _get(ann, "bbox", f"annotations[{i}]", path)
+            cid, bbox = ann["category_id"], ann["bbox"]
             if cid not in cat_to_index:
                 findings.append(Finding("unknown_class", path, pos, f"category_id {cid} is not in 'categories'"))
                 continue
             try:
+                if not isinstance(bbox, list) or len(bbox) != 4 or any(isinstance(v, (bool, str)) for v in bbox):
+                    raise TypeError
                 x, y, bw, bh = (float(v) for v in bbox)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 findings.append(Finding("bad_label", path, pos, f"bbox must be 4 numbers [x, y, w, h], got {bbox!r}"))
                 continue
-            if not np.isfinite([x, y, bw, bh]).all():
+            if not np.isfinite([x, y, bw, bh, x + bw, y + bh]).all():
                 findings.append(Finding("bad_label", path, pos, f"NaN or inf in bbox {bbox!r}"))
                 continue
             boxes.append([x, y, x + bw, y + bh])
@@ -94,10 +137,6 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
                         image_size=(h, w) if "height" in img and "width" in img else None,
                         difficult=difficult, truncated=truncated, annotation_path=path, positions=positions)
         samples.append(sample)
-    for image_id, anns in by_image.items():
-        for i, _ in anns:
-            findings.append(Finding("bad_label", path, f"annotations[{i}]",
-                                    f"image_id {image_id} is not in 'images'; annotation left out"))
     return [n for _, n in cats], [c for c, _ in cats], samples, findings
 
 

@@ -63,8 +63,8 @@ def parse_voc_xml(path: Path, root: Path, names: dict[str, int] | None) -> tuple
     size = tree.find("size")
     try:
         image_size = (int(float(_text(size, "height", "0"))), int(float(_text(size, "width", "0"))))
-    except ValueError:
-        findings.append(Finding("bad_label", path, "size", "width/height are not numbers"))
+    except (ValueError, OverflowError):
+        findings.append(Finding("bad_label", path, "size", "width/height are not finite numbers"))
         image_size = (0, 0)
     boxes, ids, difficult, truncated, positions = [], [], [], [], []
     for k, obj in enumerate(objects):
@@ -101,7 +101,7 @@ def _split_ids(root: Path) -> dict[str, list[str]]:
         if f.is_file():
             splits[split] = [ln.split()[0] for ln in f.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
     if not splits and (folder / "trainval.txt").is_file():
-        splits["train"] = [ln.split()[0] for ln in (folder / "trainval.txt").read_text().splitlines() if ln.strip()]
+        splits["train"] = [ln.split()[0] for ln in (folder / "trainval.txt").read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
     if not splits:  # no split lists: every annotation is training data
         splits["train"] = sorted(p.stem for p in (root / "Annotations").glob("*.xml"))
     return splits
@@ -113,7 +113,7 @@ def read_voc(root: str | Path, class_names: list[str] | None = None) -> DatasetI
     split_ids = _split_ids(root)
     findings: list[Finding] = []
     if class_names is None and (root / "classes.txt").is_file():
-        class_names = [ln.strip() for ln in (root / "classes.txt").read_text().splitlines() if ln.strip()]
+        class_names = [ln.strip() for ln in (root / "classes.txt").read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
     if class_names is None:
         found: set[str] = set()
         for stem in sorted({s for ids in split_ids.values() for s in ids}):

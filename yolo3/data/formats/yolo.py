@@ -10,6 +10,7 @@ Labels: for `…/images/…/x.jpg` the file `…/labels/…/x.txt`; one line per
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,9 @@ def _list_images(entry: str | list, root: Path, yaml_path: Path) -> list[Path]:
     raise DataError(f"{yaml_path}: split entry {entry!r} → {p} is not a folder, a .txt list or an image")
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def parse_label_file(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarray, list[int], list[Finding]]:
     """Parses one label file → (boxes (N, 4) normalised cxcywh, class ids (N,), line numbers, findings).
 
@@ -80,7 +84,7 @@ def parse_label_file(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarr
     """
     rows, ids, lines, findings = [], [], [], []
     text = path.read_text(encoding="utf-8-sig", errors="replace")  # BOM and CRLF tolerated
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(_LINE_BREAK.split(text), 1):  # numbered as editors do (not str.splitlines)
         fields = line.split()
         if not fields:
             continue
