@@ -58,6 +58,7 @@ def main() -> None:
     print(f"batch {args.batch} × {args.imgsz}², {args.boxes} boxes/image, threads {args.threads}, "
           f"median of {args.reps}")
     for mode in ("paper", "v5"):
+        torch.manual_seed(0)
         model = create_model("yolov3-tiny", num_classes=80, imgsz=args.imgsz, xy_mode=mode)
         model.train()
         criterion = YOLOLoss(model, LossConfig(assign_mode=mode))

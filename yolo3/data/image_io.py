@@ -98,7 +98,10 @@ def probe_image(path: str | Path) -> ImageProbe:
     """Reads only the header of an image file; raises ImageReadError naming the file."""
     path = Path(path)
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():  # the pixel cap of read_image / check-data decides, with a clear message
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             w, h = im.size
             try:
                 orientation = int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)

@@ -49,6 +49,8 @@ class EvalResult:
     confusion: (C+1, C+1) counts at the class thresholds, last row/col background.
     n_gt: ground-truth boxes per class; nms: settings used; timings in seconds.
     detections: per image, original pixels (same order as the samples).
+    data_check: the check-data report of the evaluated split when `val` ran it
+        (yolo3.data.validate.CheckReport), else None.
     """
 
     metrics: dict[str, float]
@@ -63,6 +65,7 @@ class EvalResult:
     imgsz: int = 0
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     detections: list[Detections] = dataclasses.field(default_factory=list, repr=False)
+    data_check: Any = dataclasses.field(default=None, repr=False)
 
     @property
     def fitness(self) -> float:

@@ -93,15 +93,32 @@ def parse_voc_xml(path: Path, root: Path, names: dict[str, int] | None) -> tuple
     return sample, findings, seen
 
 
+_FLAGGED_ID = re.compile(r"^(.*\S)\s+(-1|0|1)$")  # per-class lists: "<id> 1" / "<id> -1"
+
+
+def _list_ids(path: Path, annotations: Path) -> list[str]:
+    """Image ids of an ImageSets list, one per line. A name may contain spaces; a
+    trailing -1/0/1 column (per-class list format) is dropped unless the whole line
+    names an existing annotation."""
+    ids = []
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
+        line = line.strip()
+        if line:
+            flagged = _FLAGGED_ID.match(line)
+            whole = not flagged or (annotations / f"{line}.xml").is_file()
+            ids.append(line if whole else flagged.group(1))
+    return ids
+
+
 def _split_ids(root: Path) -> dict[str, list[str]]:
     folder = root / "ImageSets" / "Main"
     splits = {}
     for split in SPLITS:
         f = folder / f"{split}.txt"
         if f.is_file():
-            splits[split] = [ln.split()[0] for ln in f.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
+            splits[split] = _list_ids(f, root / "Annotations")
     if not splits and (folder / "trainval.txt").is_file():
-        splits["train"] = [ln.split()[0] for ln in (folder / "trainval.txt").read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
+        splits["train"] = _list_ids(folder / "trainval.txt", root / "Annotations")
     if not splits:  # no split lists: every annotation is training data
         splits["train"] = sorted(p.stem for p in (root / "Annotations").glob("*.xml"))
     return splits

@@ -1,0 +1,76 @@
+"""The bad dataset of _reliability_utils through `train` (a few steps), `val` and
+`detect`, by the CLI, under paths with unicode and spaces: each run finishes (or, for
+detect, fails with a message naming the file) and reports what the check found."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import _reliability_utils as R
+from yolo3.cli import main as cli_main
+from yolo3.io.checkpoint import load_model
+from yolo3.train.logging import read_metrics
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("relpipe") / R.UNSAFE_DIR
+    data = R.write_yolo(root / "yolo ds")
+    code = cli_main(["train", "--data", str(data), "--model", "yolov3-tiny", "--width", "0.25", "--imgsz", "64",
+                     "--epochs", "1", "--batch-size", "4", "--workers", "0", "--amp", "off", "--max-steps", "3",
+                     "--project", str(root / "runs ü"), "--name", "bad run", "--no-tensorboard", "--no-progress",
+                     "--val-interval", "1"])
+    assert code == 0
+    return {"data": data, "run": root / "runs ü" / "bad run", "root": root}
+
+
+def test_train_finishes_on_the_bad_dataset_and_logs_the_check(trained) -> None:
+    run = trained["run"]
+    log = (run / "train.log").read_text(encoding="utf-8")
+    for line in ("data check: unreadable: 4", "data check: too_large: 1", "data check: truncated_image: 1",
+                 "data check: bad_label: 7", "data check: images_kept/train: 16", "data check: images_kept/val: 2"):
+        assert line in log, line
+    rows = read_metrics(run / "metrics.csv")
+    assert [r["epoch"] for r in rows] == ["0"] and float(rows[0]["train/loss"]) > 0
+    assert "mAP@0.5" in rows[0]  # validation ran on the two readable val images
+    model, meta = load_model(run / "weights" / "last.safetensors")
+    assert model.cfg.class_names == R.NAMES and meta["train"]["epoch"] == 0
+
+
+def test_val_skips_broken_images_and_reports_counts(trained, capsys) -> None:
+    out = trained["root"] / "val out"
+    code = cli_main(["val", "--weights", str(trained["run"] / "weights" / "last.safetensors"), "--data",
+                     str(trained["data"]), "--split", "val", "--imgsz", "64", "--out", str(out), "--no-plots"])
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    check = summary["data_check"]
+    assert check["unreadable"] == 2 and check["non_rgb"] == 1 and check["images_kept/val"] == 2
+    assert summary["images"] == 2
+
+
+def test_detect_names_the_broken_file(trained, capsys) -> None:
+    folder = trained["data"].parent / "images" / "train"
+    code = cli_main(["detect", str(folder / "good one.jpg"), str(folder / "one_pixel.png"), str(folder / "grey.png"),
+                     str(folder / "exif6.jpg"), str(folder / "sixteen.png"), "--weights",
+                     str(trained["run"] / "weights" / "last.safetensors"), "--out", str(trained["root"] / "det ok"),
+                     "--imgsz", "64", "--conf", "0.001"])
+    assert code == 0, capsys.readouterr().err
+    assert len(list((trained["root"] / "det ok" / "labels").glob("*.txt"))) == 5
+    code = cli_main(["detect", str(folder), "--weights", str(trained["run"] / "weights" / "last.safetensors"),
+                     "--out", str(trained["root"] / "det all"), "--imgsz", "64"])
+    err = capsys.readouterr().err
+    assert code == 2 and "empty.jpg: empty file" in err
+
+
+@pytest.mark.xfail(strict=True, reason="detect_sources (yolo3/inference/run.py) stops at the first unreadable "
+                                       "image instead of skipping it with a warning and counting it")
+def test_detect_on_a_folder_with_broken_files_processes_the_rest(trained, capsys) -> None:
+    folder = trained["data"].parent / "images" / "train"
+    code = cli_main(["detect", str(folder), "--weights", str(trained["run"] / "weights" / "last.safetensors"),
+                     "--out", str(trained["root"] / "det rest"), "--imgsz", "64"])
+    assert code == 0
+    readable = len(R.bad_images()) - len(R.SKIPPED_IMAGES) + 1  # truncated JPEGs still decode (grey bottom)
+    assert len(list((trained["root"] / "det rest" / "labels").glob("*.txt"))) == readable
