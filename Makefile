@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml | $(PY)
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/yolo3 demo
+	$(VENV)/bin/yolo3 demo $(if $(DATA),--data $(DATA),)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
+import os
 import sys
+
+from yolo3.train.guard import TrainingDiverged
 
 # Sub-command modules, in the order `yolo3 --help` lists them.
 COMMAND_MODULES = (
@@ -23,19 +25,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="yolo3", description="YOLOv3-family object detection.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        if importlib.util.find_spec(f"yolo3.cli.{name}") is None:  # TODO(integration): drop once all exist
-            continue
         importlib.import_module(f"yolo3.cli.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs one sub-command. User-facing errors (bad files, configs, data: ValueError,
+    OSError and the training guard's stop) print one clear line instead of a traceback;
+    set YOLO3_DEBUG=1 to see the traceback."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (ValueError, OSError, TrainingDiverged) as err:
+        if os.environ.get("YOLO3_DEBUG"):
+            raise
+        print(f"yolo3 {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
