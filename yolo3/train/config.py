@@ -139,6 +139,13 @@ class TrainConfig:
         data_check: the data check's policy per kind of problem (fix | skip | warn | stop).
         max_bad_steps: stop after this many consecutive non-finite losses.
         max_steps_per_epoch: cap the steps of an epoch (0 = all; smoke tests, benchmarks).
+        auto_anchor: before training, refit the anchors to the training boxes when the
+            configured ones reach a best-possible recall under 0.98 (before/after in train.log).
+        time_budget_minutes: wall-clock budget of the run (0 = none). After each epoch
+            the number of epochs is re-estimated as those that fit in the budget (at
+            most `epochs`), so the LR schedule ends when the budget does; training stops
+            when no further epoch fits. Counts this process's time (a resumed run gets
+            the budget again).
         tensorboard, plots, progress: logging outputs.
         sync_bn: convert BatchNorm to SyncBatchNorm under DDP.
     """
@@ -174,6 +181,8 @@ class TrainConfig:
     data_check: CheckPolicy = field(default_factory=CheckPolicy)
     max_bad_steps: int = 5
     max_steps_per_epoch: int = 0
+    time_budget_minutes: float = 0.0
+    auto_anchor: bool = True
     tensorboard: bool = True
     plots: bool = True
     progress: bool = True
@@ -188,5 +197,7 @@ class TrainConfig:
             raise ConfigError(f"amp must be one of {AMP_MODES}, got {self.amp!r}")
         if not 0 <= self.multi_scale < 1:
             raise ConfigError(f"multi_scale must be in [0, 1), got {self.multi_scale}")
+        if self.time_budget_minutes < 0:
+            raise ConfigError(f"time_budget_minutes must be >= 0, got {self.time_budget_minutes}")
         if self.workers < 0 or self.patience < 0 or self.val_interval < 0 or self.max_bad_steps < 1:
             raise ConfigError("workers, patience, val_interval must be >= 0 and max_bad_steps >= 1")

@@ -31,9 +31,9 @@ from yolo3.train.ema import SWA, ModelEMA, unwrap
 from yolo3.train.guard import NonFiniteGuard
 from yolo3.train.logging import MetricsCSV, TensorBoard, plot_metrics, read_metrics, summary_table
 from yolo3.train.optim import build_optimizer, freeze_backbone, set_frozen_bn_eval
-from yolo3.train.schedule import apply_schedule
+from yolo3.train.schedule import apply_schedule, epochs_within_budget
 from yolo3.train.setup import (
-    TrainData, autocast, build_train_model, model_config_for, multiscale_size, new_run_dir, prepare_data,
+    TrainData, auto_anchors, autocast, build_train_model, model_config_for, multiscale_size, new_run_dir, prepare_data,
     resize_batch, resolve_amp, seed_everything,
 )
 from yolo3.train.state import load_train_state, save_train_state
@@ -109,6 +109,7 @@ class _Trainer:
 
     def __init__(self, cfg: TrainConfig, info: ddp.DistInfo, run_dir: Path | None, data: TrainData | None) -> None:
         self.cfg, self.info = cfg, info
+        self.t_start = time.perf_counter()  # the wall-clock budget counts setup too
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
         seed_everything(cfg.seed + info.rank, cfg.deterministic)
@@ -122,7 +123,11 @@ class _Trainer:
         self.amp_dtype = resolve_amp(cfg.amp, self.device)
 
         model_cfg = model_config_for(cfg, self.data.class_names)
+        self.anchor_note = "auto-anchor: anchors from the resumed run"
+        if not cfg.resume:
+            model_cfg, self.anchor_note = auto_anchors(cfg, model_cfg, self.data.train)
         self.cfg = cfg = dataclasses.replace(cfg, model=model_cfg)  # saved config names the real classes
+        self.max_epochs = cfg.epochs  # the budget may shorten the run, never lengthen it
         model, self.init_note = build_train_model(model_cfg, cfg.weights)
         if cfg.optim.freeze == "backbone":
             freeze_backbone(model)
@@ -165,7 +170,7 @@ class _Trainer:
             self.csv = MetricsCSV(self.run_dir / "metrics.csv", self.start_epoch if cfg.resume else None)
             self.tb = TensorBoard(self.run_dir / "tensorboard" if cfg.tensorboard else None)
             with open(self.run_dir / "train.log", "a", encoding="utf-8") as f:
-                lines = [*self.data.check_summary, self.init_note,
+                lines = [*self.data.check_summary, self.anchor_note, self.init_note,
                          f"amp: {self.amp_dtype}, channels_last: {cfg.channels_last}, world: {info.world_size}, "
                          f"accumulate: {self.accumulate}, weight_decay: {weight_decay:.3g}"]
                 if cfg.resume:
@@ -294,9 +299,12 @@ class _Trainer:
         rows = read_metrics(self.run_dir / "metrics.csv") if info.is_main and cfg.resume else []
         stopped = False
         epoch = self.start_epoch - 1
-        for epoch in range(self.start_epoch, cfg.epochs):
+        epoch_seconds: list[float] = []
+        while epoch + 1 < self.cfg.epochs:
+            epoch += 1
+            t_epoch = time.perf_counter()
             row: dict[str, Any] = {"epoch": epoch, **self._epoch(epoch)}
-            if self.swa is not None and epoch >= cfg.epochs - cfg.averaging.swa_epochs:
+            if self.swa is not None and epoch >= self.cfg.epochs - cfg.averaging.swa_epochs:
                 self.swa.update(self.model)
             row.update(self._validate(epoch))
             decision = None
@@ -320,10 +328,25 @@ class _Trainer:
             if stopped:
                 log.info("early stop: no improvement in %d validations (best epoch %d)", cfg.patience, self.best_epoch + 1)
                 break
+            epoch_seconds.append(time.perf_counter() - t_epoch)
+            if cfg.time_budget_minutes > 0:
+                self._fit_budget(epoch + 1, epoch_seconds)
         if info.is_main:
             self._finish(rows)
         return TrainResult(self.run_dir, self.weights_dir / "last.safetensors", self.weights_dir / "best.safetensors",
                            epoch + 1, self.best_epoch, self.best_fitness, stopped, rows, unwrap(self.model))
+
+    def _fit_budget(self, epochs_done: int, epoch_seconds: list[float]) -> None:
+        """Re-estimates the run's epochs from the time left (same on every rank), so the
+        schedule, the last validation and the stop all fall at the budget."""
+        cfg = self.cfg
+        budget_s = cfg.time_budget_minutes * 60.0
+        total = epochs_within_budget(budget_s, time.perf_counter() - self.t_start, epoch_seconds, epochs_done,
+                                     self.max_epochs)
+        total = int(ddp.broadcast(total if self.info.is_main else None, self.info))
+        if total != cfg.epochs:
+            log.info("time budget %.1f min: %d epochs fit (was %d)", cfg.time_budget_minutes, total, cfg.epochs)
+            self.cfg = dataclasses.replace(cfg, epochs=total)
 
     def _finish(self, rows: list[dict[str, Any]]) -> None:
         from yolo3.io.checkpoint import save_model

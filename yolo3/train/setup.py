@@ -79,8 +79,25 @@ def prepare_data(cfg: TrainConfig) -> TrainData:
 
 
 def model_config_for(cfg: TrainConfig, class_names: list[str]) -> ModelConfig:
-    """The run's ModelConfig with the dataset's classes filled in."""
-    return dataclasses.replace(cfg.model, num_classes=len(class_names), class_names=list(class_names))
+    """The run's ModelConfig with the dataset's classes and the training input size filled in
+    (the checkpoint's `imgsz` is what detect and val use by default)."""
+    return dataclasses.replace(cfg.model, num_classes=len(class_names), class_names=list(class_names), imgsz=cfg.imgsz)
+
+
+def auto_anchors(cfg: TrainConfig, model_cfg: ModelConfig, train: list[Sample]) -> tuple[ModelConfig, str]:
+    """Checks the configured anchors against the training boxes (letterboxed to imgsz);
+    refits them by k-means + genetic refinement when their best-possible recall is below
+    0.98. Returns the config to train with and a before/after line for the log."""
+    from yolo3.assign.anchors import check_anchors, letterboxed_wh
+    from yolo3.models.registry import model_spec
+
+    if not cfg.auto_anchor:
+        return model_cfg, "auto-anchor: off"
+    if cfg.weights:
+        return model_cfg, "auto-anchor: skipped (initialised from weights whose heads fit their anchors)"
+    anchors = model_cfg.anchors if model_cfg.anchors is not None else model_spec(model_cfg.arch).default_anchors
+    check = check_anchors(anchors, letterboxed_wh(train, cfg.imgsz), cfg.imgsz, seed=cfg.seed)
+    return dataclasses.replace(model_cfg, anchors=check.anchors), f"auto-anchor: {check.report()}"
 
 
 def build_train_model(cfg: ModelConfig, weights: str | None) -> tuple[YOLOv3Base, str]:
