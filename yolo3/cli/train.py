@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 
 from yolo3.models import list_models
 from yolo3.train.config import TrainConfig
@@ -72,6 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patience", type=int, help="early stop after N validations without improvement")
     p.add_argument("--val-interval", type=int)
     p.add_argument("--max-steps", type=int, dest="max_steps_per_epoch", help="cap steps per epoch")
+    p.add_argument("--time-budget", type=float, dest="time_budget_minutes", metavar="MIN",
+                   help="wall-clock budget in minutes: the schedule is fitted to the epochs that fit")
     p.add_argument("--sync-bn", action="store_true")
     p.add_argument("--no-tensorboard", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -87,7 +90,8 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
                                                                 ("grad_clip", args.grad_clip)) if v is not None})
     averaging = dataclasses.replace(cfg.averaging, ema=cfg.averaging.ema and not args.no_ema,
                                     swa=cfg.averaging.swa or args.swa)
-    plain = ("epochs", "name", "project", "resume", "multi_scale", "patience", "val_interval", "max_steps_per_epoch")
+    plain = ("epochs", "name", "project", "resume", "multi_scale", "patience", "val_interval", "max_steps_per_epoch",
+             "time_budget_minutes")
     changes = {k: getattr(args, k) for k in plain if getattr(args, k) is not None}
     flags = {"exist_ok": args.exist_ok, "sync_bn": args.sync_bn}
     changes.update({k: True for k, v in flags.items() if v})
@@ -103,5 +107,6 @@ def _run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     result = train(train_config_from_args(args))
-    print(f"last: {result.last}\nbest: {result.best}")
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 wrote the files
+        print(f"last: {result.last}\nbest: {result.best}")
     return 0
