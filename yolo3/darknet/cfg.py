@@ -265,8 +265,11 @@ def load_cfg(path: str | Path) -> DarknetCfg:
 
 
 def _fmt(value: object) -> str:
+    """Option value as text: floats short (`%g`) when that reads back exactly, else
+    the shortest exact form, so format → parse never changes an anchor or threshold."""
     if isinstance(value, float):
-        return f"{value:g}"
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
     return str(value)
 
 

@@ -11,6 +11,7 @@ findings are on the returned result's `data_check` report.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from yolo3.data.validate import CheckPolicy
@@ -44,8 +45,6 @@ def val(
 
     check_policy: how check-data treats the split's problems (default CheckPolicy()).
     """
-    import dataclasses
-
     from yolo3.data.formats import load_dataset
     from yolo3.data.validate import check_dataset
 
@@ -57,7 +56,8 @@ def val(
     if model.cfg.class_names and list(model.cfg.class_names) != list(index.class_names):
         raise ValueError(f"{weights}: the model's classes {model.cfg.class_names} differ from the dataset's "
                          f"{index.class_names} ({data}); evaluate on the dataset it was trained for")
-    report = check_dataset(dataclasses.replace(index, splits={split: index.splits[split]}), check_policy or CheckPolicy())
+    only_split = dataclasses.replace(index, splits={split: index.splits[split]})
+    report = check_dataset(only_split, check_policy or CheckPolicy())
     run_dir = Path(out_dir) if out_dir is not None else next_run_dir(Path("runs/val"), "exp")
     info = {"weights": str(weights), "dataset": str(data), "dataset_format": index.format, "split": split,
             "data_check": report.summary()}

@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from yolo3.config import ConfigError, ModelConfig, from_dict, to_dict
-from yolo3.models import YOLOv3Base, build_model
+from yolo3.models import YOLOv3Base, build_model, list_models
 
 METADATA_KEY = "yolo3"
 FORMAT_VERSION = 1
@@ -71,15 +71,20 @@ def _looks_like_safetensors(path: Path) -> bool:
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """Only the yolo3 JSON metadata of a safetensors file (cheap: reads the header)."""
     path = Path(path)
-    with open(path, "rb") as f:
-        (size,) = struct.unpack("<Q", f.read(8))
-        if size >= MAX_HEADER_BYTES:
-            raise CheckpointError(f"{path}: safetensors header of {size} bytes is not plausible")
-        header = json.loads(f.read(size))
-    raw = (header.get("__metadata__") or {}).get(METADATA_KEY)
-    if raw is None:
-        raise CheckpointError(f"{path}: no yolo3 metadata; it is not a yolo3 checkpoint (convert it with yolo3 tools)")
-    meta = json.loads(raw)
+    try:
+        with open(path, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            if size >= MAX_HEADER_BYTES:
+                raise CheckpointError(f"{path}: safetensors header of {size} bytes is not plausible")
+            header = json.loads(f.read(size))
+        extra = header.get("__metadata__") if isinstance(header, dict) else None
+        raw = extra.get(METADATA_KEY) if isinstance(extra, dict) else None
+        if raw is None:
+            raise CheckpointError(f"{path}: no yolo3 metadata; it is not a yolo3 checkpoint "
+                                  "(convert it with yolo3 tools)")
+        meta = json.loads(raw) if isinstance(raw, str) else None
+    except (OSError, struct.error, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise CheckpointError(f"{path}: corrupt or truncated safetensors header ({err})") from err
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: yolo3 metadata must be a JSON object")
     return meta
@@ -125,9 +130,37 @@ def model_config_from_metadata(meta: dict[str, Any], path: str | Path = "checkpo
         cfg = from_dict(ModelConfig, data, where=f"{path}:metadata.model")
     except ConfigError as err:
         raise CheckpointError(str(err)) from err
+    if cfg.arch not in list_models():
+        raise CheckpointError(f"{path}: metadata names architecture {cfg.arch!r}, which this yolo3 does not have "
+                              f"(known: {', '.join(list_models())})")
     if cfg.class_names is not None and not all(isinstance(n, str) and 0 < len(n) <= 256 for n in cfg.class_names):
         raise CheckpointError(f"{path}: class names must be non-empty strings of at most 256 characters")
     return cfg
+
+
+def check_weights(cfg: ModelConfig, tensors: dict[str, torch.Tensor], path: str | Path = "checkpoint") -> None:
+    """Checks, before any real allocation, that `tensors` are exactly the weights of the
+    model `cfg` describes (names and shapes, compared with a model built on the 'meta'
+    device, which has no storage) and that floating weights are finite. So metadata
+    claiming e.g. 10^9 classes is refused instead of building a terabyte-sized head."""
+    with torch.device("meta"):
+        skeleton = build_model(cfg)
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [f"{k} {tuple(tensors[k].shape)} (expected {shape})" for k, shape in expected.items()
+             if k in tensors and tuple(tensors[k].shape) != shape]
+    if missing or unexpected or wrong:
+        detail = "; ".join(part for part in (
+            f"missing {missing[:3]}{' …' if len(missing) > 3 else ''}" if missing else "",
+            f"unexpected {unexpected[:3]}{' …' if len(unexpected) > 3 else ''}" if unexpected else "",
+            f"wrong shape {wrong[:3]}{' …' if len(wrong) > 3 else ''}" if wrong else "") if part)
+        raise CheckpointError(f"{path}: weights do not match the {cfg.arch} architecture in its metadata "
+                              f"(num_classes={cfg.num_classes}, width={cfg.width}, depth={cfg.depth}): {detail}")
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{path}: {len(bad)} weight tensor(s) hold NaN or inf (e.g. {bad[0]}); the file "
+                              "comes from a diverged or corrupted run: use an earlier checkpoint")
 
 
 def save_model(path: str | Path, model: YOLOv3Base, **metadata: Any) -> None:
@@ -139,10 +172,11 @@ def load_model(path: str | Path, trust_pickle: bool = False) -> tuple[YOLOv3Base
     """Builds the model a checkpoint describes and loads its weights (eval mode)."""
     tensors, meta = load_checkpoint(path, trust_pickle)
     cfg = model_config_from_metadata(meta, path)
-    model = build_model(cfg)
     prefix = "model."
     if any(k.startswith(prefix) for k in tensors):  # training checkpoints namespace their tensors
         tensors = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+    check_weights(cfg, tensors, path)
+    model = build_model(cfg)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as err:

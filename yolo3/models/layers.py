@@ -104,9 +104,10 @@ class SPP(nn.Module):
 class MaxPoolSame(nn.Module):
     """darknet `[maxpool] size=2 stride=1`: output keeps its size.
 
-    darknet pads one row/column at the right/bottom and ignores it; replicating the
-    edge gives the same maximum (the padded value is already in the window).
+    darknet's window at (i, j) covers rows i..i+1 and columns j..j+1, ignoring the row and
+    column past the edge. A stride-1 pool padded by one on every side (padding counts as
+    −∞) gives windows (i−1..i); dropping its first row and column leaves darknet's.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.max_pool2d(F.pad(x, (0, 1, 0, 1), mode="replicate"), kernel_size=2, stride=1)
+        return F.max_pool2d(x, kernel_size=2, stride=1, padding=1)[:, :, 1:, 1:]

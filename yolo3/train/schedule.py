@@ -88,3 +88,24 @@ def apply_schedule(
         g["lr"] = (lr_b if g.get("is_bias") else lr_w) * g.get("lr_scale", 1.0)
     set_momentum(optimizer, mom)
     return lr_w
+
+
+def epochs_within_budget(
+    budget_s: float, elapsed_s: float, epoch_seconds: list[float], epochs_done: int, max_epochs: int,
+    window: int = 3,
+) -> int:
+    """Total epochs a run with a wall-clock budget should have, given what it has done.
+
+    budget_s, elapsed_s: the budget and the time spent so far (seconds, setup included);
+    epoch_seconds: duration of each finished epoch (training + validation + saving).
+    The time per epoch is the mean of the last `window` epochs, leaving out the first
+    (image cache filled, kernels warmed up), so the estimate follows the load of a
+    shared machine; before two epochs are done, `max_epochs` is returned. Returns a value in [epochs_done, max_epochs];
+    epochs_done means "stop now".
+    """
+    if budget_s <= 0 or len(epoch_seconds) < 2:
+        return max_epochs  # one epoch (cache fill, warm-up) says too little; LR is still near lr0
+    recent = epoch_seconds[1:][-window:]
+    per_epoch = max(sum(recent) / len(recent), 1e-6)
+    more = int(max(budget_s - elapsed_s, 0.0) // per_epoch)
+    return max(epochs_done, min(max_epochs, epochs_done + more))

@@ -95,7 +95,8 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
         _typed(_get(img, "id", f"images[{j}]", path), (int, str), f"images[{j}].id", path)
         _typed(_get(img, "file_name", f"images[{j}]", path), (str,), f"images[{j}].file_name", path)
         for key in ("height", "width"):
-            if img.get(key) is not None and not math.isfinite(_typed(img[key], (int, float), f"images[{j}].{key}", path)):
+            value = img.get(key)
+            if value is not None and not math.isfinite(_typed(value, (int, float), f"images[{j}].{key}", path)):
                 raise DataError(f"{path}: 'images[{j}].{key}' must be a finite number, got {img[key]!r}")
     root = image_root or _image_root(path, images[0]["file_name"] if images else None)
     known = {img["id"] for img in images}

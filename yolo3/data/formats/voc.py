@@ -130,7 +130,8 @@ def read_voc(root: str | Path, class_names: list[str] | None = None) -> DatasetI
     split_ids = _split_ids(root)
     findings: list[Finding] = []
     if class_names is None and (root / "classes.txt").is_file():
-        class_names = [ln.strip() for ln in (root / "classes.txt").read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
+        lines = (root / "classes.txt").read_text(encoding="utf-8-sig").splitlines()
+        class_names = [ln.strip() for ln in lines if ln.strip()]
     if class_names is None:
         found: set[str] = set()
         for stem in sorted({s for ids in split_ids.values() for s in ids}):
