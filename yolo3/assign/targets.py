@@ -54,11 +54,15 @@ class Assignment:
 
 
 def check_targets(targets: torch.Tensor, batch_size: int, num_classes: int | None = None) -> None:
-    """Raises ValueError on a malformed (M, 6) target tensor (shape, batch, class ids, empty boxes)."""
+    """Raises ValueError on a malformed (M, 6) target tensor (shape, NaN/inf, batch, class ids, empty boxes)."""
     if targets.ndim != 2 or targets.shape[1] != 6:
         raise ValueError(f"targets must be (M, 6) [batch_index, class_id, x1, y1, x2, y2], got {tuple(targets.shape)}")
     if targets.numel() == 0:
         return
+    nonfinite = (~torch.isfinite(targets).all(1)).nonzero(as_tuple=True)[0]
+    if len(nonfinite):
+        raise ValueError(f"targets have {len(nonfinite)} row(s) with NaN or inf (rows {nonfinite[:5].tolist()}...); "
+                         "check the labels with `yolo3 check-data`")
     bi = targets[:, 0]
     if bi.min() < 0 or bi.max() >= batch_size:
         raise ValueError(f"targets batch_index out of range [0, {batch_size}): min {bi.min():g}, max {bi.max():g}")

@@ -63,4 +63,6 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     print(f"{summary.images} images, {summary.videos} videos ({summary.frames} frames): "
           f"{summary.detections} detections in {summary.seconds:.1f} s → {summary.out_dir}")
+    if summary.skipped:
+        print(f"skipped {len(summary.skipped)} unreadable image(s):", *summary.skipped, sep="\n  ")
     return 0

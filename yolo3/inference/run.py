@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 from tqdm import tqdm
 
-from yolo3.data.image_io import read_image
+from yolo3.data.image_io import ImageReadError, read_image
 from yolo3.inference.detector import Detector, Thresholds
 from yolo3.inference.draw import draw_detections
 from yolo3.inference.results import Detections
@@ -37,6 +38,7 @@ class DetectSummary:
     seconds: float = 0.0
     json_path: Path | None = None
     outputs: list[Path] = dataclasses.field(default_factory=list)
+    skipped: list[str] = dataclasses.field(default_factory=list)  # "file: reason" of unreadable images
 
 
 def detect_sources(
@@ -76,8 +78,17 @@ def detect_sources(
     images = [f for f in files if f.kind == "image"]
     bar = tqdm(total=len(images), desc="images", unit="img", disable=not progress or len(images) < 2)
     for chunk_start in range(0, len(images), detector.batch_size):
-        chunk = images[chunk_start : chunk_start + detector.batch_size]
-        arrays = [read_image(f.path) for f in chunk]
+        chunk, arrays = [], []
+        for f in images[chunk_start : chunk_start + detector.batch_size]:
+            try:
+                arrays.append(read_image(f.path))
+                chunk.append(f)
+            except ImageReadError as err:  # one bad file must not end the run: skip, warn, count
+                summary.skipped.append(str(err))
+                warnings.warn(f"skipped: {err}", RuntimeWarning, stacklevel=2)
+        bar.update(len(images[chunk_start : chunk_start + detector.batch_size]) - len(chunk))
+        if not chunk:
+            continue
         results = detector.detect_arrays(arrays, [str(f.path) for f in chunk], cfg, region, tta_cfg)
         for f, array, dets in zip(chunk, arrays, results):
             name = _unique_name(f.path.name, used)

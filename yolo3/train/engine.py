@@ -28,7 +28,7 @@ from yolo3.io.checkpoint import atomic_write, read_metadata
 from yolo3.train import distributed as ddp
 from yolo3.train.config import TrainConfig
 from yolo3.train.ema import SWA, ModelEMA, unwrap
-from yolo3.train.guard import NonFiniteGuard
+from yolo3.train.guard import NonFiniteGuard, TrainingDiverged
 from yolo3.train.logging import MetricsCSV, TensorBoard, plot_metrics, read_metrics, summary_table
 from yolo3.train.optim import build_optimizer, freeze_backbone, set_frozen_bn_eval
 from yolo3.train.schedule import apply_schedule, epochs_within_budget
@@ -163,6 +163,8 @@ class _Trainer:
             if self.scaler is not None and meta.get("scaler"):
                 self.scaler.load_state_dict(meta["scaler"])
         self.ddp_model = ddp.wrap_model(model, info, cfg.sync_bn)
+        self.bn_buffers = [b for m in self.ddp_model.modules()  # after SyncBatchNorm conversion
+                           if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for b in m.buffers()]
 
         self.csv = self.tb = None
         if info.is_main:
@@ -202,7 +204,8 @@ class _Trainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         max_norm = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else math.inf
         norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-        if not ddp.all_true(bool(torch.isfinite(norm)), self.info) and not self.guard.check(math.nan, it, paths):
+        finite = ddp.all_true(bool(torch.isfinite(norm)), self.info)
+        if not self.guard.check(norm if finite else math.nan, it, paths):
             self.optimizer.zero_grad(set_to_none=True)
             return
         if self.scaler is not None:
@@ -238,12 +241,17 @@ class _Trainer:
                 images, targets = resize_batch(images, targets, multiscale_size(cfg.imgsz, cfg.multi_scale, cfg.seed, it))
             if cfg.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
+            bn_before = [t.clone() for t in self.bn_buffers]  # a skipped step must not move BN statistics
             with autocast(self.device, self.amp_dtype):
                 outputs = model(images)
-            loss, terms = self.loss_fn([o.float() for o in outputs], targets)
-            finite = ddp.all_true(bool(torch.isfinite(loss)), self.info)
+            targets_ok = bool(torch.isfinite(targets).all())
+            loss, terms = self.loss_fn([o.float() for o in outputs], targets) if targets_ok else (images.new_tensor(math.nan), {})
+            finite = ddp.all_true(targets_ok and bool(torch.isfinite(loss)), self.info)
             last_of_epoch = i + 1 == self.iters_per_epoch
-            if not finite and not self.guard.check(loss.detach(), it, batch.paths, terms):
+            if not self.guard.check(loss.detach() if finite else math.nan, it, batch.paths, terms):
+                with torch.no_grad():
+                    for buffer, saved in zip(self.bn_buffers, bn_before):
+                        buffer.copy_(saved)
                 self.optimizer.zero_grad(set_to_none=True)
                 pending = 0
                 continue
@@ -289,6 +297,10 @@ class _Trainer:
                     "scaler": self.scaler.state_dict() if self.scaler is not None else None}
         summary = {"epoch": epoch, "metrics": {k: v for k, v in row.items() if isinstance(v, float)}}
         extra = {"config": to_dict(self.cfg), "summary": summary, "imgsz": self.cfg.imgsz}
+        nets = [self.model] + ([self.ema.module] if self.ema is not None else [])
+        if not all(bool(torch.isfinite(t).all()) for net in nets for t in net.state_dict().values() if t.is_floating_point()):
+            raise TrainingDiverged(f"non-finite weights or BatchNorm statistics after epoch {epoch + 1}; "
+                                   "nothing saved, the previous checkpoint stays. Lower optim.lr0 or check the data.")
         last = self.weights_dir / "last.safetensors"
         save_train_state(last, self.model, self.optimizer, self.ema, self.swa, progress, extra)
         if improved:
@@ -317,8 +329,8 @@ class _Trainer:
                 elif validated or not self.data.val:
                     self.bad_validations += 1
                 row["fitness"] = fit
+                self.csv.write(row)  # before the checkpoint: resume trims rows past it, a lost row can't be rebuilt
                 self._save(epoch, row, improved)
-                self.csv.write(row)
                 self.tb.scalars({k: v for k, v in row.items() if k != "epoch"}, epoch)
                 rows.append(row)
                 decision = bool(cfg.patience and self.bad_validations >= cfg.patience)

@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from yolo3.io.checkpoint import atomic_write
+
 
 class MetricsCSV:
     """Appends one row per epoch to `metrics.csv`; columns fixed by the first row.
@@ -22,9 +24,7 @@ class MetricsCSV:
             rows = read_metrics(self.path)
             kept = [r for r in rows if int(float(r["epoch"])) < resume_epoch]
             self.columns = list(rows[0].keys()) if rows else None
-            self.path.unlink()
-            if kept:
-                self._append(kept, header=True)
+            self._rewrite(kept)
 
     def write(self, row: dict[str, Any]) -> None:
         """Appends `row`; a new column (e.g. mAP on the first validated epoch) rewrites
@@ -32,22 +32,27 @@ class MetricsCSV:
         if self.columns is not None and any(k not in self.columns for k in row):
             rows = read_metrics(self.path) if self.path.exists() else []
             self.columns += [k for k in row if k not in self.columns]
-            self.path.unlink(missing_ok=True)
-            self._append(rows, header=True)
-            self._append([row], header=False)
+            self._rewrite([*rows, row])
             return
         new = self.columns is None
         if new:
             self.columns = list(row)
         self._append([row], header=new or not self.path.exists())
 
-    def _append(self, rows: list[dict[str, Any]], header: bool) -> None:
-        with open(self.path, "a", newline="", encoding="utf-8") as f:
+    def _append(self, rows: list[dict[str, Any]], header: bool, path: str | Path | None = None) -> None:
+        with open(path or self.path, "a", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore")
             if header:
                 writer.writeheader()
             for row in rows:
                 writer.writerow({k: _fmt(row.get(k, "")) for k in self.columns})
+
+    def _rewrite(self, rows: list[dict[str, Any]]) -> None:
+        """Replaces the file with header + `rows` atomically: a kill leaves old or new, never none."""
+        if not rows:  # nothing to keep: the next write starts the file with its header
+            self.path.unlink(missing_ok=True)
+            return
+        atomic_write(self.path, lambda tmp: self._append(rows, header=True, path=tmp))
 
 
 def _fmt(value: Any) -> Any:
