@@ -181,3 +181,31 @@ def overfit_batch(
     initial, final = losses[0], losses[-1]
     passed = math.isfinite(final) and final <= target_ratio * initial
     return OverfitResult(losses, initial, final, target_ratio, passed, list(batch.paths))
+
+
+@dataclasses.dataclass
+class DiagnoseResult:
+    """Per-layer activation statistics and gradient checks on one training batch."""
+
+    activations: list
+    gradients: list
+    paths: list[str]
+    note: str = ""
+
+
+def diagnose(cfg: TrainConfig, samples: int = 8, data: TrainData | None = None) -> DiagnoseResult:
+    """Activation / dying-unit statistics (train mode) and a float64 gradient check of the
+    YOLO loss on the first batch of the training split (no augmentation)."""
+    from yolo3.train.probes import activation_stats, gradient_check
+
+    data, model, loss_fn = _setup(cfg, data)
+    batch = next(iter(_loader(cfg, data, augment=False)))
+    images = batch.images.float().div_(255)
+    activations = activation_stats(model.train(), images)
+    note = ""
+    if cfg.loss.box_loss == "ciou":  # its α is a constant in backward by design: not an exact derivative
+        loss_fn = YOLOLoss(model, dataclasses.replace(cfg.loss, box_loss="diou"))
+        note = "box loss CIoU holds α constant in its backward (by design); the check uses DIoU (CIoU without α·v)"
+    x64, t64 = images.double(), batch.targets.double()
+    gradients = gradient_check(model, lambda net: loss_fn(net(x64), t64)[0], samples=samples, seed=cfg.seed)
+    return DiagnoseResult(activations, gradients, list(batch.paths), note)
