@@ -2,7 +2,8 @@
 
 from yolo3.export.from_checkpoint import export_checkpoint
 from yolo3.export.graph import DecodedModel
-from yolo3.export.onnx import export_onnx, read_onnx_metadata
+from yolo3.export.onnx import export_onnx
+from yolo3.io.checkpoint import read_onnx_metadata
 from yolo3.export.torchscript import export_torchscript
 
 __all__ = ["DecodedModel", "export_checkpoint", "export_onnx", "export_torchscript", "read_onnx_metadata"]

@@ -17,10 +17,9 @@ import torch
 
 from yolo3.config import to_dict
 from yolo3.export.graph import DecodedModel
-from yolo3.io.checkpoint import atomic_write
+from yolo3.io.checkpoint import METADATA_KEY, atomic_write
 from yolo3.models import YOLOv3Base
 
-METADATA_KEY = "yolo3"
 DEFAULT_OPSET = 17
 
 
@@ -61,14 +60,3 @@ def export_onnx(
 
     atomic_write(path, write)
     return path
-
-
-def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
-    """The yolo3 metadata stored in an exported ONNX file ({} when absent)."""
-    import onnx
-
-    proto = onnx.load(str(path), load_external_data=False)
-    for entry in proto.metadata_props:
-        if entry.key == METADATA_KEY:
-            return json.loads(entry.value)
-    return {}

@@ -73,10 +73,3 @@ class OnnxBackend:
         array = np.ascontiguousarray(images.detach().cpu().float().numpy())
         (preds,) = self.session.run(None, {self.input_name: array})
         return torch.from_numpy(preds)
-
-
-def onnx_metadata(path: str | Path) -> dict[str, Any]:
-    """The yolo3 metadata of an exported ONNX file (see yolo3.export.onnx)."""
-    from yolo3.export.onnx import read_onnx_metadata
-
-    return read_onnx_metadata(path)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from yolo3.data.letterbox import boxes_from_letterbox
-from yolo3.inference.backends import Backend, OnnxBackend, TorchBackend, onnx_metadata
+from yolo3.inference.backends import Backend, OnnxBackend, TorchBackend
 from yolo3.inference.fast import configure_threads
 from yolo3.inference.postprocess import NMSConfig, candidates, select
 from yolo3.inference.predict import detections_from_network
@@ -26,7 +26,7 @@ from yolo3.inference.preprocess import ImageInput, letterbox_batch, load_input
 from yolo3.inference.results import Detections
 from yolo3.inference.roi import RoiInput, make_roi
 from yolo3.inference.tta import TTAConfig, merge_boxes, tta_predict
-from yolo3.io.checkpoint import CheckpointError, load_model, model_config_from_metadata
+from yolo3.io.checkpoint import CheckpointError, load_model, model_config_from_metadata, read_onnx_metadata
 
 Thresholds = None | str | Sequence[float] | dict[str, float]
 
@@ -69,7 +69,7 @@ class Detector:
         if path.suffix.lower() == ".onnx":
             if not path.is_file():
                 raise CheckpointError(f"{path}: no such ONNX file")
-            meta = onnx_metadata(path)
+            meta = read_onnx_metadata(path)
             cfg = model_config_from_metadata(meta, path)
             backend: Backend = OnnxBackend(path, threads)
         else:

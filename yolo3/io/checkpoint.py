@@ -121,6 +121,17 @@ def load_checkpoint(path: str | Path, trust_pickle: bool = False) -> tuple[dict[
     return obj, meta
 
 
+def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
+    """The yolo3 metadata an exported ONNX file carries ({} when absent); no weights are read."""
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    for entry in proto.metadata_props:
+        if entry.key == METADATA_KEY:
+            return json.loads(entry.value)
+    return {}
+
+
 def model_config_from_metadata(meta: dict[str, Any], path: str | Path = "checkpoint") -> ModelConfig:
     """Validates the `model` entry of metadata (types, sizes, names) into a ModelConfig."""
     data = meta.get("model")
