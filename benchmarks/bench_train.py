@@ -10,7 +10,6 @@ of each precision. Usage:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import tempfile
 import time
 from pathlib import Path

@@ -20,10 +20,8 @@ from yolo3.models import create_model
 
 CANDIDATES = {
     "tiny-w1.0": ("yolov3-tiny", 1.0, 1.0),
-    "tiny-w0.75": ("yolov3-tiny", 0.75, 1.0),
     "tiny-w0.5": ("yolov3-tiny", 0.5, 1.0),
     "v3-w0.25-d0.33": ("yolov3", 0.25, 0.33),
-    "v3-w0.375-d0.33": ("yolov3", 0.375, 0.33),
 }
 
 

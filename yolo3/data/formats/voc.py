@@ -16,7 +16,7 @@ import defusedxml.ElementTree as SafeET
 import numpy as np
 from defusedxml import DefusedXmlException
 
-from yolo3.data.findings import DataError, Finding
+from yolo3.data.findings import Finding
 from yolo3.data.formats import IMAGE_SUFFIXES, SPLITS, DatasetIndex, place_image, unique_names
 from yolo3.data.sample import Sample
 
