@@ -92,7 +92,7 @@ def demo_config(data: str, out: Path, imgsz: int, minutes: float, num_anchors_pe
         cache=True,
         workers=0,
         time_budget_minutes=minutes,
-        val_interval=5,
+        val_interval=0,
         tensorboard=False,
     )
 

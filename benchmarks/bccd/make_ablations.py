@@ -1,0 +1,52 @@
+"""Writes the BCCD ablation configs (yolo3/configs/bccd-ablate-*.yaml) from the recipe.
+
+Each ablation is the recipe (yolo3/configs/bccd.yaml) with ONE change, trained for a
+shorter budget with 1 thread and no workers, so that two run side by side on the 2
+cores under the same load; validation only at the end (`yolo3 val --split val`).
+Usage: .venv/bin/python benchmarks/bccd/make_ablations.py --minutes 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from yolo3.config import TINY_ANCHORS, save_yaml
+from yolo3.train.presets import CONFIG_DIR, load_preset
+
+# name → (what changes, function of the recipe config)
+ABLATIONS = {
+    "base": ("the recipe itself", lambda c: c),
+    "v5": ("v5 assignment (+ v5 decode)", lambda c: dataclasses.replace(
+        c, loss=dataclasses.replace(c.loss, assign_mode="v5"), model=dataclasses.replace(c.model, xy_mode="v5"))),
+    "paperbox": ("paper box loss instead of CIoU", lambda c: dataclasses.replace(
+        c, loss=dataclasses.replace(c.loss, box_loss="paper"))),
+    "nomosaic": ("Mosaic off", lambda c: dataclasses.replace(c, augment=dataclasses.replace(c.augment, mosaic=0.0))),
+    "defanchors": ("darknet yolov3-tiny default anchors", lambda c: dataclasses.replace(
+        c, model=dataclasses.replace(c.model, anchors=TINY_ANCHORS))),
+    "512": ("input 512 (anchors x 512/416)", lambda c: dataclasses.replace(
+        c, imgsz=512, model=dataclasses.replace(c.model, imgsz=512, anchors=[
+            [[round(w * 512 / 416), round(h * 512 / 416)] for w, h in s] for s in c.model.anchors]))),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=7.0)
+    args = ap.parse_args()
+    recipe = load_preset(str(CONFIG_DIR / "bccd.yaml"))
+    for name, (what, change) in ABLATIONS.items():
+        cfg = dataclasses.replace(change(recipe), name=f"bccd-ablate-{name}", time_budget_minutes=args.minutes,
+                                  threads=1, workers=0, val_interval=0, patience=0, project="runs/bccd-ablate",
+                                  progress=False)
+        path = CONFIG_DIR / f"bccd-ablate-{name}.yaml"
+        save_yaml(cfg, path)
+        text = path.read_text(encoding="utf-8")
+        path.write_text(f"# BCCD ablation '{name}': {what}; {args.minutes:g}-minute budget "
+                        "(benchmarks/bccd/make_ablations.py)\n" + text, encoding="utf-8")
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
