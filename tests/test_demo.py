@@ -31,7 +31,8 @@ def test_budget_hand_worked() -> None:
 
 
 def test_train_stops_at_the_budget(tmp_path: Path) -> None:
-    from tests._train_utils import small_config, synth_data
+    from _train_utils import small_config, synth_data
+
     from yolo3.train import train
 
     data = synth_data(tmp_path, n_train=8)

@@ -11,7 +11,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None,
                    help="data.yaml, COCO .json or Pascal VOC root (default: the synthetic shapes dataset)")
     p.add_argument("--out", default="runs/demo", help="folder for everything the demo writes")
-    p.add_argument("--minutes", type=float, default=4.0, help="wall-clock budget of training")
+    p.add_argument("--minutes", type=float, default=5.0, help="wall-clock budget of training")
     p.add_argument("--imgsz", type=int, default=None, help="input size (default 256 synthetic, 416 otherwise)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="no per-epoch progress bars")

@@ -357,7 +357,9 @@ class _Trainer:
                                      self.max_epochs)
         total = int(ddp.broadcast(total if self.info.is_main else None, self.info))
         if total != cfg.epochs:
-            log.info("time budget %.1f min: %d epochs fit (was %d)", cfg.time_budget_minutes, total, cfg.epochs)
+            big = abs(total - cfg.epochs) >= max(2, 0.1 * cfg.epochs) or total == epochs_done
+            log.log(logging.INFO if big else logging.DEBUG, "time budget %.1f min: %d epochs fit (was %d)",
+                    cfg.time_budget_minutes, total, cfg.epochs)
             self.cfg = dataclasses.replace(cfg, epochs=total)
 
     def _finish(self, rows: list[dict[str, Any]]) -> None:

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The BCCD benchmark row: train the recipe (60-minute budget), pick per-class thresholds
+# on val, evaluate ONCE on test, draw test detections, write the RESULTS.md section.
+# Usage (repo root): bash benchmarks/bccd/run_final.sh
+set -eu
+DATA=${DATA:-../shared/datasets/bccd}
+RUN=runs/bccd
+LOGS=benchmarks/bccd/logs
+mkdir -p "$LOGS"
+rm -rf "$RUN"
+{ git rev-parse HEAD; date -u +%FT%TZ; uptime; sha256sum yolo3/configs/bccd.yaml;
+  git status --short -- yolo3 | sed 's/^/uncommitted: /'; } > "$LOGS/final-provenance.txt"
+/usr/bin/time -v -o "$LOGS/final-train.time" \
+  .venv/bin/yolo3 train --config yolo3/configs/bccd.yaml --data "$DATA" --name bccd --no-progress \
+  > "$LOGS/final-train.log" 2>&1
+# per-class F1-optimal thresholds from val (for the picture only; mAP uses conf 0.001)
+.venv/bin/yolo3 val --weights "$RUN/weights/best.safetensors" --data "$DATA" --split val --out "$RUN/val" \
+  --save-thresholds > "$LOGS/final-val.log" 2>&1
+# the one and only look at the test split
+/usr/bin/time -v -o "$LOGS/final-test.time" \
+  .venv/bin/yolo3 val --weights "$RUN/weights/best.safetensors" --data "$DATA" --split test --out "$RUN/test" \
+  > "$LOGS/final-test.log" 2>&1
+mapfile -t IMAGES < <(head -4 "$DATA/ImageSets/Main/test.txt" | sed "s|^|$DATA/JPEGImages/|; s|$|.jpg|")
+.venv/bin/yolo3 detect --weights "$RUN/weights/best.safetensors" --thresholds auto --out "$RUN/detect" \
+  --no-txt --no-json "${IMAGES[@]}" > "$LOGS/final-detect.log" 2>&1
+date -u +%FT%TZ | sed 's/^/finished: /' >> "$LOGS/final-provenance.txt"
+cp "$RUN/config.yaml" "$LOGS/final-config.yaml"
+.venv/bin/python benchmarks/bccd/final_report.py --run "$RUN" --logs "$LOGS" --picture docs/bccd.png \
+  > benchmarks/bccd/final-section.md
+cat benchmarks/bccd/final-section.md
