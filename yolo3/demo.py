@@ -30,6 +30,8 @@ SYNTH_SPLITS = {"n_train": 400, "n_val": 60, "n_test": 60}
 SYNTH_IMGSZ = 256
 DETECT_IMAGES = 12
 """How many held-back images get annotated copies in `detections/`."""
+SYNTH_REFERENCE = "0.83 mAP@0.5 (0.57 mAP@0.5:0.95), 5 minutes, 68 epochs on an idle 2-core CPU (2026-11-22)"
+"""What the default demo measured on its held-back images (benchmarks/RESULTS.md)."""
 
 
 @dataclasses.dataclass
@@ -39,7 +41,8 @@ class DemoResult:
     out: the demo folder; data: the dataset used; split: the held-back split evaluated;
     metrics: its metrics (contract 4 names); per_class_ap50: class → AP@0.5;
     weights: the checkpoint evaluated; eval_dir: summary.json and plots;
-    detections_dir: annotated images; seconds: wall time per stage.
+    detections_dir: annotated images; seconds: wall time per stage; synthetic: the
+    demo's own dataset was used (the report then prints the reference number).
     """
 
     out: Path
@@ -51,6 +54,7 @@ class DemoResult:
     eval_dir: Path
     detections_dir: Path
     seconds: dict[str, float]
+    synthetic: bool = False
 
     def report(self) -> str:
         """The lines the CLI prints: headline metrics and where the outputs are."""
@@ -61,6 +65,7 @@ class DemoResult:
             f"held-back '{self.split}' split of {self.data}:",
             f"  mAP@0.5 {m['mAP@0.5']:.3f}   mAP@0.5:0.95 {m['mAP@0.5:0.95']:.3f}",
             f"  AP@0.5 per class: {per_class}",
+            *([f"  reference for the synthetic demo: {SYNTH_REFERENCE}"] if self.synthetic else []),
             f"time: {stages}",
             f"weights:      {self.weights}",
             f"metrics:      {self.out / 'metrics.json'}",
@@ -196,7 +201,7 @@ def run_demo(
     seconds["detect"] = time.perf_counter() - t
 
     demo = DemoResult(out, data_path, held_name, {k: float(v) for k, v in evaluation.metrics.items()},
-                      dict(evaluation.per_class_ap50), weights, eval_dir, detections_dir, seconds)
+                      dict(evaluation.per_class_ap50), weights, eval_dir, detections_dir, seconds, data is None)
     _write_metrics(demo, result.epochs_done)
     return demo
 
