@@ -148,3 +148,17 @@ def test_iou_family_hand_values() -> None:
     # Same aspect ratio: CIoU's v term is 0, so CIoU = DIoU.
     assert generalized_iou(a, b, "ciou").item() == pytest.approx(1 / 7 - 2 / 18)
     assert wh_iou(torch.tensor([[2.0, 2]]), torch.tensor([[1.0, 4]])).item() == pytest.approx(2 / 6)
+
+
+@pytest.mark.parametrize("block", [1, 7, 32])
+def test_nms_across_blocks_equals_brute_force(block: int) -> None:
+    rng = np.random.default_rng(11)
+    boxes = random_boxes(rng, 200)
+    scores = rng.uniform(0, 1, 200)
+    scores[:20] = 0.5  # ties resolve by index
+    labels = rng.integers(0, 3, 200)
+    tb, ts, tl = torch.tensor(boxes), torch.tensor(scores), torch.tensor(labels)
+    assert nms(tb, ts, 0.4, block=block).tolist() == greedy_reference(boxes, scores, np.zeros_like(labels), 0.4)
+    assert batched_nms(tb, ts, tl, 0.4).tolist() == greedy_reference(boxes, scores, labels, 0.4)
+    assert nms(tb, ts, 0.4, max_keep=9, block=block).tolist() == greedy_reference(
+        boxes, scores, np.zeros_like(labels), 0.4)[:9]

@@ -1,13 +1,14 @@
 """Non-maximum suppression in torch (no torchvision): exact greedy NMS, vectorised.
 
 Greedy NMS keeps the highest-scoring box, removes every box overlapping it by more than
-the IoU threshold, and repeats. Each round is one vectorised IoU of the kept box
-against the remaining ones, so the Python loop runs once per *kept* box (bounded by
-`max_keep`), never once per candidate.
+the IoU threshold, and repeats. Here the overlaps are computed as matrices, block by
+block of score-sorted candidates, and the greedy pass walks a precomputed boolean matrix
+(numpy row operations), so the cost stays low with tens of thousands of candidates.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from yolo3.ops.boxes import box_iou_elementwise, generalized_iou
@@ -19,8 +20,14 @@ def nms(
     iou_threshold: float,
     max_keep: int | None = None,
     kind: str = "iou",
+    block: int = 1024,
 ) -> torch.Tensor:
     """Greedy NMS.
+
+    Candidates are visited by decreasing score in blocks of `block`: a block first loses
+    every box that overlaps an already kept one (one (kept × block) overlap matrix), then
+    greedy runs inside the block over its precomputed (block × block) matrix. The result
+    is exactly greedy NMS; the work stops once `max_keep` boxes are kept.
 
     Args:
         boxes: (N, 4) xyxy.
@@ -28,30 +35,44 @@ def nms(
         iou_threshold: suppress boxes with overlap > this to a kept box.
         max_keep: stop after this many kept boxes (None = no limit).
         kind: overlap measure, `iou` (classic) or `diou` (DIoU-NMS: IoU − ρ²/c²).
+        block: candidates per block (memory: block² booleans).
 
     Returns:
         (K,) int64 indices into `boxes`, by decreasing score (ties: lower index first).
     """
+    if kind not in ("iou", "diou"):
+        raise ValueError(f"unknown NMS overlap {kind!r}; use iou or diou")
     if boxes.numel() == 0:
         return torch.zeros(0, dtype=torch.long, device=boxes.device)
     order = torch.sort(scores, descending=True, stable=True).indices
-    remaining = boxes[order]
-    keep: list[torch.Tensor] = []
+    ranked = boxes[order]
     limit = max_keep if max_keep is not None else order.numel()
-    while order.numel() > 0 and len(keep) < limit:
-        keep.append(order[0])
-        if order.numel() == 1:
+    kept_parts: list[torch.Tensor] = []
+    kept_boxes = ranked[:0]
+    for start in range(0, order.numel(), block):
+        chunk = ranked[start : start + block]
+        alive = torch.ones(len(chunk), dtype=torch.bool, device=boxes.device)
+        if len(kept_boxes):
+            alive = ~(_overlap(kept_boxes[:, None], chunk[None], kind) > iou_threshold).any(0)
+        candidates = alive.nonzero(as_tuple=True)[0]
+        if candidates.numel():
+            sub = chunk[candidates]
+            suppresses = (_overlap(sub[:, None], sub[None], kind) > iou_threshold).triu(1).cpu().numpy()
+            keep = np.ones(len(sub), dtype=bool)
+            for i in range(len(sub)):  # greedy over the precomputed matrix: cheap numpy row ops
+                if keep[i]:
+                    keep[i + 1 :] &= ~suppresses[i, i + 1 :]
+            chosen = candidates[torch.from_numpy(keep).to(boxes.device)]
+            kept_parts.append(start + chosen)
+            kept_boxes = torch.cat([kept_boxes, chunk[chosen]])
+        if len(kept_boxes) >= limit:
             break
-        top, rest = remaining[0:1], remaining[1:]
-        if kind == "iou":
-            overlap = box_iou_elementwise(top, rest)
-        elif kind == "diou":
-            overlap = generalized_iou(top, rest, "diou")
-        else:
-            raise ValueError(f"unknown NMS overlap {kind!r}; use iou or diou")
-        survivors = overlap <= iou_threshold
-        order, remaining = order[1:][survivors], rest[survivors]
-    return torch.stack(keep) if keep else torch.zeros(0, dtype=torch.long, device=boxes.device)
+    kept = torch.cat(kept_parts)[:limit] if kept_parts else order[:0]
+    return order[kept]
+
+
+def _overlap(a: torch.Tensor, b: torch.Tensor, kind: str) -> torch.Tensor:
+    return box_iou_elementwise(a, b) if kind == "iou" else generalized_iou(a, b, "diou")
 
 
 def batched_nms(
