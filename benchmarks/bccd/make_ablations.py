@@ -1,4 +1,4 @@
-"""Writes the BCCD ablation configs (yolo3/configs/bccd-ablate-*.yaml) from the recipe.
+"""Writes the BCCD ablation configs (benchmarks/bccd/configs/bccd-ablate-*.yaml) from the recipe.
 
 Each ablation is the recipe (yolo3/configs/bccd.yaml) with ONE change, trained for a
 shorter budget with 1 thread and no workers, so that two run side by side on the 2
@@ -8,16 +8,19 @@ Usage: .venv/bin/python benchmarks/bccd/make_ablations.py --minutes 7
 The committed bccd-ablate-*.yaml files are the ones that ran (2026-11-22): they were made
 from the FIRST recipe (Mosaic on, paper assignment, CIoU = bccd-ablate-base.yaml); the
 final bccd.yaml takes the winners. Re-running this script now ablates around the final
-recipe instead (pass --recipe yolo3/configs/bccd-ablate-base.yaml for the original).
+recipe instead (pass --recipe benchmarks/bccd/configs/bccd-ablate-base.yaml for the original).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import dataclasses
 
 from yolo3.config import TINY_ANCHORS, save_yaml
 from yolo3.train.presets import CONFIG_DIR, load_preset
+
+ABLATION_DIR = Path(__file__).resolve().parent / "configs"
 
 # k-means + genetic on BCCD train at 416 (yolo3 anchors --n 9), for the 3-scale model
 ANCHORS9_416 = [[[25, 25], [55, 58], [68, 50]], [[65, 63], [61, 72], [74, 61]], [[70, 70], [81, 75], [141, 129]]]
@@ -52,7 +55,7 @@ def main() -> None:
         cfg = dataclasses.replace(change(recipe), name=f"bccd-ablate-{name}", time_budget_minutes=args.minutes,
                                   threads=1, workers=0, val_interval=0, patience=0, project="runs/bccd-ablate",
                                   progress=False)
-        path = CONFIG_DIR / f"bccd-ablate-{name}.yaml"
+        path = ABLATION_DIR / f"bccd-ablate-{name}.yaml"
         save_yaml(cfg, path)
         text = path.read_text(encoding="utf-8")
         path.write_text(f"# BCCD ablation '{name}': {what}; {args.minutes:g}-minute budget "

@@ -10,7 +10,7 @@ one() {
   local name=$1
   local run=runs/bccd-ablate/bccd-ablate-$name
   rm -rf "$run"
-  OMP_NUM_THREADS=1 .venv/bin/yolo3 train --config yolo3/configs/bccd-ablate-$name.yaml --data "$DATA" \
+  OMP_NUM_THREADS=1 .venv/bin/yolo3 train --config benchmarks/bccd/configs/bccd-ablate-$name.yaml --data "$DATA" \
     > "$LOGS/ablate-$name.log" 2>&1
   OMP_NUM_THREADS=1 .venv/bin/yolo3 val --weights "$run/weights/last.safetensors" --data "$DATA" --split val \
     --out "$run/val" --no-plots >> "$LOGS/ablate-$name.log" 2>&1
