@@ -15,7 +15,7 @@ one() {
   OMP_NUM_THREADS=1 .venv/bin/yolo3 val --weights "$run/weights/last.safetensors" --data "$DATA" --split val \
     --out "$run/val" --no-plots >> "$LOGS/ablate-$name.log" 2>&1
 }
-for pair in "base v5" "paperbox nomosaic" "defanchors 512"; do
+for pair in "base v5" "paperbox nomosaic" "defanchors 512" "tiny-w1 v3-w025"; do
   set -- $pair
   echo "$(date -u +%T) start $1 + $2"
   one "$1" & one "$2" & wait
