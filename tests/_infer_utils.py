@@ -15,11 +15,20 @@ def small_model(arch: str = "yolov3-tiny", imgsz: int = 96, **kwargs) -> YOLOv3B
     """A random small model whose heads start at p = 0.5 so it yields many detections."""
     width = 0.25 if arch == "yolov3-tiny" else 0.125
     model = create_model(arch, num_classes=3, width=width, imgsz=imgsz, class_names=["cat", "dog", "car"], **kwargs)
-    with torch.no_grad():  # non-trivial BN statistics so that folding matters
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    with torch.no_grad():
+        # Real BN statistics from two random batches (cumulative average): without them a
+        # deep random net's activations grow layer by layer until exp(tw) overflows.
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None
+        model.train()
+        for _ in range(2):
+            model(torch.rand(2, 3, imgsz, imgsz))
+        for m in norms:  # then non-trivial offsets so that folding matters
+            m.momentum = 0.03
+            m.running_mean.add_(torch.empty_like(m.running_mean).uniform_(-0.1, 0.1))
+            m.running_var.mul_(torch.empty_like(m.running_var).uniform_(0.8, 1.2))
     for head in model.heads:
         head.init_biases(0.5, 0.5)
     return model.eval()

@@ -29,9 +29,11 @@ def test_onnx_detections_match_pytorch(tmp_path: Path, arch: str) -> None:
     images = [random_image(96, 96, 0), random_image(70, 110, 1), random_image(128, 64, 2)]  # batch of 3
     total = 0
     for a, b in zip(torch_det(images), onnx_det(images)):
-        assert a.class_ids.tolist() == b.class_ids.tolist()
-        np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
-        np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+        assert len(a) == len(b)
+        # The same detections as a set: scores tied to ~1e-7 may come out in either order.
+        for box, score, cls in zip(a.boxes, a.scores, a.class_ids):
+            same = (b.class_ids == cls) & (np.abs(b.boxes - box).max(1) < 1e-3) & (np.abs(b.scores - score) < 1e-5)
+            assert same.any(), (box, score, cls)
         total += len(a)
     assert total > 0
     auto = onnx_det(images[0], thresholds="auto")[0]  # thresholds travel inside the .onnx

@@ -162,3 +162,12 @@ def test_nms_across_blocks_equals_brute_force(block: int) -> None:
     assert batched_nms(tb, ts, tl, 0.4).tolist() == greedy_reference(boxes, scores, labels, 0.4)
     assert nms(tb, ts, 0.4, max_keep=9, block=block).tolist() == greedy_reference(
         boxes, scores, np.zeros_like(labels), 0.4)[:9]
+
+
+def test_postprocess_drops_non_finite_boxes() -> None:
+    # An overflowed box (inf) next to a normal one: the normal one survives class-aware NMS
+    # (an inf box would make the class offsets and every IoU NaN).
+    pred = torch.tensor([[[0, 0, float("inf"), 10, 0.9, 0.9], [5, 5, 15, 15, 0.8, 0.9],
+                          [float("nan"), 0, 3, 3, 0.9, 0.9]]])
+    (boxes, scores, labels), = postprocess(pred, NMSConfig(conf_threshold=0.1))
+    assert boxes.tolist() == [[5.0, 5.0, 15.0, 15.0]] and labels.tolist() == [0]

@@ -15,6 +15,8 @@ import dataclasses
 from pathlib import Path
 from typing import Union
 
+from yolo3.io.text import split_lines
+
 
 class DarknetCfgError(ValueError):
     """A `.cfg` that yolo3 cannot represent exactly; the message names file and line."""
@@ -141,7 +143,7 @@ class _RawSection:
 
 def _split_sections(text: str, path: str) -> list[_RawSection]:
     sections: list[_RawSection] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(split_lines(text), start=1):
         line = "".join(raw.split())
         if not line or line[0] in "#;":
             continue

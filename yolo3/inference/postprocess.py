@@ -51,7 +51,8 @@ def candidates(pred: torch.Tensor, cfg: NMSConfig) -> tuple[torch.Tensor, torch.
         if len(cfg.class_thresholds) != num_classes:
             raise ValueError(f"class_thresholds has {len(cfg.class_thresholds)} values for {num_classes} classes")
         thresholds = torch.as_tensor(cfg.class_thresholds, dtype=scores.dtype, device=scores.device)
-    mask = scores > thresholds
+    # A box that overflowed (exp(tw) = inf, or NaN from a diverged model) is never a detection.
+    mask = (scores > thresholds) & torch.isfinite(pred[:, :4]).all(1, keepdim=True)
     if cfg.classes is not None:
         allowed = torch.zeros(num_classes, dtype=torch.bool, device=scores.device)
         allowed[torch.as_tensor(cfg.classes, dtype=torch.long, device=scores.device)] = True

@@ -30,7 +30,7 @@ def nms(
     is exactly greedy NMS; the work stops once `max_keep` boxes are kept.
 
     Args:
-        boxes: (N, 4) xyxy.
+        boxes: (N, 4) xyxy, finite (post-processing drops non-finite boxes first).
         scores: (N,).
         iou_threshold: suppress boxes with overlap > this to a kept box.
         max_keep: stop after this many kept boxes (None = no limit).

@@ -19,6 +19,7 @@ from defusedxml import DefusedXmlException
 from yolo3.data.findings import Finding
 from yolo3.data.formats import IMAGE_SUFFIXES, SPLITS, DatasetIndex, place_image, unique_names
 from yolo3.data.sample import Sample
+from yolo3.io.text import split_lines
 
 _OBJECT_TAG = re.compile(rb"<object[\s>]")
 
@@ -101,7 +102,7 @@ def _list_ids(path: Path, annotations: Path) -> list[str]:
     trailing -1/0/1 column (per-class list format) is dropped unless the whole line
     names an existing annotation."""
     ids = []
-    for line in path.read_text(encoding="utf-8-sig").splitlines():
+    for line in split_lines(path.read_text(encoding="utf-8-sig")):
         line = line.strip()
         if line:
             flagged = _FLAGGED_ID.match(line)
@@ -130,7 +131,7 @@ def read_voc(root: str | Path, class_names: list[str] | None = None) -> DatasetI
     split_ids = _split_ids(root)
     findings: list[Finding] = []
     if class_names is None and (root / "classes.txt").is_file():
-        lines = (root / "classes.txt").read_text(encoding="utf-8-sig").splitlines()
+        lines = split_lines((root / "classes.txt").read_text(encoding="utf-8-sig"))
         class_names = [ln.strip() for ln in lines if ln.strip()]
     if class_names is None:
         found: set[str] = set()

@@ -10,7 +10,6 @@ Labels: for `…/images/…/x.jpg` the file `…/labels/…/x.txt`; one line per
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from yolo3.data.findings import DataError, Finding
 from yolo3.data.formats import IMAGE_SUFFIXES, SPLITS, DatasetIndex, place_image, unique_names
 from yolo3.data.image_io import ImageReadError, image_size
 from yolo3.data.sample import Sample
+from yolo3.io.text import split_lines
 
 
 def label_path(image: Path) -> Path:
@@ -65,14 +65,12 @@ def _list_images(entry: str | list, root: Path, yaml_path: Path) -> list[Path]:
     if p.is_dir():
         return sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
     if p.suffix.lower() == ".txt" and p.is_file():
-        lines = p.read_text(encoding="utf-8-sig").splitlines()
+        lines = split_lines(p.read_text(encoding="utf-8-sig"))
         return [(Path(ln.strip()) if Path(ln.strip()).is_absolute() else root / ln.strip()) for ln in lines if ln.strip()]
     if p.suffix.lower() in IMAGE_SUFFIXES:
         return [p]
     raise DataError(f"{yaml_path}: split entry {entry!r} → {p} is not a folder, a .txt list or an image")
 
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def parse_label_file(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarray, list[int], list[Finding]]:
@@ -84,7 +82,7 @@ def parse_label_file(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarr
     """
     rows, ids, lines, findings = [], [], [], []
     text = path.read_text(encoding="utf-8-sig", errors="replace")  # BOM and CRLF tolerated
-    for n, line in enumerate(_LINE_BREAK.split(text), 1):  # numbered as editors do (not str.splitlines)
+    for n, line in enumerate(split_lines(text), 1):  # numbered as editors do (not str.splitlines)
         fields = line.split()
         if not fields:
             continue
