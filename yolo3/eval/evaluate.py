@@ -18,18 +18,16 @@ import numpy as np
 import torch
 
 from yolo3.data.image_io import read_image
-from yolo3.data.letterbox import letterbox
 from yolo3.data.sample import Sample
 from yolo3.eval.coco import coco_metrics
 from yolo3.eval.confusion import confusion_matrix
 from yolo3.eval.matching import match_dataset
 from yolo3.eval.thresholds import ThresholdReport, choose_thresholds
 from yolo3.eval.voc import voc_metrics
-from yolo3.inference.postprocess import NMSConfig, postprocess
-from yolo3.inference.predict import detections_from_network, to_tensor
+from yolo3.inference.postprocess import NMSConfig
+from yolo3.inference.predict import predict_arrays
 from yolo3.inference.results import Detections
 from yolo3.models import YOLOv3Base
-from yolo3.ops.decode import decode
 
 VAL_NMS = NMSConfig(conf_threshold=0.001, iou_threshold=0.6, max_det=300)
 """Evaluation defaults (what mAP is conventionally reported with)."""
@@ -78,19 +76,14 @@ def run_inference(
     model: YOLOv3Base, samples: list[Sample], class_names: list[str], imgsz: int, batch_size: int, nms: NMSConfig
 ) -> list[Detections]:
     """Detections per sample (original pixels), batch by batch; restores the model's mode."""
-    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     out: list[Detections] = []
     try:
         for start in range(0, len(samples), batch_size):
             chunk = samples[start : start + batch_size]
-            boxed, infos = zip(*(letterbox(read_image(s.image_path), imgsz) for s in chunk))
-            raw = model(to_tensor(list(boxed)).to(device))
-            preds = decode(raw, model.anchors, model.strides, model.cfg.xy_mode)
-            for (boxes, scores, labels), info, s in zip(postprocess(preds, nms), infos, chunk):
-                out.append(detections_from_network(boxes.cpu(), scores.cpu(), labels.cpu(), info, class_names,
-                                                   str(s.image_path)))
+            out += predict_arrays(model, [read_image(s.image_path) for s in chunk], imgsz, nms,
+                                  [str(s.image_path) for s in chunk], class_names)
     finally:
         model.train(was_training)
     return out

@@ -25,18 +25,23 @@ def predict_arrays(
     imgsz: int | None = None,
     nms: NMSConfig | None = None,
     sources: list[str] | None = None,
+    class_names: list[str] | None = None,
 ) -> list[Detections]:
-    """Detects objects in RGB uint8 (h, w, 3) arrays; boxes come back in their pixels."""
-    imgsz = imgsz or model.cfg.imgsz
-    nms = nms or NMSConfig()
-    boxed, infos = zip(*(letterbox(img, imgsz) for img in images)) if images else ((), ())
+    """Detects objects in RGB uint8 (h, w, 3) arrays; boxes come back in their pixels.
+
+    Runs on the model's device, in its current mode; `class_names` default to the model's.
+    """
     if not images:
         return []
-    raw = model(to_tensor(list(boxed)))
+    imgsz = imgsz or model.cfg.imgsz
+    nms = nms or NMSConfig()
+    names = class_names if class_names is not None else model.cfg.names
+    boxed, infos = zip(*(letterbox(img, imgsz) for img in images))
+    raw = model(to_tensor(list(boxed)).to(next(model.parameters()).device))
     preds = decode(raw, model.anchors, model.strides, model.cfg.xy_mode)
     results = []
     for i, ((boxes, scores, labels), info) in enumerate(zip(postprocess(preds, nms), infos)):
-        results.append(detections_from_network(boxes, scores, labels, info, model.cfg.names,
+        results.append(detections_from_network(boxes.cpu(), scores.cpu(), labels.cpu(), info, names,
                                                sources[i] if sources else f"image{i}"))
     return results
 
