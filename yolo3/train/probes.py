@@ -8,7 +8,13 @@ through the 0.1 slope — a rising share means a too-high LR or a bad initialisa
 
 Gradient check: autograd's gradient of the loss against central finite differences
 (L(w + ε) − L(w − ε)) / 2ε for a few weights, in float64, so a broken backward (a custom
-op, a detached term, a wrong loss) shows as a large relative error.
+op, a detached term, a wrong loss) shows as a large error. Two numbers agree when
+|analytic − numeric| ≤ atol + rtol·|numeric|: rtol for the truncation error of the
+difference, atol for its round-off. The loss is computed to about u·|L| (u = 2⁻⁵³, times
+the rounding accumulated through the forward pass, and that accumulation differs between
+CPUs: AVX-512 and AMX kernels sum in other orders), and dividing by 2ε amplifies it to
+ROUNDOFF_GROWTH·u·|L|/ε. A tiny gradient (|g| ≈ 1e-6 with ε = 1e-6) is below that floor,
+so its relative error alone says nothing about the backward.
 """
 
 from __future__ import annotations
@@ -58,19 +64,38 @@ def activation_stats(model: nn.Module, images: torch.Tensor) -> list[LayerActivi
     return rows
 
 
+FLOAT64_UNIT_ROUNDOFF = 2.0**-53
+# How many unit round-offs a forward pass accumulates in |L|: summing n terms in float64
+# errs by about √n·u (random rounding) and at worst n·u; the YOLO loss sums a few thousand
+# grid terms, so 64 sits above the typical growth and far below a real backward error.
+ROUNDOFF_GROWTH = 64.0
+
+
 @dataclasses.dataclass
 class GradientCheck:
-    """One weight: autograd's derivative, the finite-difference one, their relative error."""
+    """One weight: autograd's derivative, the finite-difference one, and the round-off
+    bound `atol` of the finite difference (same units as the derivative)."""
 
     name: str
     index: tuple[int, ...]
     analytic: float
     numeric: float
+    atol: float = 0.0
 
     @property
     def relative_error(self) -> float:
         scale = max(abs(self.analytic), abs(self.numeric), 1e-8)
         return abs(self.analytic - self.numeric) / scale
+
+    def agrees(self, rtol: float = 1e-4) -> bool:
+        """|analytic − numeric| ≤ atol + rtol·|numeric|: equal up to round-off and truncation."""
+        return abs(self.analytic - self.numeric) <= self.atol + rtol * abs(self.numeric)
+
+
+def finite_difference_roundoff(loss_scale: float, eps: float) -> float:
+    """Bound on the round-off error of a central difference (L(w+ε) − L(w−ε)) / 2ε in
+    float64 when each L, of magnitude `loss_scale`, is computed to ROUNDOFF_GROWTH·u·|L|."""
+    return ROUNDOFF_GROWTH * FLOAT64_UNIT_ROUNDOFF * loss_scale / eps
 
 
 def gradient_check(
@@ -88,6 +113,8 @@ def gradient_check(
         loss_of: computes the scalar loss of a model (e.g. `lambda m: loss_fn(m(x), t)[0]`).
         samples: how many weights (spread over the layers) to check.
         eps: the finite-difference step.
+
+    Returns one GradientCheck per weight; `check.agrees(rtol)` is the verdict.
     """
     net = copy.deepcopy(model).double().eval()
     params = [(n, p) for n, p in net.named_parameters() if p.requires_grad and p.numel() > 0]
@@ -108,5 +135,6 @@ def gradient_check(
             p[index] = original - eps
             down = float(loss_of(net))
             p[index] = original
-            results.append(GradientCheck(name, index, analytic, (up - down) / (2 * eps)))
+            atol = finite_difference_roundoff(max(abs(up), abs(down)), eps)
+            results.append(GradientCheck(name, index, analytic, (up - down) / (2 * eps), atol))
     return results
