@@ -7,12 +7,11 @@ import sys
 
 from yolo3.data.convert import convert_dataset
 from yolo3.data.findings import DataError
-
-FORMATS = ("yolo", "coco", "voc")
+from yolo3.data.formats import FORMATS  # yolo, coco, voc, labelme, cvat
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("convert", help="convert a dataset between yolo, coco and voc")
+    p = sub.add_parser("convert", help="convert a dataset between yolo, coco, voc, labelme and cvat")
     p.add_argument("src", help="data.yaml, COCO .json / folder, or VOC root")
     p.add_argument("out", help="output folder")
     p.add_argument("--from", dest="source", choices=FORMATS, help="source format (checked; default: detected)")

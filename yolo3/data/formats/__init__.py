@@ -1,4 +1,5 @@
-"""Dataset formats in and out: YOLO txt (+ data.yaml), COCO JSON, Pascal VOC XML.
+"""Dataset formats in and out: YOLO txt (+ data.yaml), COCO JSON, Pascal VOC XML,
+LabelMe JSON and CVAT for images 1.1 XML.
 
 Every reader gives a DatasetIndex of Samples (boxes xyxy in original pixels), and
 every writer takes one, so a conversion is read → write and loses nothing.
@@ -18,6 +19,8 @@ from yolo3.data.findings import DataError, Finding
 from yolo3.data.sample import Sample
 
 SPLITS = ("train", "val", "test")
+FORMATS = ("yolo", "coco", "voc", "labelme", "cvat")
+"""Every format load_dataset reads and save_dataset writes."""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -29,7 +32,7 @@ class DatasetIndex:
         class_names: names by class index.
         splits: samples per split ('train', 'val', 'test').
         root: the dataset's root folder.
-        format: 'yolo', 'coco' or 'voc'.
+        format: 'yolo', 'coco', 'voc', 'labelme' or 'cvat'.
         category_ids: COCO category id of each class index (1-based contiguous when
             the source has none), for writing COCO results.
         findings: problems met while parsing (left out items), for check_dataset.
@@ -52,36 +55,73 @@ class DatasetIndex:
         return [s for split in self.splits.values() for s in split]
 
 
+def _xml_root_tag(path: Path) -> str:
+    """The root element's name of an XML file, from its first 4 KB ("" if none)."""
+    import re
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return ""
+    head = re.sub(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", b"", head, flags=re.S)
+    found = re.search(rb"<([A-Za-z_][\w.-]*)", head)
+    return found.group(1).decode() if found else ""
+
+
 def detect_format(path: str | Path) -> str:
-    """'yolo' for a .yaml, 'coco' for a .json or a folder with annotations/*.json, 'voc' for a VOC root."""
+    """The format of a dataset path:
+
+    'yolo': a .yaml, or a folder with data.yaml; 'coco': a .json, or a folder with
+    annotations/*.json; 'cvat': a CVAT .xml, or a folder with annotations.xml whose root
+    is <annotations>; 'voc': a devkit root (Annotations/) or VOC XML per image in one of the
+    layouts of layouts.py; 'labelme': LabelMe JSON per image in one of those layouts.
+    """
+    from yolo3.data.formats.labelme import is_labelme_file
+    from yolo3.data.formats.layouts import find_per_image_layout
+
     path = Path(path)
     if path.is_file() and path.suffix.lower() in (".yaml", ".yml"):
         return "yolo"
     if path.is_file() and path.suffix.lower() == ".json":
         return "coco"
+    if path.is_file() and path.suffix.lower() == ".xml" and _xml_root_tag(path) == "annotations":
+        return "cvat"
     if path.is_dir():
         if (path / "Annotations").is_dir():
             return "voc"
         if (path / "data.yaml").is_file():
             return "yolo"
-        if list((path / "annotations").glob("*.json")):
+        jsons = sorted((path / "annotations").glob("*.json"))
+        if jsons and not is_labelme_file(jsons[0]):
             return "coco"
+        if (path / "annotations.xml").is_file() and _xml_root_tag(path / "annotations.xml") == "annotations":
+            return "cvat"
+        layout = find_per_image_layout(path, ".xml")
+        if layout is not None:
+            return "voc"
+        layout = find_per_image_layout(path, ".json")
+        first = next((a for pairs in layout.splits.values() for a, _, _ in pairs if a.is_file()), None) if layout else None
+        if first is not None and is_labelme_file(first):
+            return "labelme"
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     raise DataError(
         f"{path}: not a dataset; give a YOLO data.yaml, a COCO .json (or a folder with annotations/*.json), "
-        "or a Pascal VOC root with Annotations/ and JPEGImages/"
+        "a Pascal VOC root (Annotations/ and JPEGImages/, or images with .xml beside them, or images/ with "
+        "annots/ or annotations/), LabelMe .json beside the images, or a CVAT for images annotations.xml"
     )
 
 
 def load_dataset(path: str | Path, class_names: list[str] | None = None) -> DatasetIndex:
     """Reads a dataset whatever its format (see detect_format).
 
-    class_names fixes the class order of a VOC dataset (default: classes.txt in the
-    root if present, else the sorted names found); other formats carry their own.
+    class_names fixes the class order of a VOC, LabelMe or CVAT dataset (default:
+    classes.txt in the root if present, CVAT's label list, else the sorted names found);
+    YOLO and COCO carry their own.
     Raises DataError when the dataset holds no images.
     """
-    from yolo3.data.formats import coco, voc, yolo  # the readers import this module
+    from yolo3.data.formats import coco, cvat, labelme, voc, yolo  # the readers import this module
 
     path = Path(path)
     fmt = detect_format(path)
@@ -89,6 +129,10 @@ def load_dataset(path: str | Path, class_names: list[str] | None = None) -> Data
         index = yolo.read_yolo(path / "data.yaml" if path.is_dir() else path)
     elif fmt == "coco":
         index = coco.read_coco(path)
+    elif fmt == "cvat":
+        index = cvat.read_cvat(path, class_names)
+    elif fmt == "labelme":
+        index = labelme.read_labelme(path, class_names)
     else:
         index = voc.read_voc(path, class_names)
     if not any(index.splits.values()):
@@ -97,14 +141,15 @@ def load_dataset(path: str | Path, class_names: list[str] | None = None) -> Data
 
 
 def save_dataset(index: DatasetIndex, out: str | Path, fmt: str, images: str = "copy") -> Path:
-    """Writes `index` as `fmt` ('yolo' | 'coco' | 'voc') under folder `out`; returns the
-    path load_dataset reads back (data.yaml, the folder, or the VOC root).
+    """Writes `index` as `fmt` (one of FORMATS) under folder `out`; returns the path
+    load_dataset reads back (data.yaml, the folder, the VOC root, CVAT's annotations.xml).
 
     images: 'copy' the image files, 'link' them (symlink), or 'none' (labels only).
     """
-    from yolo3.data.formats import coco, voc, yolo
+    from yolo3.data.formats import coco, cvat, labelme, voc, yolo
 
-    writers = {"yolo": yolo.write_yolo, "coco": coco.write_coco, "voc": voc.write_voc}
+    writers = {"yolo": yolo.write_yolo, "coco": coco.write_coco, "voc": voc.write_voc,
+               "labelme": labelme.write_labelme, "cvat": cvat.write_cvat}
     if fmt not in writers:
         raise DataError(f"unknown format {fmt!r}; choose one of {sorted(writers)}")
     if images not in ("copy", "link", "none"):
@@ -140,4 +185,4 @@ def unique_names(samples: list[Sample]) -> list[str]:
     return names
 
 
-__all__ = ["DatasetIndex", "DataError", "Finding", "SPLITS", "detect_format", "load_dataset", "save_dataset"]
+__all__ = ["DatasetIndex", "DataError", "Finding", "FORMATS", "SPLITS", "detect_format", "load_dataset", "save_dataset"]

@@ -1,4 +1,6 @@
-"""Pascal VOC: Annotations/*.xml, JPEGImages/, ImageSets/Main/{train,val,test}.txt.
+"""Pascal VOC: Annotations/*.xml, JPEGImages/, ImageSets/Main/{train,val,test}.txt,
+and the layouts VOC XML is shipped in elsewhere (XML beside the images, or images/ +
+annots/ folders; see layouts.py).
 
 XML is parsed with defusedxml: entity expansion (billion laughs), external entities and
 DTD tricks raise instead of running, and the file is reported as a bad annotation.
@@ -18,6 +20,7 @@ from defusedxml import DefusedXmlException
 
 from yolo3.data.findings import Finding
 from yolo3.data.formats import IMAGE_SUFFIXES, SPLITS, DatasetIndex, place_image, unique_names
+from yolo3.data.formats.layouts import find_per_image_layout
 from yolo3.data.sample import Sample
 from yolo3.io.text import split_lines
 
@@ -34,8 +37,7 @@ def _object_lines(data: bytes) -> list[int]:
     return [data.count(b"\n", 0, m.start()) + 1 for m in _OBJECT_TAG.finditer(data)]
 
 
-def _find_image(root: Path, filename: str, stem: str) -> Path:
-    folder = root / "JPEGImages"
+def _find_image(folder: Path, filename: str, stem: str) -> Path:
     if filename and (folder / filename).exists():
         return folder / filename
     for suffix in IMAGE_SUFFIXES:
@@ -44,10 +46,13 @@ def _find_image(root: Path, filename: str, stem: str) -> Path:
     return folder / (filename or stem + ".jpg")  # missing: the check reports it as unreadable
 
 
-def parse_voc_xml(path: Path, root: Path, names: dict[str, int] | None) -> tuple[Sample | None, list[Finding], list[str]]:
+def parse_voc_xml(path: Path, root: Path, names: dict[str, int] | None, image: Path | None = None,
+                  image_dir: Path | None = None) -> tuple[Sample | None, list[Finding], list[str]]:
     """Parses one VOC XML → (sample or None when unparseable, findings, class names seen).
 
-    names maps class name → index; None collects names only (first pass).
+    names maps class name → index; None collects names only (first pass). The image is
+    `image` when given, else the XML's <filename> (or its stem) in `image_dir` (default
+    root/JPEGImages).
     """
     findings: list[Finding] = []
     try:
@@ -88,7 +93,8 @@ def parse_voc_xml(path: Path, root: Path, names: dict[str, int] | None) -> tuple
         difficult.append(_text(obj, "difficult", "0") not in ("0", ""))
         truncated.append(_text(obj, "truncated", "0") not in ("0", ""))
         positions.append(pos)
-    image = _find_image(root, _text(tree, "filename"), path.stem)
+    if image is None:
+        image = _find_image(image_dir or root / "JPEGImages", _text(tree, "filename"), path.stem)
     sample = Sample(image, np.array(boxes).reshape(-1, 4), ids, image_id=path.stem, image_size=image_size,
                     difficult=difficult, truncated=truncated, annotation_path=path, positions=positions)
     return sample, findings, seen
@@ -125,30 +131,57 @@ def _split_ids(root: Path) -> dict[str, list[str]]:
     return splits
 
 
+def _devkit_entries(root: Path) -> tuple[dict[str, list[tuple[Path, Path | None, Path]]], list[Finding]]:
+    """(XML, None, JPEGImages) per listed id and split; a listed id without XML is a finding."""
+    entries: dict[str, list[tuple[Path, Path | None, Path]]] = {}
+    findings = []
+    for split, ids in _split_ids(root).items():
+        entries[split] = []
+        for stem in ids:
+            xml = root / "Annotations" / f"{stem}.xml"
+            if xml.is_file():
+                entries[split].append((xml, None, root / "JPEGImages"))
+            else:
+                findings.append(Finding("bad_annotation", root / "ImageSets" / "Main" / f"{split}.txt", "",
+                                        f"{stem}: annotation {xml} does not exist"))
+    return entries, findings
+
+
+def is_devkit(root: Path) -> bool:
+    """Whether `root` is a VOC devkit root (Annotations/ with JPEGImages/ or ImageSets/)."""
+    return (root / "Annotations").is_dir() and ((root / "JPEGImages").is_dir() or (root / "ImageSets").is_dir())
+
+
 def read_voc(root: str | Path, class_names: list[str] | None = None) -> DatasetIndex:
-    """Reads a VOC root. Class order: class_names, else classes.txt in the root, else sorted names found."""
+    """Reads VOC XML: a devkit root, or a folder in one of the layouts of layouts.py.
+
+    Class order: class_names, else classes.txt in the root, else sorted names found.
+    """
     root = Path(root)
-    split_ids = _split_ids(root)
-    findings: list[Finding] = []
+    layout = None if is_devkit(root) else find_per_image_layout(root, ".xml")
+    if layout is None:
+        entries, findings = _devkit_entries(root)
+    else:
+        entries, findings = layout.splits, []
     if class_names is None and (root / "classes.txt").is_file():
         lines = split_lines((root / "classes.txt").read_text(encoding="utf-8-sig"))
         class_names = [ln.strip() for ln in lines if ln.strip()]
     if class_names is None:
         found: set[str] = set()
-        for stem in sorted({s for ids in split_ids.values() for s in ids}):
-            found.update(parse_voc_xml(root / "Annotations" / f"{stem}.xml", root, None)[2])
+        for xml in sorted({xml for pairs in entries.values() for xml, _, _ in pairs if xml.is_file()}):
+            found.update(parse_voc_xml(xml, root, None)[2])
         class_names = sorted(n for n in found if n)
     names = {n: i for i, n in enumerate(class_names)}
     splits: dict[str, list[Sample]] = {}
-    for split, ids in split_ids.items():
+    for split, pairs in entries.items():
         samples = []
-        for stem in ids:
-            xml = root / "Annotations" / f"{stem}.xml"
-            if not xml.is_file():
-                findings.append(Finding("bad_annotation", root / "ImageSets" / "Main" / f"{split}.txt", "",
-                                        f"{stem}: annotation {xml} does not exist"))
+        for xml, image, image_dir in pairs:
+            if not xml.is_file():  # an image without its XML (per-image layouts only)
+                findings.append(Finding("missing_label_file", xml, "", f"no annotation for {image}; "
+                                        "read as an image without objects"))
+                samples.append(Sample(image, np.zeros((0, 4)), [], annotation_path=xml))
                 continue
-            sample, found_here, _ = parse_voc_xml(xml, root, names)
+            sample, found_here, _ = parse_voc_xml(xml, root, names, image, image_dir)
             findings.extend(found_here)
             if sample is not None:
                 samples.append(sample)
