@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from yolo3.data.image_io import EXIF_ORIENTATION, NON_RGB_MODES, is_truncated
+from yolo3.data.image_io import EXIF_ORIENTATION, NON_RGB_MODES, has_alpha, is_truncated
 
 # File suffixes each decoded format may legitimately carry.
 _SUFFIXES = {"JPEG": {".jpg", ".jpeg", ".jpe", ".jfif"}, "PNG": {".png"}, "BMP": {".bmp"},
@@ -53,6 +53,7 @@ def inspect_image(path: Path, max_pixels: int, min_side: int, decode: bool = Tru
         with im:
             w, h = im.size
             fmt, mode = im.format or "?", im.mode
+            alpha = has_alpha(mode, im.info)
             try:
                 orientation = int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)
             except Exception:
@@ -73,7 +74,12 @@ def inspect_image(path: Path, max_pixels: int, min_side: int, decode: bool = Tru
         problems.append(("wrong_extension", f"a {fmt} file named {path.suffix}; it is decoded by content"))
     if mode != "RGB":
         kind = NON_RGB_MODES.get(mode, mode)
-        problems.append(("non_rgb", f"{kind} image (mode {mode}); converted to 8-bit RGB when read"))
+        problems.append(("non_rgb", f"{kind} image (mode {mode}); converted to 8-bit RGB when read"
+                                    + ("; transparent pixels composited on grey 114 (the training pad colour)"
+                                       if alpha else "")))
+    elif alpha:  # an RGB file with a transparency key
+        problems.append(("non_rgb", "RGB image with a transparent colour key; transparent pixels composited on "
+                                    "grey 114 (the training pad colour) when read"))
     if orientation != 1:
         problems.append(("exif_orientation", f"EXIF orientation {orientation}; the image is read upright "
                                              "(boxes must be in the upright frame)"))

@@ -1,7 +1,10 @@
 """Reading images as RGB uint8 arrays, whatever the file holds.
 
 Grey, RGBA, palette, CMYK and 16-bit files all come back as (h, w, 3) uint8 RGB with
-the EXIF orientation applied (OpenCV's IMREAD_COLOR does both); unicode paths work
+the EXIF orientation applied (OpenCV's IMREAD_COLOR does both); transparent pixels
+(RGBA, grey+alpha, palette with transparency) are composited on the training pad colour
+(grey 114, letterbox.PAD_VALUE) rather than left as whatever colour they hide, often
+black; check-data reports such files (non_rgb). Unicode paths work
 (bytes are read by Python, decoded by OpenCV). Anything unreadable raises
 ImageReadError naming the file.
 
@@ -68,7 +71,45 @@ def read_image(path: str | Path, max_pixels: int | None = MAX_PIXELS) -> np.ndar
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
         raise ImageReadError(f"{path}: not a decodable image (corrupt, or not an image format OpenCV reads)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    alpha = alpha_channel(data)
+    return composite_on_pad(rgb, alpha) if alpha is not None and alpha.shape == rgb.shape[:2] else rgb
+
+
+ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+"""Pillow modes that carry an alpha channel (a palette or RGB/grey file may carry a
+transparency key instead: info['transparency'])."""
+
+
+def has_alpha(mode: str, info: dict) -> bool:
+    """Whether an image of Pillow `mode` with header `info` has transparent pixels to composite."""
+    return mode in ALPHA_MODES or (mode in ("P", "L", "RGB", "I;16") and "transparency" in info)
+
+
+def alpha_channel(data: bytes | np.ndarray) -> np.ndarray | None:
+    """(h, w) uint8 alpha of an encoded image, EXIF orientation applied (as IMREAD_COLOR
+    applies it), or None when the file has no transparency (the common case: only the
+    header is read)."""
+    from PIL import ImageOps
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(memoryview(data))) as im:
+                if not has_alpha(im.mode, im.info):
+                    return None
+                upright = ImageOps.exif_transpose(im)
+                return np.asarray(upright.convert("RGBA"))[..., 3].copy()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+
+
+def composite_on_pad(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """(h, w, 3) uint8: rgb·a + PAD_VALUE·(1 − a), a = alpha / 255 (straight alpha)."""
+    from yolo3.data.letterbox import PAD_VALUE
+
+    a = alpha.astype(np.float32)[..., None] / 255.0
+    return np.rint(rgb.astype(np.float32) * a + PAD_VALUE * (1.0 - a)).astype(np.uint8)
 
 
 # --- header probing (no pixel decode), for dataset readers and checks -----------------

@@ -206,6 +206,28 @@ def _check_sample(sample: Sample, info: ImageInspection, policy: CheckPolicy,
     return cleaned
 
 
+def _box_set(sample: Sample) -> np.ndarray:
+    """(N, 5) rows [class, x1, y1, x2, y2] in a canonical order, to compare two annotations."""
+    rows = np.column_stack([sample.class_ids.astype(np.float64), sample.boxes])
+    return rows[np.lexsort(rows.T[::-1])] if len(rows) else rows
+
+
+def duplicate_message(first: Sample, again: Sample, split_of: dict[int, str]) -> str:
+    """The duplicate_image message for byte-identical files (same content hash).
+
+    Across splits it names the leak ("same image in train and test": the held-out
+    number then measures memory, not generalisation); it says whether the two copies'
+    boxes differ (conflicting labels) or agree.
+    """
+    a, b = split_of.get(id(first), "?"), split_of.get(id(again), "?")
+    leak = f"same image in {a} and {b} (leakage between splits): " if a != b else ""
+    boxes_a, boxes_b = _box_set(first), _box_set(again)
+    same = boxes_a.shape == boxes_b.shape and np.array_equal(boxes_a, boxes_b)
+    boxes = ("same boxes" if same else
+             f"the boxes differ: {len(again)} box(es) here, {len(first)} there")
+    return f"{leak}same bytes as {first.image_path}; {boxes}"
+
+
 def check_dataset(index: DatasetIndex, policy: CheckPolicy | None = None) -> CheckReport:
     """Checks every image and box of `index`; returns the report with cleaned splits.
 
@@ -221,7 +243,8 @@ def check_dataset(index: DatasetIndex, policy: CheckPolicy | None = None) -> Che
     with ThreadPoolExecutor(max(1, policy.workers)) as pool:  # decoding releases the GIL
         infos = list(pool.map(lambda s: inspect_image(s.image_path, policy.max_pixels, policy.min_image_side,
                                                       policy.decode_images), samples))
-    first_seen: dict[str, Path] = {}
+    first_seen: dict[str, Sample] = {}
+    split_of = {id(s): split for split, v in index.splits.items() for s in v}
     cleaned_by_id: dict[int, Sample | None] = {}
     for sample, info in zip(samples, infos):
         if policy.missing_label_file == "skip" and str(sample.annotation_path) in missing:
@@ -229,12 +252,12 @@ def check_dataset(index: DatasetIndex, policy: CheckPolicy | None = None) -> Che
             continue
         if info.digest and info.digest in first_seen:
             rule = _record(findings, policy, "duplicate_image", sample.image_path, "",
-                           f"same bytes as {first_seen[info.digest]}")
+                           duplicate_message(first_seen[info.digest], sample, split_of))
             if rule == "skip":
                 cleaned_by_id[id(sample)] = None
                 continue
         elif info.digest:
-            first_seen[info.digest] = sample.image_path
+            first_seen[info.digest] = sample
         cleaned_by_id[id(sample)] = _check_sample(sample, info, policy, findings)
     splits = {k: [c for s in v if (c := cleaned_by_id[id(s)]) is not None] for k, v in index.splits.items()}
     counts: dict[str, int] = {}
