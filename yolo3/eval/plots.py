@@ -17,6 +17,7 @@ from yolo3.data.sample import Sample  # noqa: E402
 from yolo3.eval.confusion import normalise_rows  # noqa: E402
 from yolo3.eval.matching import MatchResult, class_curve  # noqa: E402
 from yolo3.eval.thresholds import CONF_GRID, f1_curves  # noqa: E402
+from yolo3.inference.draw import draw_boxes  # noqa: E402
 from yolo3.inference.results import Detections  # noqa: E402
 
 RECALL_GRID = np.linspace(0.0, 1.0, 101)
@@ -36,8 +37,13 @@ def interpolated_pr(match: MatchResult, cls: int) -> np.ndarray | None:
     return np.where(idx < len(envelope), envelope[np.minimum(idx, len(envelope) - 1)], 0.0)
 
 
-def plot_pr_curves(match: MatchResult, class_names: list[str], ap50: list[float], path: Path) -> None:
-    """Precision–recall at IoU 0.5 per class and their mean."""
+def plot_pr_curves(match: MatchResult, class_names: list[str], ap50: list[float], path: Path | None,
+                   metric: str = "COCO 101-point") -> plt.Figure:
+    """Precision–recall at IoU 0.5 per class and their mean; saved to `path` when given.
+
+    ap50: per-class AP@0.5 shown in the legend, computed as `metric` says (default: the
+    COCO 101-point interpolation of the headline mAP@0.5, the same the curves sample).
+    """
     fig, ax = plt.subplots(figsize=(7, 5), dpi=100)
     curves = []
     for c, name in enumerate(class_names):
@@ -49,10 +55,13 @@ def plot_pr_curves(match: MatchResult, class_names: list[str], ap50: list[float]
         valid = [a for a in ap50 if a >= 0]
         ax.plot(RECALL_GRID, np.mean(curves, axis=0), lw=3, color="k",
                 label=f"all classes mAP@0.5={np.mean(valid) if valid else 0:.3f}")
-    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="Precision–recall (IoU 0.5)")
-    ax.legend(loc="lower left", fontsize=8)
-    fig.savefig(path)
-    plt.close(fig)
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02),
+           title=f"Precision–recall (IoU 0.5); AP in the legend: {metric}")
+    ax.legend(loc="lower left", fontsize=8, title=f"AP@0.5 ({metric})", title_fontsize=8)
+    if path is not None:
+        fig.savefig(path)
+        plt.close(fig)
+    return fig
 
 
 def plot_f1_curves(match: MatchResult, class_names: list[str], thresholds: np.ndarray, path: Path) -> None:
@@ -73,54 +82,80 @@ def plot_f1_curves(match: MatchResult, class_names: list[str], thresholds: np.nd
     plt.close(fig)
 
 
-def plot_confusion(matrix: np.ndarray, class_names: list[str], path: Path) -> None:
-    """Counts and row-normalised confusion matrices side by side."""
+def cell_text_colors(data: np.ndarray, cmap: str = "Blues") -> np.ndarray:
+    """(n, n) of 'white' or 'black': the colour that reads on each cell of `data` drawn
+    with `cmap` (white where the cell's relative luminance is below 0.5)."""
+    norm = matplotlib.colors.Normalize(vmin=float(np.min(data)), vmax=float(np.max(data)) or 1.0)
+    rgb = plt.get_cmap(cmap)(norm(np.asarray(data, np.float64)))[..., :3]
+    luminance = rgb @ np.array([0.2126, 0.7152, 0.0722])
+    return np.where(luminance < 0.5, "white", "black")
+
+
+def _threshold_text(thresholds: np.ndarray | None) -> str:
+    if thresholds is None or len(thresholds) == 0:
+        return "conf: class thresholds"
+    lo, hi = float(np.min(thresholds)), float(np.max(thresholds))
+    if np.isclose(lo, hi):
+        return f"conf > {lo:.3f}"
+    return f"conf > per-class F1-optimal threshold ({lo:.3f}–{hi:.3f})"
+
+
+def plot_confusion(matrix: np.ndarray, class_names: list[str], path: Path | None,
+                   thresholds: np.ndarray | None = None, iou: float = 0.5) -> plt.Figure:
+    """Counts and row-normalised confusion matrices side by side; the title gives the
+    confidence and IoU thresholds the detections were paired with. Saved when `path` is given."""
     labels = list(class_names) + ["background"]
     n = len(labels)
-    fig, axes = plt.subplots(1, 2, figsize=(2 + 1.2 * n * 2, 1.5 + n), dpi=100)
-    for ax, data, title, fmt in ((axes[0], matrix, "counts", "d"), (axes[1], normalise_rows(matrix), "normalised by true class", ".2f")):
+    fig, axes = plt.subplots(1, 2, figsize=(2 + 1.2 * n * 2, 2 + n), dpi=100)
+    for ax, data, title, fmt in ((axes[0], matrix, "counts", "d"),
+                                 (axes[1], normalise_rows(matrix), "normalised by true class", ".2f")):
         ax.imshow(data, cmap="Blues")
+        colors = cell_text_colors(data)
         for i in range(n):
             for j in range(n):
-                ax.text(j, i, format(data[i, j], fmt), ha="center", va="center", fontsize=8)
-        ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=f"Confusion matrix ({title})")
+                ax.text(j, i, format(data[i, j], fmt), ha="center", va="center", fontsize=8, color=colors[i, j])
+        ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
         ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
         ax.set_yticklabels(labels, fontsize=8)
+    fig.suptitle(f"Confusion matrix: {_threshold_text(thresholds)}, matched at IoU > {iou:g}")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    if path is not None:
+        fig.savefig(path)
+        plt.close(fig)
+    return fig
 
 
-def _draw(image: np.ndarray, boxes: np.ndarray, classes: np.ndarray, names: list[str], scores: np.ndarray | None) -> np.ndarray:
-    out = image.copy()
-    palette = plt.get_cmap("tab10")
-    for k, ((x1, y1, x2, y2), c) in enumerate(zip(np.asarray(boxes).reshape(-1, 4), classes)):
-        color = tuple(int(255 * v) for v in palette(int(c) % 10)[:3])
-        cv2.rectangle(out, (int(x1), int(y1)), (int(x2), int(y2)), color, 2)
-        text = names[int(c)] + (f" {scores[k]:.2f}" if scores is not None else "")
-        cv2.putText(out, text, (int(x1), max(int(y1) - 3, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1)
-    return out
+GRID_HEADERS = ("ground truth", "predictions (score > class threshold)")
+HEADER_HEIGHT = 28
 
 
 def plot_image_grid(
     samples: list[Sample], detections: list[Detections], class_names: list[str],
-    thresholds: np.ndarray, path: Path, max_images: int = 8, tile: int = 320,
-) -> None:
-    """Up to `max_images` rows: ground truth (left) beside predictions above threshold (right)."""
+    thresholds: np.ndarray, path: Path | None, max_images: int = 8, tile: int = 320,
+) -> np.ndarray | None:
+    """Up to `max_images` rows: ground truth (left) beside predictions above threshold
+    (right), under a header row naming the columns. Returns the (H, W, 3) RGB grid
+    (None without images) and writes it to `path` when given."""
     rows = []
     for s, det in list(zip(samples, detections))[:max_images]:
         image = read_image(s.image_path)
         keep = det.scores > np.asarray(thresholds)[det.class_ids] if len(det) else np.zeros(0, bool)
-        pair = [_draw(image, s.boxes, s.class_ids, class_names, None),
-                _draw(image, det.boxes[keep], det.class_ids[keep], class_names, det.scores[keep])]
         scale = tile / max(image.shape[:2])
         size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-        tiles = [cv2.resize(p, size, interpolation=cv2.INTER_AREA) for p in pair]
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)  # draw after resizing: labels stay legible
+        pair = [draw_boxes(small, s.boxes * scale, s.class_ids, class_names)[0],
+                draw_boxes(small, det.boxes[keep] * scale, det.class_ids[keep], class_names, det.scores[keep])[0]]
         canvas = np.full((tile, 2 * tile + 4, 3), 255, np.uint8)
-        canvas[: size[1], : size[0]] = tiles[0]
-        canvas[: size[1], tile + 4 : tile + 4 + size[0]] = tiles[1]
+        canvas[: size[1], : size[0]] = pair[0]
+        canvas[: size[1], tile + 4 : tile + 4 + size[0]] = pair[1]
         rows.append(canvas)
     if not rows:
-        return
-    grid = np.concatenate(rows, axis=0)
-    cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+        return None
+    header = np.full((HEADER_HEIGHT, 2 * tile + 4, 3), 255, np.uint8)
+    for k, text in enumerate(GRID_HEADERS):
+        cv2.putText(header, text, (k * (tile + 4) + 6, HEADER_HEIGHT - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0),
+                    1, cv2.LINE_AA)
+    grid = np.concatenate([header, *rows], axis=0)
+    if path is not None:
+        cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    return grid

@@ -32,24 +32,47 @@ def _nms_line(label: str, nms: NMSConfig) -> str:
             f"max {nms.max_det} detections/image")
 
 
+MIN_STABLE_BOXES = 20
+"""Ground-truth boxes a class needs for a stable AP: with n boxes, finding or missing
+one more moves recall (and so AP) by up to 1/n, more than 0.05 below 20 boxes."""
+
+
+def few_boxes_warnings(n_gt: list[int], class_names: list[str], min_boxes: int = MIN_STABLE_BOXES) -> list[str]:
+    """Lines warning about classes (and a split) with too few ground-truth boxes for a stable AP."""
+    few = [(name, n) for name, n in zip(class_names, n_gt) if 0 < n < min_boxes]
+    lines = []
+    if 0 < sum(n_gt) < min_boxes:
+        lines.append(f"warning: the split has only {sum(n_gt)} ground-truth boxes; its mAP is rough (one box more "
+                     f"or less moves a class's AP by up to 1/n; fewer than {min_boxes} boxes is more than 0.05)")
+    if few:
+        lines.append(f"warning: classes marked * have fewer than {min_boxes} ground-truth boxes, so one box found "
+                     "or missed moves their AP by more than 0.05 (1/n): " + ", ".join(f"{a} ({n})" for a, n in few))
+    return lines
+
+
 def format_result(result: EvalResult, detect_nms: NMSConfig | None = None) -> str:
-    """Metrics, per-class table and threshold comparison as plain text."""
+    """Metrics, per-class table and threshold comparison as plain text (class names in
+    full; classes with fewer than MIN_STABLE_BOXES boxes marked * and warned about)."""
     from yolo3.eval.evaluate import DETECT_NMS
 
     m, rep = result.metrics, result.thresholds
+    marks = ["*" if 0 < n < MIN_STABLE_BOXES else "" for n in result.n_gt]
+    shown = [name + mark for name, mark in zip(result.class_names, marks)]
+    w = max([len("class"), *map(len, shown)]) + 2
     lines = [_nms_line("evaluation settings", result.nms),
              _nms_line("detect defaults (not used here)", detect_nms or DETECT_NMS), ""]
     lines += [f"{LABELS.get(name, name):<28} {fmt(m[name])}" for name in COCO_METRIC_NAMES + (VOC07_NAME, VOC10_NAME)]
-    lines += ["", f"{'class':<16}{'boxes':>7}{'AP@0.5:0.95':>13}{'AP@0.5':>9}{'AP@0.5 VOC07':>14}{'AP@0.5 VOC10':>14}"]
+    lines += ["", f"{'class':<{w}}{'boxes':>7}{'AP@0.5:0.95':>13}{'AP@0.5':>9}{'AP@0.5 VOC07':>14}{'AP@0.5 VOC10':>14}"]
     for c, name in enumerate(result.class_names):
-        lines.append(f"{name[:15]:<16}{result.n_gt[c]:>7}{fmt(m[f'AP@0.5:0.95/{name}']):>13}"
+        lines.append(f"{shown[c]:<{w}}{result.n_gt[c]:>7}{fmt(m[f'AP@0.5:0.95/{name}']):>13}"
                      f"{fmt(m[f'AP@0.5/{name}']):>9}{fmt(m[f'AP@0.5(VOC07)/{name}']):>14}"
                      f"{fmt(m[f'AP@0.5(VOC2010)/{name}']):>14}")
+    lines += few_boxes_warnings(result.n_gt, result.class_names)
     lines += ["", f"per-class F1-optimal thresholds vs one global threshold ({rep.global_threshold:.3f}), IoU 0.5:",
-              f"{'class':<16}{'threshold':>10}{'P':>8}{'R':>8}{'F1':>8}   |{'P@global':>9}{'R@global':>9}{'F1@global':>10}"]
+              f"{'class':<{w}}{'threshold':>10}{'P':>8}{'R':>8}{'F1':>8}   |{'P@global':>9}{'R@global':>9}{'F1@global':>10}"]
     for c, name in enumerate(result.class_names):
         note = " (fallback: global)" if rep.fallback[c] else ""
-        lines.append(f"{name[:15]:<16}{rep.thresholds[c]:>10.4f}{rep.precision_class[c]:>8.3f}{rep.recall_class[c]:>8.3f}"
+        lines.append(f"{shown[c]:<{w}}{rep.thresholds[c]:>10.4f}{rep.precision_class[c]:>8.3f}{rep.recall_class[c]:>8.3f}"
                      f"{rep.f1_class[c]:>8.3f}   |{rep.precision_global[c]:>9.3f}{rep.recall_global[c]:>9.3f}"
                      f"{rep.f1_global[c]:>10.3f}{note}")
     if result.timings:
@@ -65,9 +88,9 @@ def save_plots(result: EvalResult, samples: list[Sample], out_dir: Path) -> list
     names = result.class_names
     match = match_dataset(samples, result.detections, len(names), 0.5)
     paths = [out_dir / n for n in ("pr_curve.png", "f1_curve.png", "confusion_matrix.png", "val_images.jpg")]
-    plots.plot_pr_curves(match, names, [result.metrics[f"AP@0.5(VOC2010)/{n}"] for n in names], paths[0])
+    plots.plot_pr_curves(match, names, [result.metrics[f"AP@0.5/{n}"] for n in names], paths[0])  # as the headline
     plots.plot_f1_curves(match, names, result.thresholds.thresholds, paths[1])
-    plots.plot_confusion(result.confusion, names, paths[2])
+    plots.plot_confusion(result.confusion, names, paths[2], result.thresholds.thresholds)
     plots.plot_image_grid(samples, result.detections, names, result.thresholds.thresholds, paths[3])
     return paths
 

@@ -88,29 +88,64 @@ class TensorBoard:
             self.writer.close()
 
 
-def plot_metrics(csv_path: str | Path, out_path: str | Path) -> Path:
-    """One figure with a panel per loss term, the LR and the mAP columns of metrics.csv."""
+LOSS_TERMS = ("box", "obj", "cls")
+
+
+def _series(rows: list[dict[str, str]], key: str) -> tuple[list[int], list[float]]:
+    """(1-based epochs, values) of one metrics.csv column, skipping empty cells."""
+    pts = [(int(float(r["epoch"])) + 1, float(r[key])) for r in rows if r.get(key) not in ("", None)]
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def metrics_figure(rows: list[dict[str, str]]):
+    """results.png as one readable figure of three panels, x = epoch (1-based, as the bar):
+
+    losses: train/box, train/obj, train/cls (solid) and the val/ terms when logged
+    (dashed, same colour); accuracy: mAP@0.5 and mAP@0.5:0.95 on validated epochs; and
+    the learning rate. Returns the matplotlib Figure.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fig, (ax_loss, ax_map, ax_lr) = plt.subplots(1, 3, figsize=(15, 4.2), dpi=100)
+    colors = {"box": "tab:blue", "obj": "tab:orange", "cls": "tab:green"}
+    for term in LOSS_TERMS:
+        for split, style in (("train", "-"), ("val", "--")):
+            x, y = _series(rows, f"{split}/{term}")
+            if x:
+                ax_loss.plot(x, y, style, color=colors[term], marker=".", label=f"{split} {term}")
+    ax_loss.set(title="loss terms (mean over the epoch's steps)", xlabel="epoch", ylabel="loss")
+    for key, color in (("mAP@0.5", "tab:red"), ("mAP@0.5:0.95", "tab:purple")):
+        x, y = _series(rows, key)
+        if x:
+            ax_map.plot(x, y, "-o", color=color, label=key)
+    ax_map.set(title="validation mAP", xlabel="epoch", ylabel="mAP", ylim=(0, 1))
+    x, y = _series(rows, "lr")
+    if x:
+        ax_lr.plot(x, y, "-", color="k", marker=".", label="lr")
+    ax_lr.set(title="learning rate", xlabel="epoch", ylabel="learning rate")
+    ax_lr.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
+    for ax in (ax_loss, ax_map, ax_lr):
+        ax.grid(alpha=0.3)
+        if ax.get_lines():
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "not logged (no validation)" if ax is ax_map else "not logged", ha="center",
+                    va="center", transform=ax.transAxes, color="0.4")
+    fig.tight_layout()
+    return fig
+
+
+def plot_metrics(csv_path: str | Path, out_path: str | Path) -> Path:
+    """Writes results.png (metrics_figure) from a metrics.csv."""
+    import matplotlib.pyplot as plt
+
     rows = read_metrics(csv_path)
     if not rows:
         raise ValueError(f"{csv_path}: no rows to plot")
-    epochs = [int(float(r["epoch"])) for r in rows]
-    keys = [k for k in rows[0] if k != "epoch" and any(r[k] not in ("", None) for r in rows)]
-    cols = 4
-    nrows = max(1, math.ceil(len(keys) / cols))
-    fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3 * nrows), squeeze=False)
-    for ax, key in zip(axes.flat, keys):
-        pts = [(e, float(r[key])) for e, r in zip(epochs, rows) if r[key] not in ("", None)]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".")
-        ax.set_title(key)
-        ax.set_xlabel("epoch")
-    for ax in list(axes.flat)[len(keys):]:
-        ax.axis("off")
-    fig.tight_layout()
+    fig = metrics_figure(rows)
     out_path = Path(out_path)
     fig.savefig(out_path, dpi=100)
     plt.close(fig)
