@@ -3,9 +3,11 @@ evaluate → detect, all under one folder (default `runs/demo/`).
 
 Without a dataset it writes the synthetic shapes dataset (SPEC §5.5) and trains a
 width-0.5 yolov3-tiny at 256 px for a few minutes; with `data` (a YOLO data.yaml, a COCO
-JSON or a Pascal VOC root) it does the same on that dataset. The held-back split (test
-when the dataset has one, else val) is used only for the final evaluation and the
-annotated images; training validates on val (or trains without validation).
+JSON, a Pascal VOC root, …) it does the same on that dataset. The held-back split (test
+when the dataset has one, else val; without either, a seeded class-stratified share of
+train, `split_ratio`, listed in `<out>/split.json` and reused by later runs) is used only
+for the final evaluation and the annotated images; training validates on val (or trains
+without validation).
 """
 
 from __future__ import annotations
@@ -130,6 +132,27 @@ def fitted_anchors(train: list[Sample], imgsz: int, scales: int, seed: int = 0) 
     return fit.per_scale
 
 
+def choose_held_back(splits: dict[str, list[Sample]], out: Path, split_ratio: float,
+                     seed: int) -> tuple[list[Sample], list[Sample], list[Sample], str]:
+    """(train, val for training, held-back, its name): the test split if any, else val,
+    else `split_ratio` of train held back (yolo3.data.split; out/split.json written, or
+    reused when it exists). Raises ValueError when there is nothing to hold back."""
+    from yolo3.data.split import SPLIT_FILE, hold_back, save_split
+
+    if splits.get("test"):
+        return splits["train"], splits.get("val", []), splits["test"], "test"
+    if splits.get("val"):
+        return splits["train"], [], splits["val"], "val"
+    if split_ratio <= 0:
+        raise ValueError("the dataset has no 'val' or 'test' split to evaluate on held-back images; give one, or "
+                         "--split-ratio 0.2 to hold back 20% of train")
+    train, held, record = hold_back(splits["train"], split_ratio, seed, "val", out / SPLIT_FILE)
+    save_split(out / SPLIT_FILE, record)
+    log.info("no val/test split: %d of %d training images held back (ratio %g, seed %d, stratified by class), "
+             "listed in %s", len(held), len(held) + len(train), record["ratio"], record["seed"], out / SPLIT_FILE)
+    return train, [], held, f"val (held back from train, {out / SPLIT_FILE})"
+
+
 def run_demo(
     data: str | Path | None = None,
     out: str | Path = "runs/demo",
@@ -137,6 +160,7 @@ def run_demo(
     imgsz: int | None = None,
     seed: int = 0,
     progress: bool = True,
+    split_ratio: float = 0.2,
 ) -> DemoResult:
     """Runs the whole pipeline and returns the held-back metrics and output paths.
 
@@ -146,6 +170,8 @@ def run_demo(
             metrics.json).
         minutes: wall-clock budget of training (the schedule is fitted to it).
         imgsz: network input size; default 256 for the synthetic data, 416 otherwise.
+        split_ratio: share of train held back when the dataset has no val or test split
+            (see choose_held_back); 0 = refuse such a dataset.
     """
     from yolo3.data.formats import load_dataset
     from yolo3.data.validate import CheckPolicy, check_dataset
@@ -168,21 +194,20 @@ def run_demo(
     splits = {k: v for k, v in report.splits.items() if v}
     if not splits.get("train"):
         raise ValueError(f"{data_path}: no usable 'train' images after the data check (see {out / 'check_data.txt'})")
-    held_name = "test" if splits.get("test") else "val" if splits.get("val") else None
-    if held_name is None:
-        raise ValueError(f"{data_path}: needs a 'val' or 'test' split to evaluate on held-back images")
-    val = splits.get("val", []) if held_name == "test" else []
-    held = splits[held_name]
+    try:
+        train_samples, val, held, held_name = choose_held_back(splits, out, split_ratio, seed)
+    except ValueError as err:
+        raise ValueError(f"{data_path}: {err}") from err
     seconds["data"] = time.perf_counter() - t
 
     t = time.perf_counter()
     cfg = demo_config(str(data_path), out, imgsz, minutes)
-    anchors = fitted_anchors(splits["train"], imgsz, scales=2, seed=seed)
+    anchors = fitted_anchors(train_samples, imgsz, scales=2, seed=seed)
     cfg = dataclasses.replace(cfg, seed=seed, progress=progress, model=dataclasses.replace(cfg.model, anchors=anchors))
-    head = (f"data: {index.format} {data_path}: train {len(splits['train'])}, val {len(val)}, "
+    head = (f"data: {index.format} {data_path}: train {len(train_samples)}, val {len(val)}, "
             f"held-back {held_name} {len(held)} images")
     summary = [head] + [f"data check: {k}: {v}" for k, v in report.counts.items()]
-    result = train(cfg, data=TrainData(splits["train"], val, list(index.class_names), summary))
+    result = train(cfg, data=TrainData(train_samples, val, list(index.class_names), summary))
     seconds["train"] = time.perf_counter() - t
 
     t = time.perf_counter()

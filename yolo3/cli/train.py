@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import os
 
+from yolo3.data.split import SPLITS_FOUND
 from yolo3.models import list_models
 from yolo3.train.config import TrainConfig
 from yolo3.train.presets import default_config, load_preset
@@ -54,6 +55,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return dataclasses.replace(cfg, model=model, optim=optim, **changes)
 
 
+SPLITS_HELP = (
+    f"{SPLITS_FOUND}. Without a 'val' split, hold back this fraction R of the training images for validation "
+    "(seeded by --seed, stratified by class, listed in split.json in the run folder and reused on --resume); "
+    "default 0: train without validation")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model (checkpoints, metrics, plots in runs/<name>)")
     add_config_arguments(p)
@@ -78,6 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sync-bn", action="store_true")
     p.add_argument("--no-tensorboard", action="store_true")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--split-ratio", type=float, default=None, metavar="R", help=SPLITS_HELP)
     p.set_defaults(run=_run)
 
 
@@ -99,6 +107,8 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         changes["tensorboard"] = False
     if args.no_progress:
         changes["progress"] = False
+    if args.split_ratio is not None:
+        changes["split_ratio"] = args.split_ratio
     return dataclasses.replace(cfg, schedule=sched, optim=optim, averaging=averaging, **changes)
 
 

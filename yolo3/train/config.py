@@ -148,6 +148,10 @@ class TrainConfig:
             the budget again).
         tensorboard, plots, progress: logging outputs.
         sync_bn: convert BatchNorm to SyncBatchNorm under DDP.
+        split_ratio: when the dataset has no 'val' split, hold back this fraction of the
+            training images for validation (seeded by `seed`, stratified by class; written
+            to split.json in the run folder and reused on resume). 0 = train without
+            validation (best = lowest training loss).
     """
 
     data: str = ""
@@ -187,6 +191,7 @@ class TrainConfig:
     plots: bool = True
     progress: bool = True
     sync_bn: bool = False
+    split_ratio: float = 0.0
 
     def __post_init__(self) -> None:
         if self.imgsz % 32 or self.imgsz <= 0:
@@ -197,6 +202,8 @@ class TrainConfig:
             raise ConfigError(f"amp must be one of {AMP_MODES}, got {self.amp!r}")
         if not 0 <= self.multi_scale < 1:
             raise ConfigError(f"multi_scale must be in [0, 1), got {self.multi_scale}")
+        if not 0 <= self.split_ratio < 1:
+            raise ConfigError(f"split_ratio must be in [0, 1) (e.g. 0.2), got {self.split_ratio}")
         if self.time_budget_minutes < 0:
             raise ConfigError(f"time_budget_minutes must be >= 0, got {self.time_budget_minutes}")
         if self.workers < 0 or self.patience < 0 or self.val_interval < 0 or self.max_bad_steps < 1:

@@ -24,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from yolo3.config import load_yaml, save_yaml, to_dict
+from yolo3.data.split import SPLIT_FILE, save_split
 from yolo3.io.checkpoint import atomic_write, read_metadata
 from yolo3.train import distributed as ddp
 from yolo3.train.config import TrainConfig
@@ -115,10 +116,12 @@ class _Trainer:
         seed_everything(cfg.seed + info.rank, cfg.deterministic)
         self.device = torch.device(cfg.device if not cfg.device.startswith("cuda") or not info.enabled
                                    else f"cuda:{info.local_rank}")
-        self.data = data or prepare_data(cfg)
+        self.data = data or prepare_data(cfg, run_dir / SPLIT_FILE if run_dir else None)
         if run_dir is None and info.is_main:
             run_dir = new_run_dir(cfg.project, cfg.name, cfg.exist_ok)
         self.run_dir = Path(ddp.broadcast(str(run_dir) if run_dir else "", info))
+        if self.data.split is not None and info.is_main:  # a held-back val drawn from train: keep the list
+            save_split(self.run_dir / SPLIT_FILE, self.data.split)
         self.weights_dir = self.run_dir / "weights"
         self.amp_dtype = resolve_amp(cfg.amp, self.device)
 

@@ -26,12 +26,15 @@ class TrainData:
 
     train, val: samples (val may be empty: then no validation, best = lowest loss).
     class_names: the dataset's classes. check_summary: lines for the training log.
+    split: the record of a held-back val split drawn from train (cfg.split_ratio), to be
+        written to the run folder as split.json; None when the dataset has its own.
     """
 
     train: list[Sample]
     val: list[Sample]
     class_names: list[str]
     check_summary: list[str]
+    split: dict | None = None
 
 
 def new_run_dir(project: str | Path, name: str, exist_ok: bool) -> Path:
@@ -58,9 +61,13 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         torch.backends.cudnn.deterministic = True
 
 
-def prepare_data(cfg: TrainConfig) -> TrainData:
+def prepare_data(cfg: TrainConfig, split_file: Path | None = None) -> TrainData:
     """Loads `cfg.data` (contract 1), runs the data checks with `cfg.data_check` and
-    returns the cleaned train/val splits and the counts of what was found."""
+    returns the cleaned train/val splits and the counts of what was found.
+
+    Without a 'val' split and with cfg.split_ratio > 0, a stratified share of train is
+    held back as val (yolo3.data.split); `split_file` (a resumed run's split.json) is
+    reused when it exists."""
     from yolo3.data.formats import load_dataset
     from yolo3.data.validate import check_dataset
 
@@ -73,9 +80,18 @@ def prepare_data(cfg: TrainConfig) -> TrainData:
     if not train:
         raise ConfigError(f"{cfg.data}: the dataset has no usable 'train' images after the data check")
     val = list(splits.get("val", []))
+    split = None
+    if not val and cfg.split_ratio > 0:
+        from yolo3.data.split import hold_back
+
+        train, val, split = hold_back(train, cfg.split_ratio, cfg.seed, "val", split_file)
     lines = [f"data: {index.format} {index.root}: train {len(train)} images, val {len(val)} images"]
+    if split is not None:
+        lines.append(f"split: the dataset has no 'val' split; {len(val)} training images held back for validation "
+                     f"(ratio {split['ratio']:g}, seed {split['seed']}, stratified by class; the list is split.json "
+                     "in the run folder)")
     lines += [f"data check: {kind}: {n}" for kind, n in report.summary().items()]
-    return TrainData(train, val, list(index.class_names), lines)
+    return TrainData(train, val, list(index.class_names), lines, split)
 
 
 def model_config_for(cfg: TrainConfig, class_names: list[str]) -> ModelConfig:
