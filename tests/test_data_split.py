@@ -96,3 +96,22 @@ def test_help_says_how_splits_are_found(command: str, capsys: pytest.CaptureFixt
         main([command, "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--split-ratio" in text and "ImageSets/Main" in text and "split.json" in text
+
+
+def test_identical_images_never_straddle_the_split(tmp_path: Path) -> None:
+    from _data_utils import plain_image, write_rgb
+
+    samples = []
+    for i in range(10):  # two pictures, five copies each, and two more unique ones
+        path = write_rgb(tmp_path / f"{i}.png", plain_image(8, 8, seed=i % 2))
+        samples.append(Sample(path, [[0, 0, 5, 5]], [0]))
+    samples += [Sample(write_rgb(tmp_path / f"x{i}.png", plain_image(8, 8, seed=20 + i)), [[0, 0, 5, 5]], [0])
+                for i in range(2)]
+    for seed in range(5):
+        train, held, _ = hold_back(samples, 0.25, seed, "val")
+        assert held and {s.image_path.read_bytes() for s in held}.isdisjoint(
+            {s.image_path.read_bytes() for s in train})
+    unique = [Sample(write_rgb(tmp_path / f"u{i}.png", plain_image(8, 8, seed=10 + i)), [[0, 0, 5, 5]], [0])
+              for i in range(5)]
+    _, held, _ = hold_back(unique, 0.4, 0, "val")
+    assert len(held) == 2  # unique files are split as drawn

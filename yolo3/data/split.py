@@ -3,13 +3,16 @@
 `hold_back` moves a seeded, class-stratified share of the training images to a held-back
 split: each image is grouped by its rarest class (the class in fewest images; images
 without boxes form their own group), every group gives up round(ratio · its size)
-images, with the rounding spread so that the total is round(ratio · N). The choice is
+images, with the rounding spread so that the total is round(ratio · N). Byte-identical
+image files (same content hash) are drawn as one (the first copy stands for all), so
+the split itself never puts the same image on both sides. The choice is
 written as JSON (image paths per side, ratio, seed) into the run folder, and a later run
 given that file reuses it exactly, so a resumed run validates on the same images.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -76,13 +79,28 @@ def hold_back(samples: list[Sample], ratio: float, seed: int, held_name: str = "
             raise DataError(f"{record_path}: none of its held-back images are in the dataset; delete the file "
                             "to draw a new split")
         return train, held, record
-    idx = set(stratified_indices(samples, ratio, seed).tolist())
+    digests = [_digest(s.image_path) or f"#{i}" for i, s in enumerate(samples)]
+    first: dict[str, int] = {}
+    units = [first.setdefault(d, i) for i, d in enumerate(digests)]  # copies share their first one's unit
+    reps = sorted(set(units))
+    if len(reps) < len(samples):
+        log.info("split: %d byte-identical image(s) go to the side of their first copy", len(samples) - len(reps))
+    held_reps = {reps[j] for j in stratified_indices([samples[i] for i in reps], ratio, seed).tolist()}
+    idx = {i for i, u in enumerate(units) if u in held_reps}
     train = [s for i, s in enumerate(samples) if i not in idx]
     held = [s for i, s in enumerate(samples) if i in idx]
     record = {"ratio": ratio, "seed": seed, "held_split": held_name,
               "stratified_by": "rarest class per image (images without boxes grouped together)",
               "train": [str(s.image_path) for s in train], held_name: [str(s.image_path) for s in held]}
     return train, held, record
+
+
+def _digest(path: Path) -> str:
+    """Content hash of an image file ("" when unreadable: then it has no twin)."""
+    try:
+        return hashlib.blake2b(Path(path).read_bytes(), digest_size=16).hexdigest()
+    except OSError:
+        return ""
 
 
 def save_split(path: Path, record: dict) -> Path:
