@@ -153,3 +153,19 @@ def test_val_table_keeps_long_class_names_and_warns_on_few_boxes(tmp_path: Path)
     assert "fewer than 20 ground-truth boxes" in text
     rows = [ln for ln in text.splitlines() if ln.startswith(names[0])]
     assert len(rows) == 2 and all(r.split()[0] == names[0] + "*" for r in rows)
+
+
+def test_training_logs_val_loss_terms_for_results_png(tmp_path: Path) -> None:
+    from _train_utils import small_config, synth_data
+    from yolo3.train import train
+    from yolo3.train.logging import read_metrics
+
+    data = synth_data(tmp_path / "d", n_train=8, n_val=4)
+    result = train(small_config(data, tmp_path / "runs", epochs=1, val_interval=1, plots=True))
+    [row] = read_metrics(result.run_dir / "metrics.csv")
+    for term in ("box", "obj", "cls"):
+        assert float(row[f"val/{term}"]) >= 0 and row[f"train/{term}"]
+    assert float(row["val/loss"]) == pytest.approx(sum(float(row[f"val/{t}"]) for t in ("box", "obj", "cls")),
+                                                   rel=1e-5)
+    labels = {ln.get_label() for ln in metrics_figure([row]).axes[0].get_lines()}
+    assert {"val box", "val obj", "val cls", "train box"} <= labels

@@ -42,6 +42,7 @@ from yolo3.train.state import load_train_state, save_train_state
 log = logging.getLogger("yolo3.train")
 
 BAR_TERMS = ("box", "obj", "cls", "loss")  # loss terms shown in the progress bar
+VAL_TERMS = ("box", "obj", "cls", "loss")  # loss terms measured on the val split (val/ columns)
 EpochCallback = Callable[[int, dict[str, Any]], None]
 
 
@@ -292,7 +293,32 @@ class _Trainer:
 
         net = self.ema.module if self.ema is not None else unwrap(self.model)
         result = evaluate(net, self.data.val, self.data.class_names, cfg.imgsz, batch_size=cfg.val_batch_size)
-        return {k: float(v) for k, v in result.metrics.items()}
+        return {**self._val_loss(net), **{k: float(v) for k, v in result.metrics.items()}}
+
+    @torch.no_grad()
+    def _val_loss(self, net: torch.nn.Module) -> dict[str, float]:
+        """Loss terms on the val split (letterbox only, the evaluated weights in eval mode),
+        averaged over batches like the training terms: the val/ columns of metrics.csv."""
+        from yolo3.data.loader import create_dataloader
+
+        cfg = self.cfg
+        if getattr(self, "val_loader", None) is None:
+            self.val_loader = create_dataloader(self.data.val, cfg.imgsz, cfg.val_batch_size, None, shuffle=False,
+                                                workers=0, cache=cfg.cache, seed=cfg.seed)
+        was_training = net.training
+        net.eval()
+        sums: dict[str, float] = {}
+        steps = 0
+        try:
+            for batch in self.val_loader:
+                images = batch.images.to(self.device).float().div_(255)
+                _, terms = self.loss_fn([o.float() for o in net(images)], batch.targets.to(self.device))
+                for k in VAL_TERMS:  # per image, as the loss function reports its terms
+                    sums[k] = sums.get(k, 0.0) + float(terms[k])
+                steps += 1
+        finally:
+            net.train(was_training)
+        return {f"val/{k}": v / max(steps, 1) for k, v in sums.items()}
 
     def _save(self, epoch: int, row: dict[str, Any], improved: bool) -> None:
         progress = {"epoch": epoch, "best_fitness": self.best_fitness, "best_epoch": self.best_epoch,
