@@ -108,6 +108,7 @@ def metrics_figure(rows: list[dict[str, str]]):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, (ax_loss, ax_map, ax_lr) = plt.subplots(1, 3, figsize=(15, 4.2), dpi=100)
     colors = {"box": "tab:blue", "obj": "tab:orange", "cls": "tab:green"}
@@ -128,6 +129,7 @@ def metrics_figure(rows: list[dict[str, str]]):
     ax_lr.set(title="learning rate", xlabel="epoch", ylabel="learning rate")
     ax_lr.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
     for ax in (ax_loss, ax_map, ax_lr):
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         if ax.get_lines():
             ax.legend(fontsize=8)
