@@ -94,7 +94,8 @@ def read_cvat(path: str | Path, class_names: list[str] | None = None) -> Dataset
         raise DataError(f"{xml}: the root element is <{tree.tag}>, not <annotations>; export as 'CVAT for images 1.1'")
     images = tree.findall("image")
     if class_names is None:
-        class_names = [(el.text or "").strip() for el in tree.findall("meta//labels/label/name")]
+        listed = [(el.text or "").strip() for el in tree.findall("meta//labels/label/name")]
+        class_names = [n for n in dict.fromkeys(listed) if n]  # a project export may list them per task too
     if not class_names:
         class_names = sorted({el.get("label", "") for img in images for el in img if el.tag in _SHAPES} - {""})
     names = {n: i for i, n in enumerate(class_names)}
