@@ -144,8 +144,10 @@ class TrainConfig:
         time_budget_minutes: wall-clock budget of the run (0 = none). After each epoch
             the number of epochs is re-estimated as those that fit in the budget (at
             most `epochs`), so the LR schedule ends when the budget does; training stops
-            when no further epoch fits. Counts this process's time (a resumed run gets
-            the budget again).
+            when no further epoch fits. A re-estimate re-plans only the rest of the
+            schedule (its progress never goes back), so the LR does not rise again when
+            the speed estimate jumps. Counts this process's time (a resumed run gets
+            the budget again, and keeps the plan it had reached).
         tensorboard, plots, progress: logging outputs.
         sync_bn: convert BatchNorm to SyncBatchNorm under DDP.
     """

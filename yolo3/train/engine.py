@@ -31,7 +31,7 @@ from yolo3.train.ema import SWA, ModelEMA, unwrap
 from yolo3.train.guard import NonFiniteGuard, TrainingDiverged
 from yolo3.train.logging import MetricsCSV, TensorBoard, plot_metrics, read_metrics, summary_table
 from yolo3.train.optim import build_optimizer, freeze_backbone, set_frozen_bn_eval
-from yolo3.train.schedule import apply_schedule, epochs_within_budget
+from yolo3.train.schedule import SchedulePlan, apply_schedule, epochs_within_budget
 from yolo3.train.setup import (
     TrainData, auto_anchors, autocast, build_train_model, model_config_for, multiscale_size, new_run_dir, prepare_data,
     resize_batch, resolve_amp, seed_everything,
@@ -152,6 +152,7 @@ class _Trainer:
         self.iters_per_epoch = len(self.loader)
         if cfg.max_steps_per_epoch:
             self.iters_per_epoch = min(self.iters_per_epoch, cfg.max_steps_per_epoch)
+        self.plan = SchedulePlan(self.iters_per_epoch * cfg.epochs)  # re-planned only forward (time budget)
 
         self.start_epoch, self.best_fitness, self.best_epoch, self.bad_validations = 0, -math.inf, -1, 0
         if cfg.resume:
@@ -160,6 +161,9 @@ class _Trainer:
             self.best_fitness = float(meta.get("best_fitness", -math.inf))
             self.best_epoch = int(meta.get("best_epoch", -1))
             self.bad_validations = int(meta.get("bad_validations", 0))
+            if isinstance(meta.get("schedule"), dict):  # the plan and epoch count a time budget had fitted
+                self.plan = SchedulePlan.from_dict(meta["schedule"])
+                self.cfg = dataclasses.replace(self.cfg, epochs=int(meta["schedule"]["epochs"]))
             if self.scaler is not None and meta.get("scaler"):
                 self.scaler.load_state_dict(meta["scaler"])
         self.ddp_model = ddp.wrap_model(model, info, cfg.sync_bn)
@@ -234,7 +238,7 @@ class _Trainer:
                 break
             it = epoch * self.iters_per_epoch + i
             lr = apply_schedule(self.optimizer, it, self.iters_per_epoch, cfg.epochs, cfg.schedule,
-                                cfg.optim.lr0, cfg.optim.momentum)
+                                cfg.optim.lr0, cfg.optim.momentum, self.plan)
             images = batch.images.to(self.device, non_blocking=True).float().div_(255)
             targets = batch.targets.to(self.device)
             if cfg.multi_scale > 0:
@@ -294,6 +298,7 @@ class _Trainer:
     def _save(self, epoch: int, row: dict[str, Any], improved: bool) -> None:
         progress = {"epoch": epoch, "best_fitness": self.best_fitness, "best_epoch": self.best_epoch,
                     "bad_validations": self.bad_validations,
+                    "schedule": {**self.plan.to_dict(), "epochs": self.cfg.epochs},
                     "scaler": self.scaler.state_dict() if self.scaler is not None else None}
         summary = {"epoch": epoch, "metrics": {k: v for k, v in row.items() if isinstance(v, float)}}
         extra = {"config": to_dict(self.cfg), "summary": summary, "imgsz": self.cfg.imgsz}
@@ -350,8 +355,13 @@ class _Trainer:
 
     def _fit_budget(self, epochs_done: int, epoch_seconds: list[float]) -> None:
         """Re-estimates the run's epochs from the time left (same on every rank), so the
-        schedule, the last validation and the stop all fall at the budget."""
+        schedule, the last validation and the stop all fall at the budget. The LR schedule
+        is re-planned forward from here (`SchedulePlan.replan`): its progress never goes
+        back, so a jumpy speed estimate cannot raise the LR again. Until this process has
+        timed two epochs (a fresh or resumed run) the plan stays as it is."""
         cfg = self.cfg
+        if len(epoch_seconds) < 2:
+            return
         budget_s = cfg.time_budget_minutes * 60.0
         total = epochs_within_budget(budget_s, time.perf_counter() - self.t_start, epoch_seconds, epochs_done,
                                      self.max_epochs)
@@ -360,6 +370,7 @@ class _Trainer:
             big = abs(total - cfg.epochs) >= max(2, 0.1 * cfg.epochs) or total == epochs_done
             log.log(logging.INFO if big else logging.DEBUG, "time budget %.1f min: %d epochs fit (was %d)",
                     cfg.time_budget_minutes, total, cfg.epochs)
+            self.plan = self.plan.replan(epochs_done * self.iters_per_epoch, total * self.iters_per_epoch)
             self.cfg = dataclasses.replace(cfg, epochs=total)
 
     def _finish(self, rows: list[dict[str, Any]]) -> None:
