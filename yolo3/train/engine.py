@@ -30,13 +30,14 @@ from yolo3.train.config import TrainConfig
 from yolo3.train.ema import SWA, ModelEMA, unwrap
 from yolo3.train.guard import NonFiniteGuard, TrainingDiverged
 from yolo3.train.logging import MetricsCSV, TensorBoard, plot_metrics, read_metrics, summary_table
-from yolo3.train.optim import build_optimizer, freeze_backbone, set_frozen_bn_eval
+from yolo3.train.optim import build_optimizer, freeze_backbone, is_backbone, set_frozen_bn_eval
 from yolo3.train.schedule import SchedulePlan, apply_schedule, epochs_within_budget
 from yolo3.train.setup import (
     TrainData, auto_anchors, autocast, build_train_model, model_config_for, multiscale_size, new_run_dir, prepare_data,
     resize_batch, resolve_amp, seed_everything,
 )
 from yolo3.train.state import load_train_state, save_train_state
+from yolo3.train.transfer import read_init_weights
 
 log = logging.getLogger("yolo3.train")
 
@@ -123,14 +124,24 @@ class _Trainer:
         self.amp_dtype = resolve_amp(cfg.amp, self.device)
 
         model_cfg = model_config_for(cfg, self.data.class_names)
+        init = None
+        if cfg.weights and not cfg.resume:  # a resumed run takes every tensor from its state file
+            init = read_init_weights(cfg.weights, model_cfg)
+            if init.anchors is not None:  # heads loaded from a yolo3 checkpoint: keep the anchors they learnt
+                model_cfg = dataclasses.replace(model_cfg, anchors=init.anchors)
         self.anchor_note = "auto-anchor: anchors from the resumed run"
         if not cfg.resume:
-            model_cfg, self.anchor_note = auto_anchors(cfg, model_cfg, self.data.train)
+            model_cfg, self.anchor_note = auto_anchors(cfg, model_cfg, self.data.train,
+                                                       init is not None and init.heads_loaded)
         self.cfg = cfg = dataclasses.replace(cfg, model=model_cfg)  # saved config names the real classes
         self.max_epochs = cfg.epochs  # the budget may shorten the run, never lengthen it
-        model, self.init_note = build_train_model(model_cfg, cfg.weights)
-        if cfg.optim.freeze == "backbone":
-            freeze_backbone(model)
+        model, self.init_note = build_train_model(model_cfg, init)
+        if cfg.resume:
+            self.init_note = f"weights: from the resumed run {cfg.resume}"
+        # Frozen for the whole run: the optimizer never sees the backbone. For the first
+        # freeze_epochs only: it holds the backbone from the start (no gradient, no update).
+        self.frozen = cfg.optim.freeze == "backbone"
+        n_frozen = freeze_backbone(model) if self.frozen and not cfg.optim.freeze_epochs else 0
         model.to(self.device)
         if cfg.channels_last:
             model.to(memory_format=torch.channels_last)
@@ -142,6 +153,11 @@ class _Trainer:
         self.accumulate = max(1, round(cfg.nominal_batch_size / world_batch))
         weight_decay = cfg.optim.weight_decay * world_batch * self.accumulate / cfg.nominal_batch_size
         self.optimizer = build_optimizer(model, cfg.optim, weight_decay)
+        if self.frozen and cfg.optim.freeze_epochs:
+            n_frozen = freeze_backbone(model)
+        self.freeze_note = ("freeze: none" if not self.frozen else f"freeze: backbone ({n_frozen} tensors) "
+                            + (f"for the first {cfg.optim.freeze_epochs} epochs" if cfg.optim.freeze_epochs
+                               else "for the whole run"))
         avg = cfg.averaging
         self.ema = ModelEMA(model, avg.ema_decay, avg.ema_tau) if avg.ema else None
         self.swa = SWA(model) if avg.swa else None
@@ -176,7 +192,7 @@ class _Trainer:
             self.csv = MetricsCSV(self.run_dir / "metrics.csv", self.start_epoch if cfg.resume else None)
             self.tb = TensorBoard(self.run_dir / "tensorboard" if cfg.tensorboard else None)
             with open(self.run_dir / "train.log", "a", encoding="utf-8") as f:
-                lines = [*self.data.check_summary, self.anchor_note, self.init_note,
+                lines = [*self.data.check_summary, self.anchor_note, self.init_note, self.freeze_note,
                          f"amp: {self.amp_dtype}, channels_last: {cfg.channels_last}, world: {info.world_size}, "
                          f"accumulate: {self.accumulate}, weight_decay: {weight_decay:.3g}"]
                 if cfg.resume:
@@ -224,7 +240,7 @@ class _Trainer:
     def _epoch(self, epoch: int) -> dict[str, float]:
         cfg, model = self.cfg, self.ddp_model
         model.train()
-        if cfg.optim.freeze != "none":
+        if self.frozen:
             set_frozen_bn_eval(model)
         sums: dict[str, torch.Tensor] = {}
         seen, steps, t0 = 0, 0, time.perf_counter()
@@ -320,6 +336,8 @@ class _Trainer:
         while epoch + 1 < self.cfg.epochs:
             epoch += 1
             t_epoch = time.perf_counter()
+            if self.frozen and 0 < cfg.optim.freeze_epochs <= epoch:
+                self._unfreeze(epoch)
             row: dict[str, Any] = {"epoch": epoch, **self._epoch(epoch)}
             if self.swa is not None and epoch >= self.cfg.epochs - cfg.averaging.swa_epochs:
                 self.swa.update(self.model)
@@ -352,6 +370,20 @@ class _Trainer:
             self._finish(rows)
         return TrainResult(self.run_dir, self.weights_dir / "last.safetensors", self.weights_dir / "best.safetensors",
                            epoch + 1, self.best_epoch, self.best_fitness, stopped, rows, unwrap(self.model))
+
+    def _unfreeze(self, epoch: int) -> None:
+        """Ends `freeze_epochs`: the backbone trains from this epoch on (its parameters are
+        already in the optimizer; under DDP the wrapper is rebuilt, since DDP reduces only
+        the gradients of parameters that required them when it was made)."""
+        count = 0
+        for name, param in self.model.named_parameters():
+            if is_backbone(name) and not param.requires_grad:
+                param.requires_grad_(True)
+                count += 1
+        self.frozen = False
+        if self.info.enabled:
+            self.ddp_model = ddp.wrap_model(unwrap(self.ddp_model), self.info, sync_bn=False)
+        log.info("epoch %d: backbone unfrozen (%d tensors train from now on)", epoch + 1, count)
 
     def _fit_budget(self, epochs_done: int, epoch_seconds: list[float]) -> None:
         """Re-estimates the run's epochs from the time left (same on every rank), so the
