@@ -211,3 +211,31 @@ def test_cli_darknet_partial_file_with_cfg_freeze_and_recipe(tmp_path: Path, cap
     capsys.readouterr()
     assert cli_main(["train", "--cfg", str(STOCK / "yolov3-tiny.cfg"), "--model", "yolov3", *common]) == 2
     assert "yolo3 train: error: --cfg and --model both name the model" in capsys.readouterr().err
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_resume_inside_the_frozen_epochs_equals_the_unbroken_run(tmp_path: Path) -> None:
+    """Killed while the backbone is frozen, resumed: it unfreezes at the same epoch and ends
+    bitwise equal to the unbroken run (weights, EMA, optimizer state)."""
+    from yolo3.train import TrainConfig
+
+    data = synth_data(tmp_path, n_train=8)
+    base = small_config(data, tmp_path, epochs=3)
+    base = dataclasses.replace(base, optim=dataclasses.replace(base.optim, freeze="backbone", freeze_epochs=2))
+    unbroken = train(dataclasses.replace(base, name="full"))
+
+    def stop(epoch: int, row: dict) -> None:
+        if epoch == 0:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        train(dataclasses.replace(base, name="broken"), callbacks=[stop])
+    resumed = train(dataclasses.replace(TrainConfig(), resume=str(tmp_path / "broken")))
+    a, _ = load_checkpoint(unbroken.last)
+    b, _ = load_checkpoint(resumed.last)
+    keys = [k for k in a if k.startswith(("model.", "raw.", "optim."))]
+    assert keys and set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in keys)
+    assert any(k.startswith("optim.") and k.endswith("momentum_buffer") for k in keys)
