@@ -94,9 +94,9 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         cfg = dataclasses.replace(cfg, model=model_from_darknet_cfg(args.cfg, cfg.model, bool(args.model)))
     sched = dataclasses.replace(cfg.schedule, **{k: v for k, v in (("kind", args.schedule),
                                                                    ("warmup_epochs", args.warmup_epochs)) if v is not None})
-    optim = dataclasses.replace(cfg.optim, **{k: v for k, v in (("freeze", args.freeze), ("backbone_lr_scale", args.backbone_lr),
-                                                                ("grad_clip", args.grad_clip),
-                                                                ("freeze_epochs", args.freeze_epochs)) if v is not None})
+    optim_args = (("freeze", args.freeze), ("freeze_epochs", args.freeze_epochs),
+                  ("backbone_lr_scale", args.backbone_lr), ("grad_clip", args.grad_clip))
+    optim = dataclasses.replace(cfg.optim, **{k: v for k, v in optim_args if v is not None})
     averaging = dataclasses.replace(cfg.averaging, ema=cfg.averaging.ema and not args.no_ema,
                                     swa=cfg.averaging.swa or args.swa)
     plain = ("epochs", "name", "project", "resume", "multi_scale", "patience", "val_interval", "max_steps_per_epoch",

@@ -12,5 +12,6 @@ from yolo3.darknet.weights import (
 __all__ = [
     "DarknetCfg", "DarknetCfgError", "DarknetNetwork", "DarknetWeightsError", "WeightsHeader", "convert_darknet",
     "count_floats", "darknet_cfg_for", "export_darknet", "format_cfg", "layers_in_file", "load_cfg", "load_darknet",
-    "load_for_finetuning", "load_partial_weights", "load_weights", "match_cfg", "parse_cfg", "save_cfg", "save_darknet", "save_weights",
+    "load_for_finetuning", "load_partial_weights", "load_weights", "match_cfg", "parse_cfg", "save_cfg",
+    "save_darknet", "save_weights",
 ]
