@@ -31,8 +31,10 @@ def small_config(data: Path, project: Path, **changes) -> TrainConfig:
     return dataclasses.replace(cfg, **changes)
 
 
-def ddp_worker(rank: int, world_size: int, port: int, data: str, project: str, out: str) -> None:
-    """One rank of the DDP test: trains a few steps with gloo, saves its raw weights."""
+def ddp_worker(rank: int, world_size: int, port: int, data: str, project: str, out: str,
+               freeze_epochs: int = 0) -> None:
+    """One rank of the DDP test: trains a few steps with gloo, saves its raw weights
+    (freeze_epochs > 0: the backbone frozen for that many epochs, then trained)."""
     import os
 
     import torch
@@ -42,5 +44,9 @@ def ddp_worker(rank: int, world_size: int, port: int, data: str, project: str, o
                       WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
     from yolo3.train import train
 
-    result = train(small_config(Path(data), Path(project), epochs=2, batch_size=2, nominal_batch_size=4))
+    cfg = small_config(Path(data), Path(project), epochs=2, batch_size=2, nominal_batch_size=4)
+    if freeze_epochs:
+        cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, freeze="backbone",
+                                                                 freeze_epochs=freeze_epochs))
+    result = train(cfg)
     torch.save({k: v.clone() for k, v in result.model.state_dict().items()}, Path(out) / f"rank{rank}.pt")

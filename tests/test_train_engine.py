@@ -4,6 +4,8 @@ freezing, the NaN guard, the CLI."""
 from __future__ import annotations
 
 import dataclasses
+import logging
+import re
 
 import pytest
 import torch
@@ -124,3 +126,74 @@ def test_validation_and_early_stopping(tmp_path) -> None:
     first_bad = next(i for i in range(1, len(maps)) if maps[i] <= max(maps[:i]))
     assert result.stopped_early and result.epochs_done == first_bad + 1
     assert result.best_fitness == max(maps) and "mAP@0.5" in read_metrics(result.run_dir / "metrics.csv")[0]
+
+
+class _FakeClock:
+    """Stands in for `time` in the engine: each call moves 1 µs (rates stay finite); the
+    test adds each epoch's simulated duration."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        self.now += 1e-6
+        return self.now
+
+
+def test_time_budget_replans_without_raising_the_lr(data, tmp_path, monkeypatch, caplog) -> None:
+    """A budgeted run whose epochs take 1/16, 1/13, 1/33, then 1/21 of the budget (a busy
+    machine): the epoch count is re-fitted down and up, yet the LR never rises after warmup
+    and the run ends inside the budget. Interrupted and resumed, it keeps the plan it had
+    reached (the LR continues from where it was, not from a fresh cosine)."""
+    from yolo3.train import engine
+
+    clock = _FakeClock()
+    monkeypatch.setattr(engine, "time", clock)
+    lrs: list[float] = []
+    real_apply = engine.apply_schedule
+
+    def recording(*args, **kwargs) -> float:
+        lrs.append(real_apply(*args, **kwargs))
+        return lrs[-1]
+
+    monkeypatch.setattr(engine, "apply_schedule", recording)
+    budget = 60.0  # seconds
+    durations = [budget / 16] * 3 + [budget / 13] * 2 + [budget / 33] * 3 + [budget / 21] * 40
+
+    def tick(epoch: int, row: dict) -> None:
+        clock.now += durations[epoch]
+
+    iters = 2
+    cfg = small_config(data, tmp_path, name="budget", epochs=100, time_budget_minutes=budget / 60,
+                       max_steps_per_epoch=iters)
+    with caplog.at_level(logging.DEBUG, logger="yolo3.train"):
+        result = train(cfg, callbacks=[tick])
+    fitted = [int(m.group(1)) for m in re.finditer(r"(\d+) epochs fit", caplog.text)]
+    assert any(b < a for a, b in zip(fitted, fitted[1:])) and any(b > a for a, b in zip(fitted, fitted[1:])), fitted
+    assert clock.now <= budget, clock.now
+    n = result.epochs_done
+    assert 8 < n < 100 and len(lrs) == n * iters
+    after_warmup = lrs[iters:]  # warmup_epochs = 1
+    assert all(b <= a for a, b in zip(after_warmup, after_warmup[1:])), after_warmup
+    assert lrs[-1] < 0.1 * cfg.optim.lr0  # the cosine ran (nearly) to its end at the budget
+    plan = load_checkpoint(result.last)[1]["train"]["schedule"]
+    assert plan["epochs"] == n and plan["total_iters"] == n * iters and 0 < plan["start"] < 1
+
+    def stop_after_six(epoch: int, row: dict) -> None:
+        if epoch == 5:
+            raise Interrupt
+
+    lrs.clear()
+    clock.now = 0.0
+    with pytest.raises(Interrupt):
+        train(dataclasses.replace(cfg, name="broken"), callbacks=[tick, stop_after_six])
+    before = list(lrs)
+    saved = load_checkpoint(tmp_path / "broken" / "weights" / "last.safetensors")[1]["train"]["schedule"]
+    assert saved["epochs"] < 100  # re-fitted before the interruption
+    lrs.clear()
+
+    def slow(epoch: int, row: dict) -> None:  # the resumed run gets the budget again: keep it short
+        clock.now += budget / 5
+
+    resumed = train(dataclasses.replace(TrainConfig(), resume=str(tmp_path / "broken")), callbacks=[slow])
+    assert resumed.epochs_done > 6 and lrs[0] <= before[-1] and all(b <= a for a, b in zip(lrs, lrs[1:]))

@@ -17,7 +17,9 @@ from yolo3.train.ema import SWA, ModelEMA
 from yolo3.train.guard import NonFiniteGuard, TrainingDiverged
 from yolo3.train.logging import MetricsCSV, read_metrics
 from yolo3.train.optim import build_optimizer, freeze_backbone, param_groups
-from yolo3.train.schedule import apply_schedule, lr_factor, schedule_at, warmup_iters
+from yolo3.train.schedule import (
+    SchedulePlan, apply_schedule, epochs_within_budget, lr_factor, schedule_at, warmup_iters,
+)
 from yolo3.train.setup import multiscale_size, resize_batch
 
 
@@ -170,3 +172,45 @@ def test_metrics_csv_grows_columns_and_truncates_on_resume(tmp_path) -> None:
     assert [r["mAP@0.5"] for r in rows] == ["", "0.25"]
     MetricsCSV(path, resume_epoch=1)
     assert [r["epoch"] for r in read_metrics(path)] == ["0"]
+
+
+def test_schedule_plan_is_exact_until_replanned_then_continuous() -> None:
+    fresh = SchedulePlan(100)
+    assert [fresh.at(it) for it in (0, 25, 100, 150)] == [0.0, 0.25, 1.0, 1.0]
+    # bitwise the plain it / total (so runs without a budget and their resumes are unchanged)
+    assert all(fresh.at(it) == it / 100 for it in range(101))
+    # at iteration 40 (progress 0.4) the run learns it will end at 60: the 0.6 left goes in 20 iterations
+    shorter = fresh.replan(40, 60)
+    assert shorter.at(40) == pytest.approx(0.4) and shorter.at(50) == pytest.approx(0.7)
+    assert shorter.at(60) == pytest.approx(1.0)
+    # then at 50 that it will end at 150: 0.3 left over 100 iterations — slower, never back
+    longer = shorter.replan(50, 150)
+    assert longer.at(50) == pytest.approx(0.7) and longer.at(100) == pytest.approx(0.85)
+    assert SchedulePlan.from_dict(longer.to_dict()) == longer
+    assert fresh.replan(40, 100) is fresh
+
+
+def test_budget_replanning_never_raises_the_lr_after_warmup() -> None:
+    """The same speed jumps through the pure functions the engine uses: the plan-based LR is
+    non-increasing after warmup, while the old rule (it / current total) went back up."""
+    cfg = ScheduleConfig(kind="cosine", warmup_epochs=1.0, final_lr_ratio=0.01)
+    ipe, budget = 10, 600.0
+    durations = [budget / 16] * 3 + [budget / 13] * 2 + [budget / 33] * 3 + [budget / 21] * 30
+    plan, epochs, elapsed, seconds, done = SchedulePlan(ipe * 100), 100, 0.0, [], 0
+    new_lrs, old_lrs, totals = [], [], []
+    while done < epochs:
+        for it in range(done * ipe, (done + 1) * ipe):
+            new_lrs.append(schedule_at(it, ipe, epochs, cfg, 0.01, 0.9, plan)[0])
+            old_lrs.append(schedule_at(it, ipe, epochs, cfg, 0.01, 0.9)[0])
+        elapsed += durations[done]
+        seconds.append(durations[done])
+        done += 1
+        total = epochs_within_budget(budget, elapsed, seconds, done, 100)
+        if len(seconds) >= 2 and total != epochs:
+            plan, epochs = plan.replan(done * ipe, total * ipe), total
+            totals.append(total)
+    assert any(b > a for a, b in zip(totals, totals[1:])) and any(b < a for a, b in zip(totals, totals[1:]))
+    after = new_lrs[ipe:]
+    assert all(b <= a for a, b in zip(after, after[1:]))
+    assert any(b > a * 1.01 for a, b in zip(old_lrs[ipe:], old_lrs[ipe + 1:]))  # the bug this replaces
+    assert elapsed <= budget

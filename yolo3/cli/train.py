@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import os
 
+from yolo3.config import ConfigError, ModelConfig
 from yolo3.data.split import SPLITS_FOUND
 from yolo3.models import list_models
 from yolo3.train.config import TrainConfig
@@ -20,7 +21,8 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", choices=list_models(), help="architecture (default: yolov3-tiny)")
     p.add_argument("--width", type=float, help="channel multiplier")
     p.add_argument("--depth", type=float, help="residual-block multiplier")
-    p.add_argument("--weights", help="initialise from this checkpoint (fine-tuning)")
+    p.add_argument("--weights", help="initialise from a yolo3 checkpoint or darknet .weights (any class count: "
+                   "heads start fresh), or a darknet partial file such as darknet53.conv.74")
     p.add_argument("--imgsz", type=int)
     p.add_argument("--batch-size", type=int, dest="batch_size")
     p.add_argument("--nbs", type=int, dest="nominal_batch_size", help="nominal batch (gradient accumulation)")
@@ -71,7 +73,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="RUN", help="continue RUN (folder or last.safetensors) exactly")
     p.add_argument("--schedule", choices=["cosine", "linear", "step", "onecycle", "constant"])
     p.add_argument("--warmup-epochs", type=float)
+    p.add_argument("--cfg", metavar="DARKNET_CFG", help="a darknet .cfg giving the model (architecture, width, "
+                   "depth, anchors) instead of --model, e.g. with --weights darknet53.conv.74")
     p.add_argument("--freeze", choices=["none", "backbone"])
+    p.add_argument("--freeze-epochs", type=int, metavar="N",
+                   help="with --freeze backbone: unfreeze after N epochs (default: frozen for the whole run)")
     p.add_argument("--backbone-lr", type=float, help="backbone LR as a fraction of lr0")
     p.add_argument("--grad-clip", type=float)
     p.add_argument("--multi-scale", type=float, help="± fraction of imgsz per batch (e.g. 0.5)")
@@ -92,10 +98,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     """`config_from_args` plus the train-only options."""
     cfg = config_from_args(args)
+    if args.cfg:
+        cfg = dataclasses.replace(cfg, model=model_from_darknet_cfg(args.cfg, cfg.model, bool(args.model)))
     sched = dataclasses.replace(cfg.schedule, **{k: v for k, v in (("kind", args.schedule),
                                                                    ("warmup_epochs", args.warmup_epochs)) if v is not None})
-    optim = dataclasses.replace(cfg.optim, **{k: v for k, v in (("freeze", args.freeze), ("backbone_lr_scale", args.backbone_lr),
-                                                                ("grad_clip", args.grad_clip)) if v is not None})
+    optim_args = (("freeze", args.freeze), ("freeze_epochs", args.freeze_epochs),
+                  ("backbone_lr_scale", args.backbone_lr), ("grad_clip", args.grad_clip))
+    optim = dataclasses.replace(cfg.optim, **{k: v for k, v in optim_args if v is not None})
     averaging = dataclasses.replace(cfg.averaging, ema=cfg.averaging.ema and not args.no_ema,
                                     swa=cfg.averaging.swa or args.swa)
     plain = ("epochs", "name", "project", "resume", "multi_scale", "patience", "val_interval", "max_steps_per_epoch",
@@ -110,6 +119,17 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.split_ratio is not None:
         changes["split_ratio"] = args.split_ratio
     return dataclasses.replace(cfg, schedule=sched, optim=optim, averaging=averaging, **changes)
+
+
+def model_from_darknet_cfg(path: str, base: ModelConfig, model_given: bool) -> ModelConfig:
+    """`base` with the architecture, width, depth and anchors of darknet cfg `path` (the
+    class count comes from the dataset, the input size from --imgsz / the config)."""
+    from yolo3.darknet import load_cfg, match_cfg
+
+    if model_given:
+        raise ConfigError("--cfg and --model both name the model: give one of them")
+    found = match_cfg(load_cfg(path))
+    return dataclasses.replace(base, arch=found.arch, width=found.width, depth=found.depth, anchors=found.anchors)
 
 
 def _run(args: argparse.Namespace) -> int:

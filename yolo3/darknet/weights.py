@@ -5,7 +5,9 @@ uint64 when major·10 + minor >= 2 and major, minor < 1000, else uint32; then fo
 `[convolutional]` in cfg order: with BN its beta (the "bias"), gamma, running mean,
 running variance, else the conv bias; then the conv weights (out, in, kh, kw), all
 float32. darknet ignores a short or long file; we refuse both, saying how many floats
-the cfg needs and how many the file holds.
+the cfg needs and how many the file holds — except a file that stops exactly after
+some layer on purpose (darknet's `partial` command writes `darknet53.conv.74`,
+`yolov3-tiny.conv.15`: the first N layers), which `load_partial_weights` accepts.
 """
 
 from __future__ import annotations
@@ -99,10 +101,7 @@ def load_weights(path: str | Path, layers: Sequence[nn.Module]) -> WeightsHeader
     Raises DarknetWeightsError unless the file holds exactly the floats the layers need.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise DarknetWeightsError(f"{path}: cannot read darknet weights: {err}") from err
+    data = _read(path)
     header = read_header(data, str(path))
     units = _units(layers)
     expected = count_floats(layers)
@@ -115,14 +114,65 @@ def load_weights(path: str | Path, layers: Sequence[nn.Module]) -> WeightsHeader
             f"{path}: expected {expected} floats after the header for the {len(units)} conv layers of the cfg, "
             f"found {found}{tail}: the file is {hint}; check that cfg and weights belong together"
         )
-    floats = np.frombuffer(data, dtype="<f4", count=expected, offset=header.nbytes)
+    _fill(units, np.frombuffer(data, dtype="<f4", count=expected, offset=header.nbytes))
+    return header
+
+
+def _fill(units: list[tuple[nn.Conv2d, nn.BatchNorm2d | None]], floats: np.ndarray) -> None:
+    """Copies `floats` (exactly the units' values, file order) into the units' tensors."""
     offset = 0
     for conv, bn in units:
         for tensor in _tensors(conv, bn):
             n = tensor.numel()
             tensor.copy_(torch.from_numpy(floats[offset : offset + n].copy()).view_as(tensor))
             offset += n
-    return header
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise DarknetWeightsError(f"{path}: cannot read darknet weights: {err}") from err
+
+
+def layers_in_file(path: str | Path, layers: Sequence[nn.Module]) -> int:
+    """How many of `layers` (conv layers in cfg order) a `.weights` file holds: the N such
+    that the file's floats are exactly those of the first N layers (a partial file ends at
+    a layer boundary). Raises DarknetWeightsError when it ends inside a layer or holds more
+    than all of them."""
+    path = Path(path)
+    data = _read(path)
+    header = read_header(data, str(path))
+    found, extra = divmod(len(data) - header.nbytes, 4)
+    sizes = [sum(t.numel() for t in _tensors(conv, bn)) for conv, bn in _units(layers)]
+    bounds = np.cumsum([0] + sizes)
+    if extra:
+        raise DarknetWeightsError(f"{path}: {extra} stray bytes after {found} floats; a .weights body is whole "
+                                  "float32 values, so the file is damaged: download it again")
+    if found in bounds:
+        return int(np.searchsorted(bounds, found))
+    if found > bounds[-1]:
+        raise DarknetWeightsError(
+            f"{path}: holds {found} floats after the header, but all {len(sizes)} conv layers of the model "
+            f"need {int(bounds[-1])}: not weights of this model; check --model/--cfg (and width/depth)")
+    k = int(np.searchsorted(bounds, found, side="right"))  # the layer the file ends inside (1-based)
+    raise DarknetWeightsError(
+        f"{path}: ends inside conv layer {k} of {len(sizes)} ({found} floats after the header; the first {k - 1} "
+        f"layers hold {int(bounds[k - 1])}, the first {k} {int(bounds[k])}): a truncated download, or weights "
+        "of another model; check --model/--cfg (and width/depth)")
+
+
+@torch.no_grad()
+def load_partial_weights(path: str | Path, layers: Sequence[nn.Module]) -> tuple[WeightsHeader, int]:
+    """Fills the first N of `layers` from a `.weights` file that stops after N layers
+    (`layers_in_file`); the others are left as they are. Returns (header, N)."""
+    path = Path(path)
+    n = layers_in_file(path, layers)
+    data = _read(path)
+    header = read_header(data, str(path))
+    units = _units(layers)[:n]
+    _fill(units, np.frombuffer(data, dtype="<f4", count=count_floats(layers[:n]), offset=header.nbytes))
+    return header, n
 
 
 def write_weights(f: BinaryIO, layers: Sequence[nn.Module], header: WeightsHeader | None = None) -> None:

@@ -84,7 +84,8 @@ class DetectionDataset(Dataset):
         picks = [i] + [int(k) for k in rng.integers(0, len(self), 3)]
         loaded = [self.load(k) for k in picks]
         canvas, boxes, ids = aug.mosaic_canvas([x[0] for x in loaded], [x[1] for x in loaded],
-                                               [x[2] for x in loaded], s, rng)
+                                               [x[2] for x in loaded], s, rng, cfg.min_box_side,
+                                               cfg.min_area_ratio, cfg.max_aspect)
         return aug.random_affine(canvas, boxes, ids, rng, (s, s), cfg.degrees, cfg.translate, cfg.scale, cfg.shear,
                                  cfg.min_box_side, cfg.min_area_ratio, cfg.max_aspect, base_scale=0.5)
 

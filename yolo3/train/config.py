@@ -36,6 +36,9 @@ class OptimConfig:
         grad_clip: clip the global gradient norm to this value (0 = off).
         backbone_lr_scale: the backbone's LR as a fraction of lr0 (fine-tuning).
         freeze: `backbone` freezes backbone weights (and its BN statistics).
+        freeze_epochs: with freeze `backbone`, unfreeze after this many epochs (the
+            backbone then trains at backbone_lr_scale × the LR; its parameters are in
+            the optimizer from the start); 0 = frozen for the whole run.
     """
 
     name: str = "sgd"
@@ -47,12 +50,16 @@ class OptimConfig:
     grad_clip: float = 10.0
     backbone_lr_scale: float = 1.0
     freeze: str = "none"
+    freeze_epochs: int = 0
 
     def __post_init__(self) -> None:
         if self.name not in OPTIMIZERS:
             raise ConfigError(f"optim.name must be one of {OPTIMIZERS}, got {self.name!r}")
         if self.freeze not in FREEZE_MODES:
             raise ConfigError(f"optim.freeze must be one of {FREEZE_MODES}, got {self.freeze!r}")
+        if self.freeze_epochs < 0 or (self.freeze_epochs and self.freeze == "none"):
+            raise ConfigError(f"optim.freeze_epochs must be >= 0 and needs optim.freeze: backbone, got "
+                              f"{self.freeze_epochs} with freeze {self.freeze!r}")
         if self.lr0 <= 0 or self.weight_decay < 0 or self.grad_clip < 0 or self.backbone_lr_scale < 0:
             raise ConfigError("optim: lr0 must be > 0; weight_decay, grad_clip, backbone_lr_scale >= 0")
 
@@ -130,7 +137,9 @@ class TrainConfig:
         device: `cpu`, `cuda`, `cuda:N`; amp: auto (bf16 on CPU, fp16 on CUDA) | bf16 |
             fp16 | off; channels_last: NHWC memory format.
         threads: torch intra-op threads (0 = leave as is).
-        weights: initialise from this checkpoint (fine-tuning; shapes must match).
+        weights: initialise from this file: a yolo3 checkpoint or darknet `.weights`
+            (any class count: the heads then start fresh), or a darknet partial file
+            such as `darknet53.conv.74` (its first N conv layers); see train/transfer.py.
         resume: continue the run in this folder (or its last.safetensors) exactly.
         patience: stop when validation fitness has not improved for this many
             validations (0 = never).
@@ -144,8 +153,10 @@ class TrainConfig:
         time_budget_minutes: wall-clock budget of the run (0 = none). After each epoch
             the number of epochs is re-estimated as those that fit in the budget (at
             most `epochs`), so the LR schedule ends when the budget does; training stops
-            when no further epoch fits. Counts this process's time (a resumed run gets
-            the budget again).
+            when no further epoch fits. A re-estimate re-plans only the rest of the
+            schedule (its progress never goes back), so the LR does not rise again when
+            the speed estimate jumps. Counts this process's time (a resumed run gets
+            the budget again, and keeps the plan it had reached).
         tensorboard, plots, progress: logging outputs.
         sync_bn: convert BatchNorm to SyncBatchNorm under DDP.
         split_ratio: when the dataset has no 'val' split, hold back this fraction of the

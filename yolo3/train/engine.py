@@ -31,13 +31,14 @@ from yolo3.train.config import TrainConfig
 from yolo3.train.ema import SWA, ModelEMA, unwrap
 from yolo3.train.guard import NonFiniteGuard, TrainingDiverged
 from yolo3.train.logging import MetricsCSV, TensorBoard, plot_metrics, read_metrics, summary_table
-from yolo3.train.optim import build_optimizer, freeze_backbone, set_frozen_bn_eval
-from yolo3.train.schedule import apply_schedule, epochs_within_budget
+from yolo3.train.optim import build_optimizer, freeze_backbone, is_backbone, set_frozen_bn_eval
+from yolo3.train.schedule import SchedulePlan, apply_schedule, epochs_within_budget
 from yolo3.train.setup import (
     TrainData, auto_anchors, autocast, build_train_model, model_config_for, multiscale_size, new_run_dir, prepare_data,
     resize_batch, resolve_amp, seed_everything,
 )
 from yolo3.train.state import load_train_state, save_train_state
+from yolo3.train.transfer import read_init_weights
 
 log = logging.getLogger("yolo3.train")
 
@@ -127,14 +128,24 @@ class _Trainer:
         self.amp_dtype = resolve_amp(cfg.amp, self.device)
 
         model_cfg = model_config_for(cfg, self.data.class_names)
+        init = None
+        if cfg.weights and not cfg.resume:  # a resumed run takes every tensor from its state file
+            init = read_init_weights(cfg.weights, model_cfg)
+            if init.anchors is not None:  # heads loaded from a yolo3 checkpoint: keep the anchors they learnt
+                model_cfg = dataclasses.replace(model_cfg, anchors=init.anchors)
         self.anchor_note = "auto-anchor: anchors from the resumed run"
         if not cfg.resume:
-            model_cfg, self.anchor_note = auto_anchors(cfg, model_cfg, self.data.train)
+            model_cfg, self.anchor_note = auto_anchors(cfg, model_cfg, self.data.train,
+                                                       init is not None and init.heads_loaded)
         self.cfg = cfg = dataclasses.replace(cfg, model=model_cfg)  # saved config names the real classes
         self.max_epochs = cfg.epochs  # the budget may shorten the run, never lengthen it
-        model, self.init_note = build_train_model(model_cfg, cfg.weights)
-        if cfg.optim.freeze == "backbone":
-            freeze_backbone(model)
+        model, self.init_note = build_train_model(model_cfg, init)
+        if cfg.resume:
+            self.init_note = f"weights: from the resumed run {cfg.resume}"
+        # Frozen for the whole run: the optimizer never sees the backbone. For the first
+        # freeze_epochs only: it holds the backbone from the start (no gradient, no update).
+        self.frozen = cfg.optim.freeze == "backbone"
+        n_frozen = freeze_backbone(model) if self.frozen and not cfg.optim.freeze_epochs else 0
         model.to(self.device)
         if cfg.channels_last:
             model.to(memory_format=torch.channels_last)
@@ -146,6 +157,11 @@ class _Trainer:
         self.accumulate = max(1, round(cfg.nominal_batch_size / world_batch))
         weight_decay = cfg.optim.weight_decay * world_batch * self.accumulate / cfg.nominal_batch_size
         self.optimizer = build_optimizer(model, cfg.optim, weight_decay)
+        if self.frozen and cfg.optim.freeze_epochs:
+            n_frozen = freeze_backbone(model)
+        self.freeze_note = ("freeze: none" if not self.frozen else f"freeze: backbone ({n_frozen} tensors) "
+                            + (f"for the first {cfg.optim.freeze_epochs} epochs" if cfg.optim.freeze_epochs
+                               else "for the whole run"))
         avg = cfg.averaging
         self.ema = ModelEMA(model, avg.ema_decay, avg.ema_tau) if avg.ema else None
         self.swa = SWA(model) if avg.swa else None
@@ -156,6 +172,7 @@ class _Trainer:
         self.iters_per_epoch = len(self.loader)
         if cfg.max_steps_per_epoch:
             self.iters_per_epoch = min(self.iters_per_epoch, cfg.max_steps_per_epoch)
+        self.plan = SchedulePlan(self.iters_per_epoch * cfg.epochs)  # re-planned only forward (time budget)
 
         self.start_epoch, self.best_fitness, self.best_epoch, self.bad_validations = 0, -math.inf, -1, 0
         if cfg.resume:
@@ -164,6 +181,9 @@ class _Trainer:
             self.best_fitness = float(meta.get("best_fitness", -math.inf))
             self.best_epoch = int(meta.get("best_epoch", -1))
             self.bad_validations = int(meta.get("bad_validations", 0))
+            if isinstance(meta.get("schedule"), dict):  # the plan and epoch count a time budget had fitted
+                self.plan = SchedulePlan.from_dict(meta["schedule"])
+                self.cfg = dataclasses.replace(self.cfg, epochs=int(meta["schedule"]["epochs"]))
             if self.scaler is not None and meta.get("scaler"):
                 self.scaler.load_state_dict(meta["scaler"])
         self.ddp_model = ddp.wrap_model(model, info, cfg.sync_bn)
@@ -176,7 +196,7 @@ class _Trainer:
             self.csv = MetricsCSV(self.run_dir / "metrics.csv", self.start_epoch if cfg.resume else None)
             self.tb = TensorBoard(self.run_dir / "tensorboard" if cfg.tensorboard else None)
             with open(self.run_dir / "train.log", "a", encoding="utf-8") as f:
-                lines = [*self.data.check_summary, self.anchor_note, self.init_note,
+                lines = [*self.data.check_summary, self.anchor_note, self.init_note, self.freeze_note,
                          f"amp: {self.amp_dtype}, channels_last: {cfg.channels_last}, world: {info.world_size}, "
                          f"accumulate: {self.accumulate}, weight_decay: {weight_decay:.3g}"]
                 if cfg.resume:
@@ -224,7 +244,7 @@ class _Trainer:
     def _epoch(self, epoch: int) -> dict[str, float]:
         cfg, model = self.cfg, self.ddp_model
         model.train()
-        if cfg.optim.freeze != "none":
+        if self.frozen:
             set_frozen_bn_eval(model)
         sums: dict[str, torch.Tensor] = {}
         seen, steps, t0 = 0, 0, time.perf_counter()
@@ -238,7 +258,7 @@ class _Trainer:
                 break
             it = epoch * self.iters_per_epoch + i
             lr = apply_schedule(self.optimizer, it, self.iters_per_epoch, cfg.epochs, cfg.schedule,
-                                cfg.optim.lr0, cfg.optim.momentum)
+                                cfg.optim.lr0, cfg.optim.momentum, self.plan)
             images = batch.images.to(self.device, non_blocking=True).float().div_(255)
             targets = batch.targets.to(self.device)
             if cfg.multi_scale > 0:
@@ -323,6 +343,7 @@ class _Trainer:
     def _save(self, epoch: int, row: dict[str, Any], improved: bool) -> None:
         progress = {"epoch": epoch, "best_fitness": self.best_fitness, "best_epoch": self.best_epoch,
                     "bad_validations": self.bad_validations,
+                    "schedule": {**self.plan.to_dict(), "epochs": self.cfg.epochs},
                     "scaler": self.scaler.state_dict() if self.scaler is not None else None}
         summary = {"epoch": epoch, "metrics": {k: v for k, v in row.items() if isinstance(v, float)}}
         extra = {"config": to_dict(self.cfg), "summary": summary, "imgsz": self.cfg.imgsz}
@@ -344,6 +365,8 @@ class _Trainer:
         while epoch + 1 < self.cfg.epochs:
             epoch += 1
             t_epoch = time.perf_counter()
+            if self.frozen and 0 < cfg.optim.freeze_epochs <= epoch:
+                self._unfreeze(epoch)
             row: dict[str, Any] = {"epoch": epoch, **self._epoch(epoch)}
             if self.swa is not None and epoch >= self.cfg.epochs - cfg.averaging.swa_epochs:
                 self.swa.update(self.model)
@@ -377,10 +400,29 @@ class _Trainer:
         return TrainResult(self.run_dir, self.weights_dir / "last.safetensors", self.weights_dir / "best.safetensors",
                            epoch + 1, self.best_epoch, self.best_fitness, stopped, rows, unwrap(self.model))
 
+    def _unfreeze(self, epoch: int) -> None:
+        """Ends `freeze_epochs`: the backbone trains from this epoch on (its parameters are
+        already in the optimizer; under DDP the wrapper is rebuilt, since DDP reduces only
+        the gradients of parameters that required them when it was made)."""
+        count = 0
+        for name, param in self.model.named_parameters():
+            if is_backbone(name) and not param.requires_grad:
+                param.requires_grad_(True)
+                count += 1
+        self.frozen = False
+        if self.info.enabled:
+            self.ddp_model = ddp.wrap_model(unwrap(self.ddp_model), self.info, sync_bn=False)
+        log.info("epoch %d: backbone unfrozen (%d tensors train from now on)", epoch + 1, count)
+
     def _fit_budget(self, epochs_done: int, epoch_seconds: list[float]) -> None:
         """Re-estimates the run's epochs from the time left (same on every rank), so the
-        schedule, the last validation and the stop all fall at the budget."""
+        schedule, the last validation and the stop all fall at the budget. The LR schedule
+        is re-planned forward from here (`SchedulePlan.replan`): its progress never goes
+        back, so a jumpy speed estimate cannot raise the LR again. Until this process has
+        timed two epochs (a fresh or resumed run) the plan stays as it is."""
         cfg = self.cfg
+        if len(epoch_seconds) < 2:
+            return
         budget_s = cfg.time_budget_minutes * 60.0
         total = epochs_within_budget(budget_s, time.perf_counter() - self.t_start, epoch_seconds, epochs_done,
                                      self.max_epochs)
@@ -389,6 +431,7 @@ class _Trainer:
             big = abs(total - cfg.epochs) >= max(2, 0.1 * cfg.epochs) or total == epochs_done
             log.log(logging.INFO if big else logging.DEBUG, "time budget %.1f min: %d epochs fit (was %d)",
                     cfg.time_budget_minutes, total, cfg.epochs)
+            self.plan = self.plan.replan(epochs_done * self.iters_per_epoch, total * self.iters_per_epoch)
             self.cfg = dataclasses.replace(cfg, epochs=total)
 
     def _finish(self, rows: list[dict[str, Any]]) -> None:

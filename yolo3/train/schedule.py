@@ -2,12 +2,19 @@
 
 Warmup (first `warmup_iters` iterations): the LR of weights rises linearly from 0, that
 of biases falls from `warmup_bias_lr`, both to the scheduled value; momentum rises from
-`warmup_momentum` to the base one. After warmup `lr_factor` of the fractional epoch
+`warmup_momentum` to the base one. After warmup `lr_factor` of the training progress
 gives the LR as a multiple of lr0.
+
+Progress is `SchedulePlan.at(it)`: iterations done / planned iterations, until a
+wall-clock budget re-plans the number of epochs mid-run. A re-plan never moves progress
+back: from the iteration it happens at, the progress left is spread over the iterations
+now left (`SchedulePlan.replan`). So the LR stays a non-decreasing-progress function —
+non-increasing after warmup for cosine/linear/step — however the speed estimate jumps.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -52,15 +59,54 @@ def onecycle_momentum(progress: float, cfg: ScheduleConfig, base: float) -> floa
     return base - (base - low) * min(max(f, 0.0), 1.0)
 
 
+@dataclasses.dataclass(frozen=True)
+class SchedulePlan:
+    """The map iteration → progress ∈ [0, 1]: linear from (`start_it`, `start`) to
+    (`total_iters`, 1). A fresh plan is (0, 0.0, iters_per_epoch × epochs), i.e. exactly
+    it / total; `replan` makes the next linear piece when the epoch count changes.
+
+    Attributes:
+        total_iters: iteration at which progress reaches 1 (iters_per_epoch × epochs).
+        start_it: iteration where the current piece starts (the last re-plan).
+        start: progress at `start_it`.
+    """
+
+    total_iters: int
+    start_it: int = 0
+    start: float = 0.0
+
+    def at(self, it: int) -> float:
+        """Progress at global iteration `it` (0-based), clamped to [start, 1]."""
+        p = self.start + (1.0 - self.start) * (it - self.start_it) / max(self.total_iters - self.start_it, 1)
+        return min(max(p, self.start), 1.0)
+
+    def replan(self, it: int, total_iters: int) -> "SchedulePlan":
+        """The plan after learning at iteration `it` that the run will end at `total_iters`:
+        progress continues from `at(it)`, so it never decreases (a longer run slows the decay,
+        a shorter one speeds it up)."""
+        if total_iters == self.total_iters:
+            return self
+        return SchedulePlan(total_iters, it, self.at(it))
+
+    def to_dict(self) -> dict[str, float | int]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SchedulePlan":
+        return cls(int(data["total_iters"]), int(data["start_it"]), float(data["start"]))
+
+
 def schedule_at(
-    it: int, iters_per_epoch: int, epochs: int, cfg: ScheduleConfig, lr0: float, momentum: float
+    it: int, iters_per_epoch: int, epochs: int, cfg: ScheduleConfig, lr0: float, momentum: float,
+    plan: SchedulePlan | None = None,
 ) -> tuple[float, float, float]:
     """(weight LR, bias LR, momentum) at global iteration `it` (0-based).
 
     Iterations count batches (not optimizer updates), so accumulation does not change
-    the curve. LRs are before each group's `lr_scale`.
+    the curve. LRs are before each group's `lr_scale`. `plan` gives the progress (a run
+    re-planned by a time budget); default: it / (iters_per_epoch × epochs).
     """
-    progress = it / max(iters_per_epoch * epochs, 1)
+    progress = (plan or SchedulePlan(iters_per_epoch * epochs)).at(it)
     target = lr0 * lr_factor(progress, cfg)
     mom = onecycle_momentum(progress, cfg, momentum) if cfg.kind == "onecycle" else momentum
     nw = warmup_iters(cfg, iters_per_epoch)
@@ -80,10 +126,11 @@ def apply_schedule(
     cfg: ScheduleConfig,
     lr0: float,
     momentum: float,
+    plan: SchedulePlan | None = None,
 ) -> float:
     """Sets every group's LR (× its lr_scale) and the momentum for iteration `it`;
     returns the weight LR (for logging)."""
-    lr_w, lr_b, mom = schedule_at(it, iters_per_epoch, epochs, cfg, lr0, momentum)
+    lr_w, lr_b, mom = schedule_at(it, iters_per_epoch, epochs, cfg, lr0, momentum, plan)
     for g in optimizer.param_groups:
         g["lr"] = (lr_b if g.get("is_bias") else lr_w) * g.get("lr_scale", 1.0)
     set_momentum(optimizer, mom)

@@ -13,9 +13,9 @@ import torch
 
 from yolo3.config import ConfigError, ModelConfig
 from yolo3.data.sample import Sample
-from yolo3.io.checkpoint import load_checkpoint
 from yolo3.models import YOLOv3Base, build_model
 from yolo3.train.config import TrainConfig
+from yolo3.train.transfer import InitWeights, read_init_weights
 
 log = logging.getLogger("yolo3.train")
 
@@ -100,37 +100,36 @@ def model_config_for(cfg: TrainConfig, class_names: list[str]) -> ModelConfig:
     return dataclasses.replace(cfg.model, num_classes=len(class_names), class_names=list(class_names), imgsz=cfg.imgsz)
 
 
-def auto_anchors(cfg: TrainConfig, model_cfg: ModelConfig, train: list[Sample]) -> tuple[ModelConfig, str]:
+def auto_anchors(cfg: TrainConfig, model_cfg: ModelConfig, train: list[Sample],
+                 heads_loaded: bool | None = None) -> tuple[ModelConfig, str]:
     """Checks the configured anchors against the training boxes (letterboxed to imgsz);
     refits them by k-means + genetic refinement when their best-possible recall is below
-    0.98. Returns the config to train with and a before/after line for the log."""
+    0.98. Skipped when the heads come from a weights file (`heads_loaded`; default: any
+    `cfg.weights`): they were trained for their anchors. Returns the config to train with
+    and a before/after line for the log."""
     from yolo3.assign.anchors import check_anchors, letterboxed_wh
     from yolo3.models.registry import model_spec
 
     if not cfg.auto_anchor:
         return model_cfg, "auto-anchor: off"
-    if cfg.weights:
+    if bool(cfg.weights) if heads_loaded is None else heads_loaded:
         return model_cfg, "auto-anchor: skipped (initialised from weights whose heads fit their anchors)"
     anchors = model_cfg.anchors if model_cfg.anchors is not None else model_spec(model_cfg.arch).default_anchors
     check = check_anchors(anchors, letterboxed_wh(train, cfg.imgsz), cfg.imgsz, seed=cfg.seed)
     return dataclasses.replace(model_cfg, anchors=check.anchors), f"auto-anchor: {check.report()}"
 
 
-def build_train_model(cfg: ModelConfig, weights: str | None) -> tuple[YOLOv3Base, str]:
-    """Builds the model; with `weights`, copies every tensor whose name and shape match
-    (a model trained on other classes transfers all but the heads). Returns (model, note)."""
+def build_train_model(cfg: ModelConfig, weights: str | InitWeights | None) -> tuple[YOLOv3Base, str]:
+    """Builds the model (fresh init); with `weights` (a file, or what `read_init_weights`
+    read from one) loads every tensor that fits: a yolo3 checkpoint or darknet `.weights`
+    of another class count transfers all but the heads, a darknet partial file its first
+    N conv layers. Returns (model, note saying what was loaded)."""
+    init = read_init_weights(weights, cfg) if isinstance(weights, (str, Path)) else weights
     model = build_model(cfg)
-    if not weights:
+    if init is None:
         return model, "weights: random init (Kaiming convs, prior head biases)"
-    tensors, _ = load_checkpoint(weights)
-    if any(k.startswith("model.") for k in tensors):
-        tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-    own = model.state_dict()
-    matched = {k: v for k, v in tensors.items() if k in own and own[k].shape == v.shape}
-    if not matched:
-        raise ConfigError(f"{weights}: no tensor matches the {cfg.arch} model by name and shape; wrong file?")
-    model.load_state_dict(matched, strict=False)
-    return model, f"weights: {len(matched)}/{len(own)} tensors from {weights}"
+    model.load_state_dict(init.tensors, strict=False)
+    return model, init.note
 
 
 def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:

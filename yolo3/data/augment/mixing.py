@@ -15,14 +15,18 @@ from yolo3.data.letterbox import PAD_VALUE
 
 def mosaic_canvas(
     images: list[np.ndarray], boxes: list[np.ndarray], class_ids: list[np.ndarray], size: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator, min_side: float = 2.0, min_area_ratio: float = 0.1, max_aspect: float = 20.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Places 4 images around a random centre of a (2S, 2S) canvas (grey 114).
 
     Each image (long side ≤ S) touches the centre with one corner: top-left, top-right,
-    bottom-left, bottom-right; the centre is U(S/2, 3S/2) on each axis. Returns the
-    canvas and the boxes shifted onto it, not yet clipped (the affine that follows clips
-    and filters them; see `random_affine(..., base_scale=0.5)`).
+    bottom-left, bottom-right; the centre is U(S/2, 3S/2) on each axis, so parts of the
+    images fall off the canvas. Each image's boxes are shifted onto the canvas and clipped
+    to the part of that image actually pasted, then kept by the sliver rule
+    (`keep_boxes`: sides ≥ min_side, ≥ min_area_ratio of the box still visible, aspect
+    ≤ max_aspect) — a box of a cut-off object must not survive on padding. Returns
+    (canvas (2S, 2S, 3), boxes (N, 4) float32 xyxy canvas pixels, class ids (N,)); the
+    affine that follows (`random_affine(..., base_scale=0.5)`) clips them to its output.
     """
     if len(images) != 4:
         raise ValueError(f"mosaic needs 4 images, got {len(images)}")
@@ -36,8 +40,12 @@ def mosaic_canvas(
         y0 = yc - h if k in (0, 1) else yc
         cx1, cy1, cx2, cy2 = max(x0, 0), max(y0, 0), min(x0 + w, 2 * s), min(y0 + h, 2 * s)
         canvas[cy1:cy2, cx1:cx2] = img[cy1 - y0 : cy2 - y0, cx1 - x0 : cx2 - x0]
-        out_boxes.append(b + np.array([x0, y0, x0, y0], np.float32))
-        out_ids.append(class_ids[k])
+        moved = np.asarray(b, np.float32).reshape(-1, 4) + np.array([x0, y0, x0, y0], np.float32)
+        pasted = np.array([cx1, cy1, cx1, cy1], np.float32)
+        inside = clip_boxes_np(moved - pasted, cx2 - cx1, cy2 - cy1) + pasted
+        keep = keep_boxes(moved, inside, min_side, min_area_ratio, max_aspect)
+        out_boxes.append(inside[keep])
+        out_ids.append(np.asarray(class_ids[k]).reshape(-1)[keep])
     return canvas, np.concatenate(out_boxes).astype(np.float32).reshape(-1, 4), np.concatenate(out_ids)
 
 
