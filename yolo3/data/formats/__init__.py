@@ -74,11 +74,13 @@ def detect_format(path: str | Path) -> str:
     )
 
 
-def load_dataset(path: str | Path, class_names: list[str] | None = None) -> DatasetIndex:
+def load_dataset(path: str | Path, class_names: list[str] | None = None,
+                 allow_outside_root: bool = False) -> DatasetIndex:
     """Reads a dataset whatever its format (see detect_format).
 
     class_names fixes the class order of a VOC dataset (default: classes.txt in the
     root if present, else the sorted names found); other formats carry their own.
+    allow_outside_root lets a data.yaml read folders outside its own folder tree.
     Raises DataError when the dataset holds no images.
     """
     from yolo3.data.formats import coco, voc, yolo  # the readers import this module
@@ -86,7 +88,7 @@ def load_dataset(path: str | Path, class_names: list[str] | None = None) -> Data
     path = Path(path)
     fmt = detect_format(path)
     if fmt == "yolo":
-        index = yolo.read_yolo(path / "data.yaml" if path.is_dir() else path)
+        index = yolo.read_yolo(path / "data.yaml" if path.is_dir() else path, allow_outside_root)
     elif fmt == "coco":
         index = coco.read_coco(path)
     else:
