@@ -31,18 +31,23 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "tiny_image": ("warn", "skip", "stop"),
     "non_rgb": ("fix", "skip", "stop"),
     "exif_orientation": ("fix", "skip", "stop"),
+    "exif_frame": ("skip", "warn", "stop"),
+    "multi_frame": ("warn", "skip", "stop"),
     "wrong_extension": ("fix", "skip", "stop"),
     "size_mismatch": ("fix", "skip", "stop"),
     "duplicate_image": ("warn", "skip", "stop"),
     "no_labels": ("warn", "skip", "stop"),
     "missing_label_file": ("warn", "skip", "stop"),
     "bad_annotation": ("skip", "stop"),
+    "duplicate_id": ("skip", "stop"),
+    "duplicate_file_name": ("fix", "stop"),
     "bad_label": ("skip", "stop"),
     "unknown_class": ("skip", "stop"),
     "out_of_bounds": ("fix", "skip", "stop"),
     "degenerate_box": ("skip", "fix", "stop"),
     "duplicate_box": ("fix", "warn", "stop"),
     "near_duplicate_box": ("warn", "fix", "stop"),
+    "dense_boxes": ("skip", "warn", "stop"),
 }
 _ACTION = {"fix": "fixed", "skip": "skipped", "warn": "kept", "stop": "stopped"}
 
@@ -61,7 +66,14 @@ class CheckPolicy:
 
     degenerate_box 'fix' swaps inverted corners (x2 < x1) and drops zero-size boxes;
     duplicate_box 'fix' drops the later of two same-class boxes with IoU > duplicate_iou;
-    near_duplicate_box covers near_duplicate_iou < IoU ≤ duplicate_iou (likely double labels).
+    near_duplicate_box covers near_duplicate_iou < IoU ≤ duplicate_iou (likely double labels);
+    each box is reported once, against the kept earlier box it overlaps most.
+    bad_label also covers boxes that are not finite once scaled to the image (never
+    clipped into a full-image box). exif_frame: an image with EXIF orientation whose
+    annotation size fits both the stored and the displayed frame, so the boxes' frame is
+    unknown ('warn' keeps them as displayed). multi_frame: GIF/TIFF with several frames
+    (the first is used). dense_boxes: an image whose boxes overlap too densely for the
+    duplicate search (check_boxes.MAX_CANDIDATE_PAIRS); 'warn' keeps them unchecked.
     """
 
     unreadable: str = "skip"
@@ -70,18 +82,23 @@ class CheckPolicy:
     tiny_image: str = "warn"
     non_rgb: str = "fix"
     exif_orientation: str = "fix"
+    exif_frame: str = "skip"
+    multi_frame: str = "warn"
     wrong_extension: str = "fix"
     size_mismatch: str = "fix"
     duplicate_image: str = "warn"
     no_labels: str = "warn"
     missing_label_file: str = "warn"
     bad_annotation: str = "skip"
+    duplicate_id: str = "skip"
+    duplicate_file_name: str = "fix"
     bad_label: str = "skip"
     unknown_class: str = "skip"
     out_of_bounds: str = "fix"
     degenerate_box: str = "skip"
     duplicate_box: str = "fix"
     near_duplicate_box: str = "warn"
+    dense_boxes: str = "skip"
     duplicate_iou: float = 0.95
     near_duplicate_iou: float = 0.8
     max_pixels: int = MAX_PIXELS
@@ -143,14 +160,21 @@ def _record(findings: list[Finding], policy: CheckPolicy, kind: str, file: Path 
     return rule
 
 
-def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy, findings: list[Finding]) -> Sample:
-    """Box-level checks on one sample; returns the cleaned sample (a new object)."""
+def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy,
+                 findings: list[Finding]) -> Sample | None:
+    """Box-level checks on one sample; returns the cleaned sample (a new object), or None
+    when the image is left out (dense_boxes=skip)."""
     boxes, ids = sample.boxes.copy(), sample.class_ids.copy()
     keep = np.ones(len(boxes), bool)
     positions = sample.box_positions()
     file = sample.annotation_path or sample.image_path
     h, w = size
-    for i in np.nonzero(cb.degenerate(boxes))[0]:
+    for i in np.flatnonzero(~np.isfinite(boxes).all(1)):  # e.g. 1e308 in a label, times the image width
+        _record(findings, policy, "bad_label", file, positions[i],
+                f"box {boxes[i].tolist()} is not finite in the {w}x{h} image (coordinates too large); "
+                "a bad label, not clipped")
+        keep[i] = False
+    for i in np.flatnonzero(keep & cb.degenerate(boxes)):
         b = boxes[i]
         inverted = b[2] < b[0] or b[3] < b[1]
         rule = _record(findings, policy, "degenerate_box", file, positions[i],
@@ -158,7 +182,7 @@ def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy, fin
         if rule == "fix" and inverted:
             boxes[i] = [min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3])]
         keep[i] = bool(rule == "fix" and not cb.degenerate(boxes[i : i + 1])[0])
-    for i in np.nonzero(keep & cb.out_of_bounds(boxes, size))[0]:
+    for i in np.flatnonzero(keep & cb.out_of_bounds(boxes, size)):
         b = boxes[i]
         clipped = cb.clip(boxes[i : i + 1], size)
         gone = bool(cb.degenerate(clipped)[0])
@@ -169,19 +193,52 @@ def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy, fin
             boxes[i] = clipped[0]
         else:
             keep[i] = False
-    idx = np.nonzero(keep)[0]
-    for a, b, iou in cb.duplicate_pairs(boxes[idx], ids[idx], policy.near_duplicate_iou):
-        i, j = idx[a], idx[b]
-        if not (keep[i] and keep[j]):
-            continue
+    idx = np.flatnonzero(keep)
+    try:
+        matches = cb.greedy_duplicates(boxes[idx], ids[idx], policy.near_duplicate_iou, policy.duplicate_iou,
+                                       policy.near_duplicate_box == "fix", policy.duplicate_box == "fix")
+    except cb.TooManyOverlaps as err:
+        rule = _record(findings, policy, "dense_boxes", file, "", f"{err}; duplicates not checked")
+        if rule == "skip":
+            return None
+        matches = []
+    for a, b, iou in matches:
+        j, i = idx[a], idx[b]
         kind = "duplicate_box" if iou > policy.duplicate_iou else "near_duplicate_box"
-        rule = _record(findings, policy, kind, file, positions[j],
-                       f"same class as {positions[i]} with IoU {iou:.3f}")
+        rule = _record(findings, policy, kind, file, positions[j], f"same class as {positions[i]} with IoU {iou:.3f}")
         if rule == "fix":
             keep[j] = False
     return dataclasses.replace(sample, boxes=boxes[keep], class_ids=ids[keep], difficult=sample.difficult[keep],
                                truncated=sample.truncated[keep], image_size=size,
                                positions=[p for p, k in zip(positions, keep) if k])
+
+
+def _exif_frame(sample: Sample, info: ImageInspection, policy: CheckPolicy,
+                findings: list[Finding]) -> Sample | None:
+    """Puts the boxes of an EXIF-rotated image in its displayed frame, judging the frame
+    from the annotation's size: the displayed size → as they are; the stored size → mapped
+    (exif_orientation policy); both (180° turns, mirrors, square images) → unknown
+    (exif_frame policy). None: leave the image out. Neither size: size_mismatch decides."""
+    stated, shown, stored = tuple(sample.image_size), info.size, info.stored_size
+    file = sample.annotation_path or sample.image_path
+    o = info.orientation
+    (sh, sw), (dh, dw) = stored, shown
+    if stated == shown and stated != stored:
+        return sample
+    if stated == stored and stated != shown:
+        rule = _record(findings, policy, "exif_orientation", file, "size",
+                       f"the annotation's size {sw}x{sh} is the stored frame of an image shown {dw}x{dh} (EXIF "
+                       f"orientation {o}); its {len(sample)} boxes are mapped to the displayed frame")
+        if rule == "skip":
+            return None
+        return dataclasses.replace(sample, boxes=cb.exif_to_displayed(sample.boxes, stored, o), image_size=shown)
+    if stated == stored == shown:
+        rule = _record(findings, policy, "exif_frame", file, "size",
+                       f"EXIF orientation {o} shows the {sw}x{sh} image turned or mirrored at the same size, so "
+                       "the annotation cannot tell whether its boxes are in the stored or the displayed frame; "
+                       "check one image, then fix the labels or keep them as displayed (--policy exif_frame=warn)")
+        return None if rule == "skip" else sample
+    return sample
 
 
 def _check_sample(sample: Sample, info: ImageInspection, policy: CheckPolicy,
@@ -192,6 +249,10 @@ def _check_sample(sample: Sample, info: ImageInspection, policy: CheckPolicy,
         skip |= _record(findings, policy, kind, sample.image_path, "", message) == "skip"
     if info.size is None or skip:
         return None
+    if sample.image_size is not None and info.orientation in range(2, 9) and len(sample):
+        sample = _exif_frame(sample, info, policy, findings)
+        if sample is None:
+            return None
     if sample.image_size is not None and tuple(sample.image_size) != info.size:
         (ah, aw), (h, w) = sample.image_size, info.size
         rule = _record(findings, policy, "size_mismatch", sample.annotation_path or sample.image_path, "size",
@@ -199,6 +260,8 @@ def _check_sample(sample: Sample, info: ImageInspection, policy: CheckPolicy,
         if rule == "skip":
             return None
     cleaned = _check_boxes(sample, info.size, policy, findings)
+    if cleaned is None:
+        return None
     if len(cleaned) == 0:
         if _record(findings, policy, "no_labels", sample.annotation_path or sample.image_path, "",
                    "no boxes (a background-only image)") == "skip":
