@@ -77,7 +77,10 @@ def read_file_bytes(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     """The bytes of a regular file of at most max_bytes (see open_regular); a file that
     grows past the cap while read is refused too."""
     with open_regular(path, max_bytes) as f:
-        data = f.read(max_bytes + 1)
+        expected = os.fstat(f.fileno()).st_size  # read(n) allocates n bytes up front: ask for what is there
+        data = f.read(min(expected, max_bytes) + 1)
+        if len(data) == expected + 1:  # grew since fstat: read on, up to the cap
+            data += f.read(max_bytes + 1 - len(data))
     if len(data) > max_bytes:
         raise ImageReadError(f"{path}: over the cap of {max_bytes >> 20} MiB for one image file")
     return data

@@ -73,7 +73,7 @@ class CheckPolicy:
     annotation size fits both the stored and the displayed frame, so the boxes' frame is
     unknown ('warn' keeps them as displayed). multi_frame: GIF/TIFF with several frames
     (the first is used). dense_boxes: an image whose boxes overlap too densely for the
-    duplicate search (check_boxes.MAX_CANDIDATE_PAIRS); 'warn' keeps them unchecked.
+    duplicate search (more than max_iou_pairs IoUs to compute); 'warn' keeps them unchecked.
     """
 
     unreadable: str = "skip"
@@ -102,6 +102,7 @@ class CheckPolicy:
     duplicate_iou: float = 0.95
     near_duplicate_iou: float = 0.8
     max_pixels: int = MAX_PIXELS
+    max_iou_pairs: int = cb.MAX_CANDIDATE_PAIRS
     min_image_side: int = 8
     decode_images: bool = True
     workers: int = 2
@@ -196,7 +197,8 @@ def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy,
     idx = np.flatnonzero(keep)
     try:
         matches = cb.greedy_duplicates(boxes[idx], ids[idx], policy.near_duplicate_iou, policy.duplicate_iou,
-                                       policy.near_duplicate_box == "fix", policy.duplicate_box == "fix")
+                                       policy.near_duplicate_box == "fix", policy.duplicate_box == "fix",
+                                       policy.max_iou_pairs)
     except cb.TooManyOverlaps as err:
         rule = _record(findings, policy, "dense_boxes", file, "", f"{err}; duplicates not checked")
         if rule == "skip":
