@@ -115,3 +115,31 @@ def test_check_data_refuses_empty_names_and_names_the_file_for_bad_nc_and_keys(t
         assert main(["check-data", str(data)]) == 2, bad
         err = capsys.readouterr().err
         assert err.startswith("yolo3 check-data: error: ") and str(data) in err and fragment in err, (bad, err)
+
+
+def test_place_image_never_replaces_its_own_source(tmp_path: Path) -> None:
+    from yolo3.data.findings import DataError
+    from yolo3.data.formats import place_image
+
+    src = tmp_path / "a.jpg"
+    src.write_bytes(b"\xff\xd8 image bytes")
+    link = tmp_path / "link.jpg"
+    link.symlink_to(src)
+    for dst in (src, link):
+        for mode in ("copy", "link"):
+            with pytest.raises(DataError, match="source image"):
+                place_image(src, dst, mode)
+    assert src.read_bytes() == b"\xff\xd8 image bytes" and not src.is_symlink() and link.resolve() == src
+
+
+def test_data_root_outside_the_yaml_tree_needs_the_flag_on_the_cli(tmp_path: Path, capsys) -> None:
+    _dataset(tmp_path / "ds")
+    cfg = tmp_path / "cfg" / "data.yaml"
+    cfg.parent.mkdir()
+    cfg.write_text("path: ../ds\ntrain: images/train\nnames: [cat, dog]\n")
+    for argv in (["check-data", str(cfg)], ["convert", str(cfg), str(tmp_path / "out"), "--to", "voc"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"yolo3 {argv[0]}: error: {cfg}" in err and "--allow-outside-root" in err, err
+        assert main([*argv, "--allow-outside-root"]) == 0
+    assert "train: 3 images, 3 boxes (cat 1, dog 2)" in capsys.readouterr().out

@@ -19,11 +19,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="copy image files, symlink them, or write labels only (default: copy)")
     p.add_argument("--force", action="store_true",
                    help="write into an output folder that already holds files (same names are replaced)")
+    p.add_argument("--allow-outside-root", action="store_true",
+                   help="let a data.yaml read folders outside its own folder tree (its `path` or split entries)")
     p.set_defaults(run=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    result = convert_dataset(args.src, args.out, args.to, args.source, args.images, force=args.force)
+    result = convert_dataset(args.src, args.out, args.to, args.source, args.images, force=args.force,
+                             allow_outside_root=args.allow_outside_root)
     for note in result.notes:
         print(f"note: {note}")
     for split, summary in result.written.items():

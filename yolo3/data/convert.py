@@ -89,10 +89,11 @@ def check_output(src: str | Path, index: DatasetIndex, out: str | Path, force: b
 
 def convert_dataset(src: str | Path, out: str | Path, to: str, source_format: str | None = None,
                     images: str = "copy", class_names: list[str] | None = None,
-                    force: bool = False) -> ConvertResult:
+                    force: bool = False, allow_outside_root: bool = False) -> ConvertResult:
     """Converts a dataset to `to` ('yolo' | 'coco' | 'voc') under `out`.
 
-    source_format, when given, must match what `src` is. `out` must not overlap the
+    source_format, when given, must match what `src` is; allow_outside_root as in
+    load_dataset. `out` must not overlap the
     source's folders, and must be new or empty unless force (see check_output).
     Returns ConvertResult(path to load the result from, notes about information the
     target format cannot hold, what was written per split).
@@ -100,7 +101,7 @@ def convert_dataset(src: str | Path, out: str | Path, to: str, source_format: st
     found = detect_format(src)
     if source_format and source_format != found:
         raise DataError(f"{src}: looks like a {found} dataset, not {source_format}; fix --from")
-    index = load_dataset(src, class_names)
+    index = load_dataset(src, class_names, allow_outside_root)
     if index.findings:
         raise DataError(f"{src}: {len(index.findings)} annotation problem(s), e.g. {index.findings[0].format()}; "
                         "run `yolo3 check-data` and fix them first, so the conversion loses nothing")

@@ -119,6 +119,8 @@ def place_image(src: Path, dst: Path, mode: str) -> None:
     if mode == "none":
         return
     dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists() and dst.resolve() == src.resolve():  # never replace (or self-link) a source file
+        raise DataError(f"{dst}: is the source image {src} itself; write the conversion to another folder")
     if dst.exists() or dst.is_symlink():
         dst.unlink()
     if mode == "link":

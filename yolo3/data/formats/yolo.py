@@ -103,8 +103,8 @@ def _inside(p: Path, folder: Path) -> bool:
 def _outside_error(yaml_path: Path, what: str, p: Path) -> DataError:
     return DataError(f"{yaml_path}: {what} → {p.resolve()} is outside the data.yaml's folder "
                      f"{yaml_path.parent.resolve()}, and reading it could walk a whole disk; move data.yaml into "
-                     "the dataset folder, or pass --allow-outside-root (check-data; allow_outside_root=True in "
-                     "Python) if you mean it")
+                     "the dataset folder, or pass --allow-outside-root (check-data, convert; allow_outside_root=True "
+                     "in Python) if you mean it")
 
 
 MAX_LIST_BYTES = 64 << 20
@@ -211,8 +211,9 @@ def read_yolo(yaml_path: str | Path, allow_outside_root: bool = False) -> Datase
                 h, w = image_size(image)
             except ImageReadError:
                 h = w = 0  # the check reports the image as unreadable
-            boxes = np.stack([(cxcywh[:, 0] - cxcywh[:, 2] / 2) * w, (cxcywh[:, 1] - cxcywh[:, 3] / 2) * h,
-                              (cxcywh[:, 0] + cxcywh[:, 2] / 2) * w, (cxcywh[:, 1] + cxcywh[:, 3] / 2) * h], 1)
+            with np.errstate(over="ignore", invalid="ignore"):  # check_dataset reports non-finite boxes
+                boxes = np.stack([(cxcywh[:, 0] - cxcywh[:, 2] / 2) * w, (cxcywh[:, 1] - cxcywh[:, 3] / 2) * h,
+                                  (cxcywh[:, 0] + cxcywh[:, 2] / 2) * w, (cxcywh[:, 1] + cxcywh[:, 3] / 2) * h], 1)
             samples.append(Sample(image, boxes, ids, image_size=(h, w) if h else None, annotation_path=labels,
                                   positions=[f"line {n}" for n in lines]))
         splits[split] = samples
