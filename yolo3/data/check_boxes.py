@@ -166,48 +166,54 @@ def duplicate_pairs(boxes: np.ndarray, class_ids: np.ndarray, threshold: float) 
 
 def greedy_duplicates(boxes: np.ndarray, class_ids: np.ndarray, near_iou: float, dup_iou: float,
                       drop_near: bool, drop_dup: bool,
-                      max_pairs: int = MAX_CANDIDATE_PAIRS) -> list[tuple[int, int, float]]:
+                      max_pairs: int = MAX_CANDIDATE_PAIRS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Duplicate labels on one image, decided in file order like NMS.
 
     Box j is compared with the earlier boxes of its class still kept; when the best IoU
-    is above near_iou, (j, i, iou) is returned for the kept box i with the highest IoU
-    (the earliest on ties), and j is dropped when that IoU is > dup_iou and drop_dup, or
-    in (near_iou, dup_iou] and drop_near. So each box is reported once, whatever the
-    number of its copies. Exact copies (same class and coordinates) are grouped first,
-    so a million identical lines cost O(N log N); the rest goes through
-    overlapping_pairs (TooManyOverlaps past max_pairs). Returns matches sorted by j.
+    is above near_iou, j is matched with the kept box i of the highest IoU (the earliest
+    on ties), and then dropped when that IoU is > dup_iou and drop_dup, or in
+    (near_iou, dup_iou] and drop_near. So each box is reported once, whatever the number
+    of its copies. Exact copies (same class and coordinates) are grouped first, so a
+    million identical lines cost O(N log N); the rest goes through overlapping_pairs
+    (TooManyOverlaps past max_pairs). Returns arrays (j, i, iou), sorted by j.
     """
     n = len(boxes)
+    best_i, best_v = np.full(n, -1, np.int64), np.zeros(n)
     if n < 2 or near_iou >= 1:
-        return []
-    rows = np.column_stack([class_ids.astype(np.float64), boxes])
-    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
-    rep_of = first[inverse.reshape(-1)]  # index of the first identical box, for every box
-    reps = np.sort(first)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    rep_of = _first_identical(boxes, class_ids)
+    reps = np.flatnonzero(rep_of == np.arange(n))
     i, j, iou = overlapping_pairs(boxes[reps], class_ids[reps], near_iou, max_pairs)
     i, j = reps[i], reps[j]
     order = np.lexsort((i, -iou, j))  # per j: best IoU first, then earliest i
     i, j, iou = i[order], j[order], iou[order]
     kept = np.ones(n, bool)
-    best: dict[int, tuple[int, float]] = {}
-    for start, stop in zip(*_runs(j)):
+    for start, stop in zip(*_runs(j)):  # only boxes with candidates; in file order
         k = int(j[start])
         for m in range(start, stop):
             if kept[i[m]]:
-                v = float(iou[m])
-                best[k] = (int(i[m]), v)
-                kept[k] = not (drop_dup if v > dup_iou else drop_near)
+                best_i[k], best_v[k] = i[m], iou[m]
+                kept[k] = not (drop_dup if iou[m] > dup_iou else drop_near)
                 break
     copies = np.flatnonzero(rep_of != np.arange(n))
-    for k in copies.tolist():  # an exact copy of a kept box matches it with IoU 1; of a dropped one, as it did
-        g = int(rep_of[k])
-        if kept[g]:
-            best[k] = (g, 1.0)
-            kept[k] = not (drop_dup if 1.0 > dup_iou else drop_near)
-        elif g in best:
-            best[k] = best[g]
-            kept[k] = False
-    return [(k, *best[k]) for k in sorted(best)]
+    g = rep_of[copies]
+    alive = kept[g]  # a copy of a kept box matches it with IoU 1; of a dropped box, as that box did
+    best_i[copies] = np.where(alive, g, best_i[g])
+    best_v[copies] = np.where(alive, 1.0, best_v[g])
+    kept[copies] = alive & (not (drop_dup if 1.0 > dup_iou else drop_near))
+    found = np.flatnonzero(best_i >= 0)
+    return found, best_i[found], best_v[found]
+
+
+def _first_identical(boxes: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
+    """(N,) index of the first box with the same class and coordinates, for every box."""
+    order = np.lexsort((boxes[:, 3], boxes[:, 2], boxes[:, 1], boxes[:, 0], class_ids))  # stable: earliest first
+    s_boxes, s_ids = boxes[order], class_ids[order]
+    new = np.r_[True, (s_ids[1:] != s_ids[:-1]) | (s_boxes[1:] != s_boxes[:-1]).any(1)]
+    first = order[np.flatnonzero(new)][np.cumsum(new) - 1]  # per sorted row: its group's first index
+    out = np.empty(len(boxes), np.int64)
+    out[order] = first
+    return out
 
 
 def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

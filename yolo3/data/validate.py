@@ -143,7 +143,7 @@ class CheckReport:
             found = [f for f in self.findings if f.kind == kind]
             if not found:
                 continue
-            lines.append(f"\n{kind} ({len(found)}, {found[0].action}):")
+            lines.append(f"\n{kind} ({sum(f.count for f in found)}, {found[0].action}):")
             shown = found if max_per_kind is None else found[:max_per_kind]
             lines += [f"  {f.format()}" for f in shown]
             if len(shown) < len(found):
@@ -154,11 +154,16 @@ class CheckReport:
 
 
 def _record(findings: list[Finding], policy: CheckPolicy, kind: str, file: Path | str, position: str,
-            message: str) -> str:
+            message: str, count: int = 1) -> str:
     """Appends a finding with the action its policy takes; returns the policy."""
     rule = getattr(policy, kind)
-    findings.append(Finding(kind, file, position, message, _ACTION[rule]))
+    findings.append(Finding(kind, file, position, message, _ACTION[rule], count))
     return rule
+
+
+MAX_LISTED = 1000
+"""Duplicate boxes listed one by one per image and kind; the rest is one counted line
+(a label file with a million copied lines must not make a million report lines)."""
 
 
 def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy,
@@ -196,20 +201,26 @@ def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy,
             keep[i] = False
     idx = np.flatnonzero(keep)
     try:
-        matches = cb.greedy_duplicates(boxes[idx], ids[idx], policy.near_duplicate_iou, policy.duplicate_iou,
-                                       policy.near_duplicate_box == "fix", policy.duplicate_box == "fix",
-                                       policy.max_iou_pairs)
+        later, earlier, iou = cb.greedy_duplicates(boxes[idx], ids[idx], policy.near_duplicate_iou,
+                                                   policy.duplicate_iou, policy.near_duplicate_box == "fix",
+                                                   policy.duplicate_box == "fix", policy.max_iou_pairs)
     except cb.TooManyOverlaps as err:
         rule = _record(findings, policy, "dense_boxes", file, "", f"{err}; duplicates not checked")
         if rule == "skip":
             return None
-        matches = []
-    for a, b, iou in matches:
-        j, i = idx[a], idx[b]
-        kind = "duplicate_box" if iou > policy.duplicate_iou else "near_duplicate_box"
-        rule = _record(findings, policy, kind, file, positions[j], f"same class as {positions[i]} with IoU {iou:.3f}")
-        if rule == "fix":
-            keep[j] = False
+        later = earlier = iou = np.zeros(0, np.int64)
+    later, earlier = idx[later], idx[earlier]
+    for kind, mask in (("duplicate_box", iou > policy.duplicate_iou), ("near_duplicate_box", iou <= policy.duplicate_iou)):
+        rows = np.flatnonzero(mask)
+        for m in rows[:MAX_LISTED]:
+            _record(findings, policy, kind, file, positions[later[m]],
+                    f"same class as {positions[earlier[m]]} with IoU {iou[m]:.3f}")
+        if len(rows) > MAX_LISTED:
+            rest = len(rows) - MAX_LISTED
+            _record(findings, policy, kind, file, "", f"… and {rest} more boxes in this file, each the same class "
+                    f"as an earlier box with IoU in ({iou[rows].min():.3f}, {iou[rows].max():.3f})", rest)
+        if getattr(policy, kind) == "fix":
+            keep[later[rows]] = False
     return dataclasses.replace(sample, boxes=boxes[keep], class_ids=ids[keep], difficult=sample.difficult[keep],
                                truncated=sample.truncated[keep], image_size=size,
                                positions=[p for p, k in zip(positions, keep) if k])
@@ -304,7 +315,7 @@ def check_dataset(index: DatasetIndex, policy: CheckPolicy | None = None) -> Che
     splits = {k: [c for s in v if (c := cleaned_by_id[id(s)]) is not None] for k, v in index.splits.items()}
     counts: dict[str, int] = {}
     for f in findings:
-        counts[f.kind] = counts.get(f.kind, 0) + 1
+        counts[f.kind] = counts.get(f.kind, 0) + f.count
     report = CheckReport(findings, counts, splits, list(index.class_names), len(samples),
                          sum(len(s) for s in samples))
     if report.stopped:
