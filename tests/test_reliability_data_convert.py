@@ -143,3 +143,20 @@ def test_data_root_outside_the_yaml_tree_needs_the_flag_on_the_cli(tmp_path: Pat
         assert f"yolo3 {argv[0]}: error: {cfg}" in err and "--allow-outside-root" in err, err
         assert main([*argv, "--allow-outside-root"]) == 0
     assert "train: 3 images, 3 boxes (cat 1, dog 2)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("images", ["copy", "link"])
+def test_a_conversion_that_fails_half_way_leaves_no_output(tmp_path: Path, capsys, images: str) -> None:
+    data = _dataset(tmp_path / "ds")
+    (data.parent / "images" / "train" / "d.jpg").write_text("not an image")  # met after a, b, c are written
+    (data.parent / "labels" / "train" / "d.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    before = _snapshot(data.parent)
+    out = tmp_path / "out"
+    assert main(["convert", str(data), str(out), "--to", "coco", "--images", images]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("yolo3 convert: error: ") and "d.jpg" in err, err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no partial folder either
+    assert _snapshot(data.parent) == before
+    (tmp_path / "empty").mkdir()
+    assert main(["convert", str(data), str(tmp_path / "empty"), "--to", "voc", "--images", images]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "empty"] and not any((tmp_path / "empty").iterdir())

@@ -3,12 +3,16 @@
 A conversion never touches its source: an output folder that is, lies inside, or holds
 any folder the source reads from is refused before anything is written (a copy onto
 itself deletes the image, a link onto itself loops), and an output that already holds
-files needs force=True.
+files needs force=True. A new (or empty) output is written in a hidden sibling folder
+and renamed into place at the end, so a failure half-way leaves no half-written output.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -110,7 +114,24 @@ def convert_dataset(src: str | Path, out: str | Path, to: str, source_format: st
     flagged = sum(int(s.difficult.sum() + s.truncated.sum()) for s in index.all_samples())
     if to == "yolo" and flagged:
         notes.append(f"YOLO labels have no difficult/truncated field: {flagged} flags are not written")
-    return ConvertResult(save_dataset(index, out, to, images), notes, summarize(index))
+    return ConvertResult(_write(index, Path(out), to, images), notes, summarize(index))
+
+
+def _write(index: DatasetIndex, out: Path, to: str, images: str) -> Path:
+    """save_dataset, all or nothing when `out` is new or empty (see the module doc)."""
+    if out.is_dir() and any(out.iterdir()):  # --force into a folder with files: written in place
+        return save_dataset(index, out, to, images)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        path = save_dataset(index, staging, to, images)
+        if out.is_dir():
+            out.rmdir()  # empty, checked above
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out / path.relative_to(staging)
 
 
 def check_data(path: str | Path, policy: CheckPolicy | None = None, allow_outside_root: bool = False) -> CheckReport:
