@@ -131,6 +131,16 @@ def test_exif_turn_that_keeps_the_size_leaves_the_frame_unknown_and_says_so(tmp_
     np.testing.assert_array_equal(kept[0].boxes, [[10, 8, 40, 30]])  # kept as written, reported as kept
 
 
+def test_exif_image_whose_annotation_size_fits_neither_frame_is_not_fixed(tmp_path: Path) -> None:
+    data = _exif_jpeg(painted(64, 96, [(10, 8, 40, 30)], [(255, 0, 0)], bg=30), 6)
+    root = _voc(tmp_path / "voc", {"a.jpg": (data, (0, 0), [(10, 8, 40, 30)]),
+                                   "b.jpg": (_exif_jpeg(plain_image(64, 96), 1), (96, 64), [(1, 1, 20, 20)])})
+    report = check_dataset(load_dataset(root))
+    (finding,) = _by_kind(report, "exif_frame")
+    assert "neither the stored 96x64 nor the displayed 64x96" in finding.message and finding.action == "skipped"
+    assert [s.image_path.name for s in report.splits["train"]] == ["b.jpg"]
+
+
 def test_exif_orientation_zero_is_reported_as_invalid(tmp_path: Path) -> None:
     data = write_yolo_dataset(tmp_path, {"zero.jpg": _exif_jpeg(plain_image(64, 96), 0)},
                               {"zero.jpg": "0 0.5 0.5 0.25 0.25\n"}, ["x"])

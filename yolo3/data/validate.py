@@ -230,8 +230,9 @@ def _exif_frame(sample: Sample, info: ImageInspection, policy: CheckPolicy,
                 findings: list[Finding]) -> Sample | None:
     """Puts the boxes of an EXIF-rotated image in its displayed frame, judging the frame
     from the annotation's size: the displayed size → as they are; the stored size → mapped
-    (exif_orientation policy); both (180° turns, mirrors, square images) → unknown
-    (exif_frame policy). None: leave the image out. Neither size: size_mismatch decides."""
+    (exif_orientation policy); both (180° turns, mirrors, square images) or neither (a
+    0x0 size) → unknown (exif_frame policy; size_mismatch then uses the file's size).
+    None: leave the image out."""
     stated, shown, stored = tuple(sample.image_size), info.size, info.stored_size
     file = sample.annotation_path or sample.image_path
     o = info.orientation
@@ -246,12 +247,15 @@ def _exif_frame(sample: Sample, info: ImageInspection, policy: CheckPolicy,
             return None
         return dataclasses.replace(sample, boxes=cb.exif_to_displayed(sample.boxes, stored, o), image_size=shown)
     if stated == stored == shown:
-        rule = _record(findings, policy, "exif_frame", file, "size",
-                       f"EXIF orientation {o} shows the {sw}x{sh} image turned or mirrored at the same size, so "
-                       "the annotation cannot tell whether its boxes are in the stored or the displayed frame; "
-                       "check one image, then fix the labels or keep them as displayed (--policy exif_frame=warn)")
-        return None if rule == "skip" else sample
-    return sample
+        why = (f"EXIF orientation {o} shows the {sw}x{sh} image turned or mirrored at the same size, so the "
+               "annotation cannot tell")
+    else:
+        why = (f"the annotation's size {stated[1]}x{stated[0]} is neither the stored {sw}x{sh} nor the displayed "
+               f"{dw}x{dh} frame of this image with EXIF orientation {o}, so it cannot tell")
+    rule = _record(findings, policy, "exif_frame", file, "size",
+                   f"{why} whether its boxes are in the stored or the displayed frame; check one image, then fix the "
+                   "labels or keep them as displayed (--policy exif_frame=warn)")
+    return None if rule == "skip" else sample
 
 
 def _check_sample(sample: Sample, info: ImageInspection, policy: CheckPolicy,
