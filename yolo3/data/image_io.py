@@ -9,6 +9,10 @@ Huge images: before any pixel is decoded, the header's size is compared with a p
 cap (MAX_PIXELS, 64 MP, the same default as check-data's `too_large`); above it,
 read_image refuses with ImageReadError naming the file and the fix (downscale it), so a
 12000×9000 photo or a crafted "decompression bomb" never allocates its full bitmap.
+
+Only regular files are images: a FIFO, a device (a link to /dev/zero) or a socket named
+like an image is refused before a byte is read (open_regular), and a file above
+MAX_FILE_BYTES is refused unread, so no image path can hang a reader or fill memory.
 """
 
 from __future__ import annotations

@@ -5,6 +5,11 @@ data.yaml: `path` (root; relative to the yaml's folder; default that folder), `t
 those, relative to the root), `names` (list, or {index: name}), optional `nc`.
 Labels: for `…/images/…/x.jpg` the file `…/labels/…/x.txt`; one line per box,
 `class cx cy w h` normalised to [0, 1] by the image's width and height.
+
+Hostile or careless data.yaml files are bounded: at most MAX_YAML_BYTES, no YAML
+aliases (an alias bomb), a root and split folders inside the data.yaml's own folder
+tree unless allow_outside_root (`path: /` would walk the whole disk), and `names` / `nc`
+checked with messages that name the file.
 """
 
 from __future__ import annotations
