@@ -210,7 +210,8 @@ def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy,
             return None
         later = earlier = iou = np.zeros(0, np.int64)
     later, earlier = idx[later], idx[earlier]
-    for kind, mask in (("duplicate_box", iou > policy.duplicate_iou), ("near_duplicate_box", iou <= policy.duplicate_iou)):
+    exact = iou > policy.duplicate_iou
+    for kind, mask in (("duplicate_box", exact), ("near_duplicate_box", ~exact)):
         rows = np.flatnonzero(mask)
         for m in rows[:MAX_LISTED]:
             _record(findings, policy, kind, file, positions[later[m]],
