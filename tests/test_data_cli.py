@@ -25,7 +25,7 @@ def test_convert_yolo_to_voc_and_back(tmp_path: Path, capsys) -> None:
     src = load_dataset(data)
     for a, b in zip(src.splits["train"], voc.splits["train"]):
         np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-9)
-    assert main(["convert", str(data), str(tmp_path / "x"), "--from", "coco", "--to", "voc"]) == 1
+    assert main(["convert", str(data), str(tmp_path / "x"), "--from", "coco", "--to", "voc"]) == 2
     assert "not coco" in capsys.readouterr().err
 
 
@@ -34,9 +34,9 @@ def test_check_data_prints_report_and_stops_on_policy(tmp_path: Path, capsys) ->
     assert main(["check-data", str(data)]) == 0
     out = capsys.readouterr().out
     assert "b.txt:line 1: degenerate_box: zero-size box" in out and "[skipped]" in out
-    assert main(["check-data", str(data), "--policy", "degenerate_box=stop"]) == 1
+    assert main(["check-data", str(data), "--policy", "degenerate_box=stop"]) == 2
     assert "policy" in capsys.readouterr().err
-    assert main(["check-data", str(data), "--policy", "nonsense=skip"]) == 1
+    assert main(["check-data", str(data), "--policy", "nonsense=skip"]) == 2
 
 
 def test_show_batch_writes_grid(tmp_path: Path) -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from yolo3.data.convert import check_data
-from yolo3.data.findings import DataError
 from yolo3.data.validate import ALLOWED, CheckPolicy, DataCheckError
 
 
@@ -17,6 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"override a policy (rule fix|skip|warn|stop); kinds: {', '.join(ALLOWED)}")
     p.add_argument("--max-per-kind", type=int, default=None, help="list at most N findings per kind")
     p.add_argument("--no-decode", action="store_true", help="check headers only (faster)")
+    p.add_argument("--allow-outside-root", action="store_true",
+                   help="let a data.yaml read folders outside its own folder tree (its `path` or split entries)")
     p.set_defaults(run=_run)
 
 
@@ -32,14 +32,11 @@ def parse_policy(items: list[str], decode: bool = True) -> CheckPolicy:
 
 
 def _run(args: argparse.Namespace) -> int:
+    policy = parse_policy(args.policy, not args.no_decode)
     try:
-        report = check_data(args.data, parse_policy(args.policy, not args.no_decode))
+        report = check_data(args.data, policy, allow_outside_root=args.allow_outside_root)
     except DataCheckError as err:
-        print(err.report.format(args.max_per_kind))
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except (DataError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        print(err.report.format(args.max_per_kind))  # the whole report, then main() prints the error line
+        raise
     print(report.format(args.max_per_kind))
     return 0

@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from yolo3.data.image_io import EXIF_ORIENTATION, NON_RGB_MODES, has_alpha, is_truncated
+from yolo3.data.image_io import (NON_RGB_MODES, ImageReadError, displayed_size, exif_orientation, has_alpha,
+                                 is_truncated, read_file_bytes)
 
 # File suffixes each decoded format may legitimately carry.
 _SUFFIXES = {"JPEG": {".jpg", ".jpeg", ".jpe", ".jfif"}, "PNG": {".png"}, "BMP": {".bmp"},
@@ -28,18 +29,25 @@ _SUFFIXES = {"JPEG": {".jpg", ".jpeg", ".jpe", ".jfif"}, "PNG": {".png"}, "BMP":
 @dataclasses.dataclass
 class ImageInspection:
     """Result of inspecting one file: size (h, w) upright or None when unusable,
-    digest of the bytes (or ""), and problems as (kind, message) pairs."""
+    digest of the bytes (or ""), problems as (kind, message) pairs, the EXIF
+    orientation tag as stored (1 = none) and the stored (h, w) before it."""
 
     size: tuple[int, int] | None
     digest: str
     problems: list[tuple[str, str]]
+    orientation: int = 1
+    stored_size: tuple[int, int] | None = None
 
 
 def inspect_image(path: Path, max_pixels: int, min_side: int, decode: bool = True) -> ImageInspection:
     """Checks one image file; kinds: unreadable, truncated_image, too_large, tiny_image,
-    non_rgb, exif_orientation, wrong_extension."""
+    non_rgb, exif_orientation, wrong_extension, multi_frame. Only regular files up to
+    image_io.MAX_FILE_BYTES are read (a FIFO or a link to /dev/zero is unreadable)."""
     try:
-        data = path.read_bytes()
+        data = read_file_bytes(path)
+    except ImageReadError as err:
+        message = str(err).removeprefix(f"{path}: ")
+        return ImageInspection(None, "", [("unreadable", f"{message}; restore it or remove it from the split")])
     except OSError as err:
         return ImageInspection(None, "", [("unreadable", f"cannot read the file ({err.strerror or err}); "
                                                          "restore it or remove it from the split")])
@@ -54,10 +62,8 @@ def inspect_image(path: Path, max_pixels: int, min_side: int, decode: bool = Tru
             w, h = im.size
             fmt, mode = im.format or "?", im.mode
             alpha = has_alpha(mode, im.info)
-            try:
-                orientation = int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)
-            except Exception:
-                orientation = 1
+            orientation = exif_orientation(im)
+            frames = int(getattr(im, "n_frames", 1) or 1)
     except Image.DecompressionBombError as err:
         return ImageInspection(None, digest, [("too_large", f"{err}; downscale it (and its boxes)")])
     except (UnidentifiedImageError, OSError, ValueError) as err:
@@ -80,9 +86,14 @@ def inspect_image(path: Path, max_pixels: int, min_side: int, decode: bool = Tru
     elif alpha:  # an RGB file with a transparency key
         problems.append(("non_rgb", "RGB image with a transparent colour key; transparent pixels composited on "
                                     "grey 114 (the training pad colour) when read"))
-    if orientation != 1:
+    if orientation not in range(1, 9):
+        problems.append(("exif_orientation", f"invalid EXIF orientation {orientation} (valid: 1-8); ignored, "
+                                             "the image is used as stored"))
+    elif orientation != 1:
         problems.append(("exif_orientation", f"EXIF orientation {orientation}; the image is read upright "
                                              "(boxes must be in the upright frame)"))
+    if frames > 1:
+        problems.append(("multi_frame", f"{fmt} with {frames} frames/pages; only the first is used"))
     truncated = is_truncated(data, fmt)
     if truncated:
         problems.append(("truncated_image", f"{fmt} data is cut off (no end marker); the bottom is missing"))
@@ -91,5 +102,4 @@ def inspect_image(path: Path, max_pixels: int, min_side: int, decode: bool = Tru
         if cv2.imdecode(np.frombuffer(data, np.uint8), flag) is None:
             return ImageInspection(None, digest, problems + [("unreadable", f"{fmt} header but the pixels do not "
                                                                             "decode; replace the file")])
-    size = (w, h) if orientation in (5, 6, 7, 8) else (h, w)
-    return ImageInspection(size, digest, problems)
+    return ImageInspection(displayed_size((h, w), orientation), digest, problems, orientation, (h, w))

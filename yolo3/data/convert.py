@@ -1,35 +1,139 @@
-"""Dataset conversion (read one format, write another) and check-data's entry point."""
+"""Dataset conversion (read one format, write another) and check-data's entry point.
+
+A conversion never touches its source: an output folder that is, lies inside, or holds
+any folder the source reads from is refused before anything is written (a copy onto
+itself deletes the image, a link onto itself loops), and an output that already holds
+files needs force=True. A new (or empty) output is written in a hidden sibling folder
+and renamed into place at the end, so a failure half-way leaves no half-written output.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 from yolo3.data.findings import DataError
-from yolo3.data.formats import detect_format, load_dataset, save_dataset
+from yolo3.data.formats import DatasetIndex, detect_format, load_dataset, save_dataset
 from yolo3.data.validate import CheckPolicy, CheckReport, check_dataset
 
 
+@dataclasses.dataclass(frozen=True)
+class SplitSummary:
+    """What a conversion wrote for one split: images, boxes, and boxes per class name
+    (classes without boxes left out)."""
+
+    images: int
+    boxes: int
+    per_class: dict[str, int]
+
+    def format(self, split: str) -> str:
+        classes = ", ".join(f"{n} {c}" for n, c in self.per_class.items())
+        return f"{split}: {self.images} images, {self.boxes} boxes" + (f" ({classes})" if classes else "")
+
+
+class ConvertResult(NamedTuple):
+    """path: what load_dataset reads back; notes: information the target format cannot
+    hold; written: per split, what was written."""
+
+    path: Path
+    notes: list[str]
+    written: dict[str, SplitSummary]
+
+
+def summarize(index: DatasetIndex) -> dict[str, SplitSummary]:
+    """Images, boxes and boxes per class of every split of `index`."""
+    out = {}
+    for split, samples in index.splits.items():
+        counts = [0] * len(index.class_names)
+        for s in samples:
+            for c in s.class_ids:
+                counts[int(c)] += 1
+        out[split] = SplitSummary(len(samples), sum(counts),
+                                  {n: c for n, c in zip(index.class_names, counts) if c})
+    return out
+
+
+def _overlaps(a: Path, b: Path) -> bool:
+    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
+
+
+def source_folders(src: str | Path, index: DatasetIndex) -> list[Path]:
+    """Every folder (resolved) a dataset is read from: its root, the folder of `src`, and
+    the folders of its image and annotation files."""
+    src = Path(src)
+    places = {src if src.is_dir() else src.parent, index.root}
+    for s in index.all_samples():
+        places.add(s.image_path.parent)
+        if s.annotation_path is not None:
+            places.add(s.annotation_path.parent)
+    return sorted({p.resolve() for p in places})
+
+
+def check_output(src: str | Path, index: DatasetIndex, out: str | Path, force: bool = False) -> None:
+    """Raises DataError when `out` overlaps a source folder (equal, inside, or around it:
+    writing there would overwrite, delete or self-link source files), when it is a file,
+    or when it already holds files and force is False."""
+    out = Path(out)
+    target = out.resolve()  # follows a symlinked output to where it really writes
+    for place in source_folders(src, index):
+        if _overlaps(target, place):
+            where = "is" if target == place else "is inside" if target.is_relative_to(place) else "contains"
+            raise DataError(f"{out}: the output {where} the source folder {place}; converting there would "
+                            "overwrite or self-link source files; choose an output folder outside the source")
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: the output exists and is not a folder; choose a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise DataError(f"{out}: the output folder is not empty; choose a new folder, or pass --force "
+                        "(force=True) to write into it (files of the same name are replaced)")
+
+
 def convert_dataset(src: str | Path, out: str | Path, to: str, source_format: str | None = None,
-                    images: str = "copy", class_names: list[str] | None = None) -> tuple[Path, list[str]]:
+                    images: str = "copy", class_names: list[str] | None = None,
+                    force: bool = False, allow_outside_root: bool = False) -> ConvertResult:
     """Converts a dataset to `to` ('yolo' | 'coco' | 'voc') under `out`.
 
-    source_format, when given, must match what `src` is. Returns (the path to load the
-    result from, notes about information the target format cannot hold).
+    source_format, when given, must match what `src` is; allow_outside_root as in
+    load_dataset. `out` must not overlap the
+    source's folders, and must be new or empty unless force (see check_output).
+    Returns ConvertResult(path to load the result from, notes about information the
+    target format cannot hold, what was written per split).
     """
     found = detect_format(src)
     if source_format and source_format != found:
         raise DataError(f"{src}: looks like a {found} dataset, not {source_format}; fix --from")
-    index = load_dataset(src, class_names)
+    index = load_dataset(src, class_names, allow_outside_root)
     if index.findings:
         raise DataError(f"{src}: {len(index.findings)} annotation problem(s), e.g. {index.findings[0].format()}; "
                         "run `yolo3 check-data` and fix them first, so the conversion loses nothing")
+    check_output(src, index, out, force)
     notes = []
     flagged = sum(int(s.difficult.sum() + s.truncated.sum()) for s in index.all_samples())
     if to == "yolo" and flagged:
         notes.append(f"YOLO labels have no difficult/truncated field: {flagged} flags are not written")
-    return save_dataset(index, out, to, images), notes
+    return ConvertResult(_write(index, Path(out), to, images), notes, summarize(index))
 
 
-def check_data(path: str | Path, policy: CheckPolicy | None = None) -> CheckReport:
+def _write(index: DatasetIndex, out: Path, to: str, images: str) -> Path:
+    """save_dataset, all or nothing when `out` is new or empty (see the module doc)."""
+    if out.is_dir() and any(out.iterdir()):  # --force into a folder with files: written in place
+        return save_dataset(index, out, to, images)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        path = save_dataset(index, staging, to, images)
+        if out.is_dir():
+            out.rmdir()  # empty, checked above
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out / path.relative_to(staging)
+
+
+def check_data(path: str | Path, policy: CheckPolicy | None = None, allow_outside_root: bool = False) -> CheckReport:
     """Loads and checks a dataset (see validate.check_dataset)."""
-    return check_dataset(load_dataset(path), policy)
+    return check_dataset(load_dataset(path, allow_outside_root=allow_outside_root), policy)

@@ -10,13 +10,16 @@ from pathlib import Path
 class Finding:
     """One data problem. kind: a key of CheckPolicy; file: where it is; position: line
     ("line 3"), XML element ("object 2, line 31") or JSON path ("annotations[5]"), or "";
-    action: what was done ('fixed', 'skipped', 'kept', 'stopped')."""
+    action: what was done ('fixed', 'skipped', 'kept', 'stopped'); count: how many
+    problems it stands for (1; more for the "… N more" line that closes a long run of
+    one kind in one file)."""
 
     kind: str
     file: Path | str
     position: str
     message: str
     action: str = ""
+    count: int = 1
 
     def format(self) -> str:
         where = f"{self.file}:{self.position}" if self.position else f"{self.file}"

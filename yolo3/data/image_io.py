@@ -12,13 +12,19 @@ Huge images: before any pixel is decoded, the header's size is compared with a p
 cap (MAX_PIXELS, 64 MP, the same default as check-data's `too_large`); above it,
 read_image refuses with ImageReadError naming the file and the fix (downscale it), so a
 12000×9000 photo or a crafted "decompression bomb" never allocates its full bitmap.
+
+Only regular files are images: a FIFO, a device (a link to /dev/zero) or a socket named
+like an image is refused before a byte is read (open_regular), and a file above
+MAX_FILE_BYTES is refused unread, so no image path can hang a reader or fill memory.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import re
+import stat
 import warnings
 from pathlib import Path
 
@@ -31,8 +37,60 @@ MAX_PIXELS = 64_000_000
 """Default cap on width × height that read_image decodes (64 MP ≈ 192 MB as RGB)."""
 
 
+MAX_FILE_BYTES = 512 << 20
+"""Cap on the bytes of one image file (a 64 MP 16-bit TIFF is 384 MB); above it the file
+is refused unread, so a huge or endless file cannot exhaust memory."""
+
+
 class ImageReadError(OSError):
     """An image file that cannot be decoded; the message names the file."""
+
+
+_FILE_TYPES = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def open_regular(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> io.BufferedReader:
+    """Opens `path` for reading only if it is (or links to) a regular file of at most
+    max_bytes; raises ImageReadError naming the file otherwise.
+
+    Opened non-blocking and checked on the open descriptor, so a FIFO cannot hang the
+    caller and a link to /dev/zero is refused before a byte is read.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError as err:
+        raise ImageReadError(f"{path}: file not found") from err
+    except OSError as err:
+        raise ImageReadError(f"{path}: cannot open the file ({err.strerror or err})") from err
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            what = next((name for test, name in _FILE_TYPES if test(st.st_mode)), "not a regular file")
+            raise ImageReadError(f"{path}: {what}, not an image file; only regular files are read as images")
+        if st.st_size > max_bytes:
+            raise ImageReadError(f"{path}: {st.st_size / 2**20:.0f} MiB, over the cap of {max_bytes >> 20} MiB "
+                                 "for one image file; downscale or recompress it")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return open(fd, "rb")  # noqa: SIM115 (the caller closes it)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_file_bytes(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most max_bytes (see open_regular); a file that
+    grows past the cap while read is refused too."""
+    with open_regular(path, max_bytes) as f:
+        expected = os.fstat(f.fileno()).st_size  # read(n) allocates n bytes up front: ask for what is there
+        data = f.read(min(expected, max_bytes) + 1)
+        if len(data) == expected + 1:  # grew since fstat: read on, up to the cap
+            data += f.read(max_bytes + 1 - len(data))
+    if len(data) > max_bytes:
+        raise ImageReadError(f"{path}: over the cap of {max_bytes >> 20} MiB for one image file")
+    return data
 
 
 def header_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
@@ -58,7 +116,9 @@ def read_image(path: str | Path, max_pixels: int | None = MAX_PIXELS) -> np.ndar
     """
     path = Path(path)
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        data = np.frombuffer(read_file_bytes(path), np.uint8)
+    except ImageReadError:
+        raise
     except OSError as err:
         raise ImageReadError(f"{path}: cannot read file ({err.strerror or err})") from err
     if data.size == 0:
@@ -126,7 +186,8 @@ NON_RGB_MODES = {"1": "1-bit", "L": "grey", "LA": "grey+alpha", "P": "palette", 
 class ImageProbe:
     """What an image file's header says. size: (h, w) as read_image returns it (EXIF
     orientation applied); raw_size: (h, w) as stored; format: 'JPEG', 'PNG', …; mode:
-    Pillow mode ('RGB', 'L', 'P', 'RGBA', 'I;16', 'CMYK', …); orientation: EXIF 1–8."""
+    Pillow mode ('RGB', 'L', 'P', 'RGBA', 'I;16', 'CMYK', …); orientation: the EXIF tag as
+    stored (1–8 valid; any other value is ignored by decoders, see exif_orientation)."""
 
     size: tuple[int, int]
     raw_size: tuple[int, int]
@@ -135,28 +196,40 @@ class ImageProbe:
     orientation: int
 
 
+def exif_orientation(im: Image.Image) -> int:
+    """The EXIF orientation tag as stored (1 when absent or unreadable). Values outside
+    1–8 (0, 65537, …) are invalid: decoders ignore them and show the image as stored."""
+    try:
+        value = im.getexif().get(EXIF_ORIENTATION)
+        return 1 if value is None else int(value)
+    except Exception:  # a broken EXIF block must not hide the image
+        return 1
+
+
+def displayed_size(stored: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """(h, w) as displayed (and as read_image returns it) for a stored (h, w)."""
+    return (stored[1], stored[0]) if orientation in (5, 6, 7, 8) else stored
+
+
 def probe_image(path: str | Path) -> ImageProbe:
-    """Reads only the header of an image file; raises ImageReadError naming the file."""
+    """Reads only the header of an image file; raises ImageReadError naming the file
+    (also for FIFOs, devices and files over MAX_FILE_BYTES, see open_regular)."""
     path = Path(path)
     try:
-        with warnings.catch_warnings():  # the pixel cap of read_image / check-data decides, with a clear message
+        with open_regular(path) as f, warnings.catch_warnings():
+            # the pixel cap of read_image / check-data decides, with a clear message
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(path)
-        with im:
-            w, h = im.size
-            try:
-                orientation = int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)
-            except Exception:  # a broken EXIF block must not hide the image
-                orientation = 1
-            fmt, mode = im.format or "", im.mode
-    except FileNotFoundError as err:
-        raise ImageReadError(f"{path}: file not found") from err
+            with Image.open(f) as im:
+                w, h = im.size
+                orientation = exif_orientation(im)
+                fmt, mode = im.format or "", im.mode
+    except ImageReadError:
+        raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
         if path.is_file() and path.stat().st_size == 0:
             raise ImageReadError(f"{path}: empty file; remove it or replace it with the real image") from err
         raise ImageReadError(f"{path}: not a readable image ({err})") from err
-    size = (w, h) if orientation in (5, 6, 7, 8) else (h, w)
-    return ImageProbe(size, (h, w), fmt, mode, orientation)
+    return ImageProbe(displayed_size((h, w), orientation), (h, w), fmt, mode, orientation)
 
 
 def image_size(path: str | Path) -> tuple[int, int]:

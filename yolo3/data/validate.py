@@ -31,18 +31,23 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "tiny_image": ("warn", "skip", "stop"),
     "non_rgb": ("fix", "skip", "stop"),
     "exif_orientation": ("fix", "skip", "stop"),
+    "exif_frame": ("skip", "warn", "stop"),
+    "multi_frame": ("warn", "skip", "stop"),
     "wrong_extension": ("fix", "skip", "stop"),
     "size_mismatch": ("fix", "skip", "stop"),
     "duplicate_image": ("warn", "skip", "stop"),
     "no_labels": ("warn", "skip", "stop"),
     "missing_label_file": ("warn", "skip", "stop"),
     "bad_annotation": ("skip", "stop"),
+    "duplicate_id": ("skip", "stop"),
+    "duplicate_file_name": ("fix", "stop"),
     "bad_label": ("skip", "stop"),
     "unknown_class": ("skip", "stop"),
     "out_of_bounds": ("fix", "skip", "stop"),
     "degenerate_box": ("skip", "fix", "stop"),
     "duplicate_box": ("fix", "warn", "stop"),
     "near_duplicate_box": ("warn", "fix", "stop"),
+    "dense_boxes": ("skip", "warn", "stop"),
 }
 _ACTION = {"fix": "fixed", "skip": "skipped", "warn": "kept", "stop": "stopped"}
 
@@ -61,7 +66,14 @@ class CheckPolicy:
 
     degenerate_box 'fix' swaps inverted corners (x2 < x1) and drops zero-size boxes;
     duplicate_box 'fix' drops the later of two same-class boxes with IoU > duplicate_iou;
-    near_duplicate_box covers near_duplicate_iou < IoU ≤ duplicate_iou (likely double labels).
+    near_duplicate_box covers near_duplicate_iou < IoU ≤ duplicate_iou (likely double labels);
+    each box is reported once, against the kept earlier box it overlaps most.
+    bad_label also covers boxes that are not finite once scaled to the image (never
+    clipped into a full-image box). exif_frame: an image with EXIF orientation whose
+    annotation size fits both the stored and the displayed frame, so the boxes' frame is
+    unknown ('warn' keeps them as displayed). multi_frame: GIF/TIFF with several frames
+    (the first is used). dense_boxes: an image whose boxes overlap too densely for the
+    duplicate search (more than max_iou_pairs IoUs to compute); 'warn' keeps them unchecked.
     """
 
     unreadable: str = "skip"
@@ -70,21 +82,27 @@ class CheckPolicy:
     tiny_image: str = "warn"
     non_rgb: str = "fix"
     exif_orientation: str = "fix"
+    exif_frame: str = "skip"
+    multi_frame: str = "warn"
     wrong_extension: str = "fix"
     size_mismatch: str = "fix"
     duplicate_image: str = "warn"
     no_labels: str = "warn"
     missing_label_file: str = "warn"
     bad_annotation: str = "skip"
+    duplicate_id: str = "skip"
+    duplicate_file_name: str = "fix"
     bad_label: str = "skip"
     unknown_class: str = "skip"
     out_of_bounds: str = "fix"
     degenerate_box: str = "skip"
     duplicate_box: str = "fix"
     near_duplicate_box: str = "warn"
+    dense_boxes: str = "skip"
     duplicate_iou: float = 0.95
     near_duplicate_iou: float = 0.8
     max_pixels: int = MAX_PIXELS
+    max_iou_pairs: int = cb.MAX_CANDIDATE_PAIRS
     min_image_side: int = 8
     decode_images: bool = True
     workers: int = 2
@@ -125,7 +143,7 @@ class CheckReport:
             found = [f for f in self.findings if f.kind == kind]
             if not found:
                 continue
-            lines.append(f"\n{kind} ({len(found)}, {found[0].action}):")
+            lines.append(f"\n{kind} ({sum(f.count for f in found)}, {found[0].action}):")
             shown = found if max_per_kind is None else found[:max_per_kind]
             lines += [f"  {f.format()}" for f in shown]
             if len(shown) < len(found):
@@ -136,21 +154,33 @@ class CheckReport:
 
 
 def _record(findings: list[Finding], policy: CheckPolicy, kind: str, file: Path | str, position: str,
-            message: str) -> str:
+            message: str, count: int = 1) -> str:
     """Appends a finding with the action its policy takes; returns the policy."""
     rule = getattr(policy, kind)
-    findings.append(Finding(kind, file, position, message, _ACTION[rule]))
+    findings.append(Finding(kind, file, position, message, _ACTION[rule], count))
     return rule
 
 
-def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy, findings: list[Finding]) -> Sample:
-    """Box-level checks on one sample; returns the cleaned sample (a new object)."""
+MAX_LISTED = 1000
+"""Duplicate boxes listed one by one per image and kind; the rest is one counted line
+(a label file with a million copied lines must not make a million report lines)."""
+
+
+def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy,
+                 findings: list[Finding]) -> Sample | None:
+    """Box-level checks on one sample; returns the cleaned sample (a new object), or None
+    when the image is left out (dense_boxes=skip)."""
     boxes, ids = sample.boxes.copy(), sample.class_ids.copy()
     keep = np.ones(len(boxes), bool)
     positions = sample.box_positions()
     file = sample.annotation_path or sample.image_path
     h, w = size
-    for i in np.nonzero(cb.degenerate(boxes))[0]:
+    for i in np.flatnonzero(~np.isfinite(boxes).all(1)):  # e.g. 1e308 in a label, times the image width
+        _record(findings, policy, "bad_label", file, positions[i],
+                f"box {boxes[i].tolist()} is not finite in the {w}x{h} image (coordinates too large); "
+                "a bad label, not clipped")
+        keep[i] = False
+    for i in np.flatnonzero(keep & cb.degenerate(boxes)):
         b = boxes[i]
         inverted = b[2] < b[0] or b[3] < b[1]
         rule = _record(findings, policy, "degenerate_box", file, positions[i],
@@ -158,7 +188,7 @@ def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy, fin
         if rule == "fix" and inverted:
             boxes[i] = [min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3])]
         keep[i] = bool(rule == "fix" and not cb.degenerate(boxes[i : i + 1])[0])
-    for i in np.nonzero(keep & cb.out_of_bounds(boxes, size))[0]:
+    for i in np.flatnonzero(keep & cb.out_of_bounds(boxes, size)):
         b = boxes[i]
         clipped = cb.clip(boxes[i : i + 1], size)
         gone = bool(cb.degenerate(clipped)[0])
@@ -169,19 +199,64 @@ def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy, fin
             boxes[i] = clipped[0]
         else:
             keep[i] = False
-    idx = np.nonzero(keep)[0]
-    for a, b, iou in cb.duplicate_pairs(boxes[idx], ids[idx], policy.near_duplicate_iou):
-        i, j = idx[a], idx[b]
-        if not (keep[i] and keep[j]):
-            continue
-        kind = "duplicate_box" if iou > policy.duplicate_iou else "near_duplicate_box"
-        rule = _record(findings, policy, kind, file, positions[j],
-                       f"same class as {positions[i]} with IoU {iou:.3f}")
-        if rule == "fix":
-            keep[j] = False
+    idx = np.flatnonzero(keep)
+    try:
+        later, earlier, iou = cb.greedy_duplicates(boxes[idx], ids[idx], policy.near_duplicate_iou,
+                                                   policy.duplicate_iou, policy.near_duplicate_box == "fix",
+                                                   policy.duplicate_box == "fix", policy.max_iou_pairs)
+    except cb.TooManyOverlaps as err:
+        rule = _record(findings, policy, "dense_boxes", file, "", f"{err}; duplicates not checked")
+        if rule == "skip":
+            return None
+        later = earlier = iou = np.zeros(0, np.int64)
+    later, earlier = idx[later], idx[earlier]
+    exact = iou > policy.duplicate_iou
+    for kind, mask in (("duplicate_box", exact), ("near_duplicate_box", ~exact)):
+        rows = np.flatnonzero(mask)
+        for m in rows[:MAX_LISTED]:
+            _record(findings, policy, kind, file, positions[later[m]],
+                    f"same class as {positions[earlier[m]]} with IoU {iou[m]:.3f}")
+        if len(rows) > MAX_LISTED:
+            rest = len(rows) - MAX_LISTED
+            _record(findings, policy, kind, file, "", f"… and {rest} more boxes in this file, each the same class "
+                    f"as an earlier box with IoU in ({iou[rows].min():.3f}, {iou[rows].max():.3f})", rest)
+        if getattr(policy, kind) == "fix":
+            keep[later[rows]] = False
     return dataclasses.replace(sample, boxes=boxes[keep], class_ids=ids[keep], difficult=sample.difficult[keep],
                                truncated=sample.truncated[keep], image_size=size,
                                positions=[p for p, k in zip(positions, keep) if k])
+
+
+def _exif_frame(sample: Sample, info: ImageInspection, policy: CheckPolicy,
+                findings: list[Finding]) -> Sample | None:
+    """Puts the boxes of an EXIF-rotated image in its displayed frame, judging the frame
+    from the annotation's size: the displayed size → as they are; the stored size → mapped
+    (exif_orientation policy); both (180° turns, mirrors, square images) or neither (a
+    0x0 size) → unknown (exif_frame policy; size_mismatch then uses the file's size).
+    None: leave the image out."""
+    stated, shown, stored = tuple(sample.image_size), info.size, info.stored_size
+    file = sample.annotation_path or sample.image_path
+    o = info.orientation
+    (sh, sw), (dh, dw) = stored, shown
+    if stated == shown and stated != stored:
+        return sample
+    if stated == stored and stated != shown:
+        rule = _record(findings, policy, "exif_orientation", file, "size",
+                       f"the annotation's size {sw}x{sh} is the stored frame of an image shown {dw}x{dh} (EXIF "
+                       f"orientation {o}); its {len(sample)} boxes are mapped to the displayed frame")
+        if rule == "skip":
+            return None
+        return dataclasses.replace(sample, boxes=cb.exif_to_displayed(sample.boxes, stored, o), image_size=shown)
+    if stated == stored == shown:
+        why = (f"EXIF orientation {o} shows the {sw}x{sh} image turned or mirrored at the same size, so the "
+               "annotation cannot tell")
+    else:
+        why = (f"the annotation's size {stated[1]}x{stated[0]} is neither the stored {sw}x{sh} nor the displayed "
+               f"{dw}x{dh} frame of this image with EXIF orientation {o}, so it cannot tell")
+    rule = _record(findings, policy, "exif_frame", file, "size",
+                   f"{why} whether its boxes are in the stored or the displayed frame; check one image, then fix the "
+                   "labels or keep them as displayed (--policy exif_frame=warn)")
+    return None if rule == "skip" else sample
 
 
 def _check_sample(sample: Sample, info: ImageInspection, policy: CheckPolicy,
@@ -192,6 +267,10 @@ def _check_sample(sample: Sample, info: ImageInspection, policy: CheckPolicy,
         skip |= _record(findings, policy, kind, sample.image_path, "", message) == "skip"
     if info.size is None or skip:
         return None
+    if sample.image_size is not None and info.orientation in range(2, 9) and len(sample):
+        sample = _exif_frame(sample, info, policy, findings)
+        if sample is None:
+            return None
     if sample.image_size is not None and tuple(sample.image_size) != info.size:
         (ah, aw), (h, w) = sample.image_size, info.size
         rule = _record(findings, policy, "size_mismatch", sample.annotation_path or sample.image_path, "size",
@@ -199,6 +278,8 @@ def _check_sample(sample: Sample, info: ImageInspection, policy: CheckPolicy,
         if rule == "skip":
             return None
     cleaned = _check_boxes(sample, info.size, policy, findings)
+    if cleaned is None:
+        return None
     if len(cleaned) == 0:
         if _record(findings, policy, "no_labels", sample.annotation_path or sample.image_path, "",
                    "no boxes (a background-only image)") == "skip":
@@ -262,7 +343,7 @@ def check_dataset(index: DatasetIndex, policy: CheckPolicy | None = None) -> Che
     splits = {k: [c for s in v if (c := cleaned_by_id[id(s)]) is not None] for k, v in index.splits.items()}
     counts: dict[str, int] = {}
     for f in findings:
-        counts[f.kind] = counts.get(f.kind, 0) + 1
+        counts[f.kind] = counts.get(f.kind, 0) + f.count
     report = CheckReport(findings, counts, splits, list(index.class_names), len(samples),
                          sum(len(s) for s in samples))
     if report.stopped:

@@ -21,7 +21,7 @@ from yolo3.data.sample import Sample
 SPLITS = ("train", "val", "test")
 FORMATS = ("yolo", "coco", "voc", "labelme", "cvat")
 """Every format load_dataset reads and save_dataset writes."""
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
 
 @dataclasses.dataclass
@@ -113,12 +113,14 @@ def detect_format(path: str | Path) -> str:
     )
 
 
-def load_dataset(path: str | Path, class_names: list[str] | None = None) -> DatasetIndex:
+def load_dataset(path: str | Path, class_names: list[str] | None = None,
+                 allow_outside_root: bool = False) -> DatasetIndex:
     """Reads a dataset whatever its format (see detect_format).
 
     class_names fixes the class order of a VOC, LabelMe or CVAT dataset (default:
     classes.txt in the root if present, CVAT's label list, else the sorted names found);
-    YOLO and COCO carry their own.
+    YOLO and COCO carry their own. allow_outside_root lets a data.yaml read folders
+    outside its own folder tree.
     Raises DataError when the dataset holds no images.
     """
     from yolo3.data.formats import coco, cvat, labelme, voc, yolo  # the readers import this module
@@ -126,7 +128,7 @@ def load_dataset(path: str | Path, class_names: list[str] | None = None) -> Data
     path = Path(path)
     fmt = detect_format(path)
     if fmt == "yolo":
-        index = yolo.read_yolo(path / "data.yaml" if path.is_dir() else path)
+        index = yolo.read_yolo(path / "data.yaml" if path.is_dir() else path, allow_outside_root)
     elif fmt == "coco":
         index = coco.read_coco(path)
     elif fmt == "cvat":
@@ -162,6 +164,8 @@ def place_image(src: Path, dst: Path, mode: str) -> None:
     if mode == "none":
         return
     dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists() and dst.resolve() == src.resolve():  # never replace (or self-link) a source file
+        raise DataError(f"{dst}: is the source image {src} itself; write the conversion to another folder")
     if dst.exists() or dst.is_symlink():
         dst.unlink()
     if mode == "link":

@@ -70,6 +70,50 @@ def _annotation_problem(ann: Any, known_images: set, cat_to_index: dict[int, int
     return ""
 
 
+def _unique_images(images: list[dict], path: Path, findings: list[Finding]) -> tuple[list[dict], set, dict]:
+    """Resolves repeated ids and file names in 'images' → (entries kept, ids left out as
+    ambiguous, {id: id its boxes merge into}), with a Finding at each JSON path.
+
+    An id shared by different files cannot say whose annotations are whose: every
+    entry with it (and its annotations) is left out (duplicate_id). An entry that repeats
+    another exactly (same id, file and size) is only dropped. Two ids naming one file
+    are one image: the later id's boxes are merged into the first (duplicate_file_name)."""
+    first_of_id: dict[Any, int] = {}
+    for j, img in enumerate(images):
+        first_of_id.setdefault(img["id"], j)
+    ambiguous = set()
+    kept = []
+    for j, img in enumerate(images):
+        k = first_of_id[img["id"]]
+        if k == j:
+            continue
+        same = all(img.get(key) == images[k].get(key) for key in ("file_name", "height", "width"))
+        if same:
+            findings.append(Finding("duplicate_id", path, f"images[{j}].id", f"repeats images[{k}] (id "
+                                    f"{img['id']!r}, {img['file_name']}); the repeat is left out"))
+        else:
+            ambiguous.add(img["id"])
+            findings.append(Finding("duplicate_id", path, f"images[{j}].id", f"id {img['id']!r} is also "
+                                    f"images[{k}].id, but for {img['file_name']} instead of {images[k]['file_name']}; "
+                                    "nothing says whose annotations are whose: both images left out; give each a "
+                                    "unique id"))
+    first_of_file: dict[str, int] = {}
+    merged_into = {}
+    for j, img in enumerate(images):
+        if img["id"] in ambiguous or first_of_id[img["id"]] != j:
+            continue
+        k = first_of_file.setdefault(img["file_name"], j)
+        if k != j:
+            merged_into[img["id"]] = images[k]["id"]
+            findings.append(Finding("duplicate_file_name", path, f"images[{j}].file_name",
+                                    f"{img['file_name']!r} is also images[{k}].file_name (id {images[k]['id']!r}); "
+                                    f"one image: the annotations of id {img['id']!r} are merged into id "
+                                    f"{images[k]['id']!r}"))
+            continue
+        kept.append(img)
+    return kept, ambiguous, merged_into
+
+
 def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str], list[int], list[Sample], list[Finding]]:
     """Reads one COCO JSON → (class names, category ids, samples, findings).
 
@@ -99,15 +143,20 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
             if value is not None and not math.isfinite(_typed(value, (int, float), f"images[{j}].{key}", path)):
                 raise DataError(f"{path}: 'images[{j}].{key}' must be a finite number, got {img[key]!r}")
     root = image_root or _image_root(path, images[0]["file_name"] if images else None)
-    known = {img["id"] for img in images}
-    by_image: dict[Any, list[tuple[int, dict]]] = {}
     findings: list[Finding] = []
+    images, ambiguous, merged_into = _unique_images(images, path, findings)
+    known = {img["id"] for img in images} | ambiguous | set(merged_into)
+    by_image: dict[Any, list[tuple[int, dict]]] = {}
     for i, ann in enumerate(data["annotations"]):
         problem = _annotation_problem(ann, known, cat_to_index)
         if problem:
             findings.append(Finding("bad_label", path, f"annotations[{i}]", problem))
             continue
-        by_image.setdefault(ann["image_id"], []).append((i, ann))
+        if ann["image_id"] in ambiguous:
+            findings.append(Finding("duplicate_id", path, f"annotations[{i}]", f"image_id {ann['image_id']!r} "
+                                    "names several images; annotation left out with them"))
+            continue
+        by_image.setdefault(merged_into.get(ann["image_id"], ann["image_id"]), []).append((i, ann))
     samples = []
     for img in images:
         image_id, file_name = img["id"], img["file_name"]

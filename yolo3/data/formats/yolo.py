@@ -5,6 +5,11 @@ data.yaml: `path` (root; relative to the yaml's folder; default that folder), `t
 those, relative to the root), `names` (list, or {index: name}), optional `nc`.
 Labels: for `…/images/…/x.jpg` the file `…/labels/…/x.txt`; one line per box,
 `class cx cy w h` normalised to [0, 1] by the image's width and height.
+
+Hostile or careless data.yaml files are bounded: at most MAX_YAML_BYTES, no YAML
+aliases (an alias bomb), a root and split folders inside the data.yaml's own folder
+tree unless allow_outside_root (`path: /` would walk the whole disk), and `names` / `nc`
+checked with messages that name the file.
 """
 
 from __future__ import annotations
@@ -32,10 +37,35 @@ def label_path(image: Path) -> Path:
     return image.with_suffix(".txt")
 
 
+MAX_YAML_BYTES = 1 << 20
+"""A data.yaml above 1 MiB is refused (real ones are a few kB, even with 1000 class names)."""
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses YAML aliases: a data.yaml never needs them, and nested
+    aliases ("billion laughs") expand to billions of values when the result is walked."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.YAMLError(f"YAML alias *{event.anchor} at line {event.start_mark.line + 1}: aliases are "
+                                 "not allowed in a data.yaml (an alias bomb expands to billions of values); "
+                                 "write the values out")
+        return super().compose_node(parent, index)
+
+
 def _read_yaml(path: Path) -> dict:
+    """The data.yaml mapping; the file must be a regular file under MAX_YAML_BYTES, without aliases."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (OSError, yaml.YAMLError) as err:
+        if not path.is_file():
+            raise DataError(f"{path}: not a regular file; give the data.yaml file")
+        with path.open("rb") as f:
+            raw = f.read(MAX_YAML_BYTES + 1)
+        if len(raw) > MAX_YAML_BYTES:
+            raise DataError(f"{path}: data.yaml is over {MAX_YAML_BYTES >> 20} MiB; a data.yaml holds paths and "
+                            "class names only (a few kB)")
+        data = yaml.load(raw.decode("utf-8-sig"), Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise DataError(f"{path}: cannot read data.yaml ({err})") from err
     if not isinstance(data, dict):
         raise DataError(f"{path}: data.yaml must be a mapping with path/train/val/names")
@@ -43,34 +73,73 @@ def _read_yaml(path: Path) -> dict:
 
 
 def _class_names(data: dict, path: Path) -> list[str]:
+    """The class names of a data.yaml (`names` list or {index: name}), checked against `nc`."""
     names = data.get("names")
     if names is None:
         raise DataError(f"{path}: missing 'names' (the list of class names)")
     if isinstance(names, dict):
-        if sorted(int(k) for k in names) != list(range(len(names))):
-            raise DataError(f"{path}: 'names' keys must be 0..{len(names) - 1}")
-        names = [names[k] for k in sorted(names, key=int)]
+        keys = [k for k in names if isinstance(k, int) and not isinstance(k, bool)]
+        if len(keys) != len(names) or sorted(keys) != list(range(len(names))):
+            raise DataError(f"{path}: 'names' keys must be the integers 0..{len(names) - 1}, got "
+                            f"{list(names)[:10]!r}; write names as a list or as {{0: name, 1: name, ...}}")
+        names = [names[k] for k in sorted(keys)]
+    if not isinstance(names, list):
+        raise DataError(f"{path}: 'names' must be a list of class names (or {{index: name}}), got {names!r:.60}")
+    if not names:
+        raise DataError(f"{path}: 'names' is empty; list at least one class name")
+    bad = next((n for n in names if isinstance(n, (list, dict, bool)) or n is None), False)
+    if bad is not False:
+        raise DataError(f"{path}: every class name must be a plain string, got {bad!r:.60} in 'names'")
     names = [str(n) for n in names]
-    if "nc" in data and int(data["nc"]) != len(names):
-        raise DataError(f"{path}: nc is {data['nc']} but 'names' has {len(names)} entries; make them agree")
+    if "nc" in data:
+        nc = data["nc"]
+        if isinstance(nc, bool) or not isinstance(nc, int):
+            raise DataError(f"{path}: 'nc' must be an integer (the number of classes), got {nc!r:.60}")
+        if nc != len(names):
+            raise DataError(f"{path}: nc is {nc} but 'names' has {len(names)} entries; make them agree")
     return names
 
 
-def _list_images(entry: str | list, root: Path, yaml_path: Path) -> list[Path]:
-    """Image files named by a split entry (folder, .txt list, single image, or a list)."""
+def _inside(p: Path, folder: Path) -> bool:
+    p = p.resolve()
+    return p == folder or p.is_relative_to(folder)
+
+
+def _outside_error(yaml_path: Path, what: str, p: Path) -> DataError:
+    return DataError(f"{yaml_path}: {what} → {p.resolve()} is outside the data.yaml's folder "
+                     f"{yaml_path.parent.resolve()}, and reading it could walk a whole disk; move data.yaml into "
+                     "the dataset folder, or pass --allow-outside-root (check-data, convert; allow_outside_root=True "
+                     "in Python) if you mean it")
+
+
+MAX_LIST_BYTES = 64 << 20
+"""Cap on a split's .txt image list (COCO train2017's 118k paths take 5 MB)."""
+
+
+def _list_images(entry: str | list, root: Path, yaml_path: Path, allow_outside: bool = True) -> list[Path]:
+    """Image files named by a split entry (folder, .txt list, single image, or a list).
+
+    A folder outside the data.yaml's own folder tree is refused unless allow_outside
+    (a `train: /` would walk the whole filesystem)."""
     if isinstance(entry, list):
-        return [p for e in entry for p in _list_images(e, root, yaml_path)]
+        return [p for e in entry for p in _list_images(e, root, yaml_path, allow_outside)]
+    if not isinstance(entry, str):
+        raise DataError(f"{yaml_path}: split entry {entry!r:.60} must be a path (folder, .txt list or image) "
+                        "or a list of paths")
     p = Path(entry)
     p = p if p.is_absolute() else root / p
     if p.is_dir():
+        if not allow_outside and not _inside(p, yaml_path.parent.resolve()):
+            raise _outside_error(yaml_path, f"split folder {entry!r}", p)
         return sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
     if p.suffix.lower() == ".txt" and p.is_file():
+        if p.stat().st_size > MAX_LIST_BYTES:
+            raise DataError(f"{yaml_path}: image list {p} is over {MAX_LIST_BYTES >> 20} MiB; split it")
         lines = split_lines(p.read_text(encoding="utf-8-sig"))
         return [(Path(ln.strip()) if Path(ln.strip()).is_absolute() else root / ln.strip()) for ln in lines if ln.strip()]
     if p.suffix.lower() in IMAGE_SUFFIXES:
         return [p]
     raise DataError(f"{yaml_path}: split entry {entry!r} → {p} is not a folder, a .txt list or an image")
-
 
 
 def parse_label_file(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarray, list[int], list[Finding]]:
@@ -113,20 +182,29 @@ def parse_label_file(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarr
     return np.array(rows, np.float64).reshape(-1, 4), np.array(ids, np.int64), lines, findings
 
 
-def read_yolo(yaml_path: str | Path) -> DatasetIndex:
-    """Reads a YOLO dataset described by a data.yaml."""
+def read_yolo(yaml_path: str | Path, allow_outside_root: bool = False) -> DatasetIndex:
+    """Reads a YOLO dataset described by a data.yaml.
+
+    The root (`path`) and every split folder must lie inside the data.yaml's own folder
+    tree unless allow_outside_root: a hostile or careless `path: /` must not make
+    check-data walk the whole filesystem.
+    """
     yaml_path = Path(yaml_path)
     data = _read_yaml(yaml_path)
     names = _class_names(data, yaml_path)
+    if not isinstance(data.get("path") or ".", str):
+        raise DataError(f"{yaml_path}: 'path' must be a folder path, got {data['path']!r:.60}")
     root = Path(data.get("path") or ".")
     root = root if root.is_absolute() else (yaml_path.parent / root)
+    if not allow_outside_root and not _inside(root, yaml_path.parent.resolve()):
+        raise _outside_error(yaml_path, f"path {data['path']!r}", root)
     splits: dict[str, list[Sample]] = {}
     findings: list[Finding] = []
     for split in SPLITS:
         if not data.get(split):
             continue
         samples = []
-        for image in _list_images(data[split], root, yaml_path):
+        for image in _list_images(data[split], root, yaml_path, allow_outside_root):
             labels = label_path(image)
             if not labels.is_file():
                 findings.append(Finding("missing_label_file", labels, "", f"no label file for {image.name}"))
@@ -138,8 +216,9 @@ def read_yolo(yaml_path: str | Path) -> DatasetIndex:
                 h, w = image_size(image)
             except ImageReadError:
                 h = w = 0  # the check reports the image as unreadable
-            boxes = np.stack([(cxcywh[:, 0] - cxcywh[:, 2] / 2) * w, (cxcywh[:, 1] - cxcywh[:, 3] / 2) * h,
-                              (cxcywh[:, 0] + cxcywh[:, 2] / 2) * w, (cxcywh[:, 1] + cxcywh[:, 3] / 2) * h], 1)
+            with np.errstate(over="ignore", invalid="ignore"):  # check_dataset reports non-finite boxes
+                boxes = np.stack([(cxcywh[:, 0] - cxcywh[:, 2] / 2) * w, (cxcywh[:, 1] - cxcywh[:, 3] / 2) * h,
+                                  (cxcywh[:, 0] + cxcywh[:, 2] / 2) * w, (cxcywh[:, 1] + cxcywh[:, 3] / 2) * h], 1)
             samples.append(Sample(image, boxes, ids, image_size=(h, w) if h else None, annotation_path=labels,
                                   positions=[f"line {n}" for n in lines]))
         splits[split] = samples
