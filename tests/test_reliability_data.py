@@ -126,7 +126,7 @@ def test_cli_check_data_prints_files_and_counts(bad, capsys) -> None:
         assert "empty.jpg: unreadable: empty file" in out and "totals:" in out
         assert "huge.jpg: too_large: 12000x9000" in out
     assert "numbers.txt:line 1: bad_label: NaN or inf" in cli_main_out(bad["yolo"], capsys)
-    assert cli_main(["check-data", str(bad["yolo"]), "--policy", "unreadable=stop"]) == 1
+    assert cli_main(["check-data", str(bad["yolo"]), "--policy", "unreadable=stop"]) == 2
     captured = capsys.readouterr()
     assert "empty.jpg" in captured.err and "stop" in captured.err and "unreadable (4, stopped)" in captured.out
 
@@ -146,7 +146,7 @@ def test_empty_datasets_are_clear_errors(tmp_path: Path) -> None:
     (voc / "Annotations").mkdir(parents=True)
     with pytest.raises(DataError, match="no images"):
         load_dataset(voc)
-    assert cli_main(["check-data", str(voc)]) == 1
+    assert cli_main(["check-data", str(voc)]) == 2
 
 
 def _coco(tmp_path: Path, doc: dict) -> Path:

@@ -8,6 +8,7 @@ import sys
 from yolo3.data.convert import check_data
 from yolo3.data.findings import DataError
 from yolo3.data.validate import ALLOWED, CheckPolicy, DataCheckError
+from yolo3.cli.options import positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="data.yaml, COCO .json / folder, or VOC root")
     p.add_argument("--policy", action="append", default=[], metavar="KIND=RULE",
                    help=f"override a policy (rule fix|skip|warn|stop); kinds: {', '.join(ALLOWED)}")
-    p.add_argument("--max-per-kind", type=int, default=None, help="list at most N findings per kind")
+    p.add_argument("--max-per-kind", type=positive_int, default=None, help="list at most N findings per kind (default: all)")
     p.add_argument("--no-decode", action="store_true", help="check headers only (faster)")
     p.set_defaults(run=_run)
 
@@ -36,10 +37,10 @@ def _run(args: argparse.Namespace) -> int:
         report = check_data(args.data, parse_policy(args.policy, not args.no_decode))
     except DataCheckError as err:
         print(err.report.format(args.max_per_kind))
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        print(f"yolo3 check-data: error: {err}", file=sys.stderr)
+        return 2
     except (DataError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        print(f"yolo3 check-data: error: {err}", file=sys.stderr)
+        return 2
     print(report.format(args.max_per_kind))
     return 0

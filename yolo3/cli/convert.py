@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("src", help="data.yaml, COCO .json / folder, or VOC root")
     p.add_argument("out", help="output folder")
     p.add_argument("--from", dest="source", choices=FORMATS, help="source format (checked; default: detected)")
-    p.add_argument("--to", required=True, choices=FORMATS)
+    p.add_argument("--to", required=True, choices=FORMATS, help="output format")
     p.add_argument("--images", default="copy", choices=("copy", "link", "none"),
                    help="copy image files, symlink them, or write labels only")
     p.set_defaults(run=_run)

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="FILE", help="CFG WEIGHTS, or CHECKPOINT")
     p.add_argument("--out", required=True, help="output .safetensors (from darknet) or .weights (to darknet)")
-    p.add_argument("--names", help="darknet .names file with the class names (from darknet only)")
+    p.add_argument("--names", help="darknet .names file with the class names, from darknet only (default: the COCO names for an 80-class cfg, else class0, class1, …)")
     p.add_argument("--cfg-out", help="output .cfg (to darknet only; default: --out with suffix .cfg)")
     p.set_defaults(run=_run)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from yolo3.cli.options import imgsz, positive_float
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -11,9 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None,
                    help="data.yaml, COCO .json or Pascal VOC root (default: the synthetic shapes dataset)")
     p.add_argument("--out", default="runs/demo", help="folder for everything the demo writes")
-    p.add_argument("--minutes", type=float, default=5.0, help="wall-clock budget of training")
-    p.add_argument("--imgsz", type=int, default=None, help="input size (default 256 synthetic, 416 otherwise)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--minutes", type=positive_float, default=5.0, help="wall-clock budget of training")
+    p.add_argument("--imgsz", type=imgsz, default=None, help="input size (default: 256 synthetic, 416 otherwise)")
+    p.add_argument("--seed", type=int, default=0, help="seed of data, split and training")
     p.add_argument("--no-progress", action="store_true", help="no per-epoch progress bars")
     p.set_defaults(run=_run)
 

@@ -8,18 +8,19 @@ import sys
 from yolo3.eval.evaluate import VAL_NMS
 from yolo3.eval.report import format_result
 from yolo3.inference.postprocess import NMSConfig
+from yolo3.cli.options import fraction, imgsz, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("val", help="measure a checkpoint on a dataset split (COCO + VOC metrics, plots)")
     p.add_argument("--weights", required=True, help=".safetensors checkpoint")
     p.add_argument("--data", required=True, help="YOLO data.yaml, COCO .json or Pascal VOC root")
-    p.add_argument("--split", default="val", choices=("train", "val", "test"))
-    p.add_argument("--imgsz", type=int, default=None, help="network size (default: the checkpoint's)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--conf", type=float, default=VAL_NMS.conf_threshold, help="score threshold for mAP")
-    p.add_argument("--iou", type=float, default=VAL_NMS.iou_threshold, help="NMS IoU threshold")
-    p.add_argument("--max-det", type=int, default=VAL_NMS.max_det, help="detections kept per image")
+    p.add_argument("--split", default="val", choices=("train", "val", "test"), help="split to evaluate")
+    p.add_argument("--imgsz", type=imgsz, default=None, help="network size (default: the checkpoint's)")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="images per forward pass")
+    p.add_argument("--conf", type=fraction, default=VAL_NMS.conf_threshold, help="score threshold for mAP")
+    p.add_argument("--iou", type=fraction, default=VAL_NMS.iou_threshold, help="NMS IoU threshold")
+    p.add_argument("--max-det", type=positive_int, default=VAL_NMS.max_det, help="detections kept per image")
     p.add_argument("--out", default=None, help="run folder (default: runs/val/exp, exp2, …)")
     p.add_argument("--no-plots", action="store_true", help="skip PR/F1/confusion/image plots")
     p.add_argument("--save-thresholds", action="store_true",
