@@ -216,6 +216,7 @@ class YOLO:
 
         from yolo3.inference.run import detect_sources
         from yolo3.inference.tta import TTAConfig
+        from yolo3.io.runs import numbered_out
 
         args = parse_command("detect", ["_", "--weights", "_"], controls)
         detector = self._detector(args)
@@ -225,7 +226,7 @@ class YOLO:
         roi = json.loads(args.roi) if isinstance(args.roi, str) and args.roi.lstrip().startswith("[") else args.roi
         items = list(source) if isinstance(source, (list, tuple)) else [source]
         if save:
-            return detect_sources(detector, items, args.out, classes=args.classes, roi=roi, thresholds=thresholds,
+            return detect_sources(detector, items, numbered_out(args.out), classes=args.classes, roi=roi, thresholds=thresholds,
                                   tta=TTAConfig() if args.tta else None, recursive=args.recursive)
         return detect_items(detector, items, classes=args.classes, roi=roi, thresholds=thresholds, tta=args.tta,
                             recursive=args.recursive)

@@ -10,6 +10,7 @@ from yolo3.inference.detector import Detector
 from yolo3.inference.postprocess import NMSConfig
 from yolo3.inference.run import detect_sources
 from yolo3.inference.tta import TTAConfig
+from yolo3.io.runs import numbered_out
 from yolo3.cli.options import fraction, imgsz, positive_int
 
 METHODS = ("class_aware", "agnostic", "diou", "soft")
@@ -19,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", aliases=["predict"], help="detect objects in images, folders, globs or videos")
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="image/video files, folders or globs")
     p.add_argument("--weights", required=True, help=".safetensors checkpoint or exported .onnx")
-    p.add_argument("--out", default="runs/detect", help="output folder")
+    p.add_argument("--out", default="runs/detect",
+                   help="output folder; when it exists a new numbered one (runs/detect2, …) is made, never overwritten")
     p.add_argument("--imgsz", type=imgsz, default=None, help="network size (default: the checkpoint's)")
     p.add_argument("--conf", type=fraction, default=0.25, help="score threshold (obj × cls)")
     p.add_argument("--iou", type=fraction, default=0.45, help="NMS IoU threshold")
@@ -55,7 +57,7 @@ def _run(args: argparse.Namespace) -> int:
         if roi is not None and roi.lstrip().startswith("["):
             roi = json.loads(roi)
         summary = detect_sources(
-            detector, args.sources, args.out, classes=args.classes, roi=roi, thresholds=thresholds,
+            detector, args.sources, numbered_out(args.out), classes=args.classes, roi=roi, thresholds=thresholds,
             tta=TTAConfig() if args.tta else None, save_images=not args.no_images, save_txt=not args.no_txt,
             save_json=not args.no_json, recursive=args.recursive,
         )

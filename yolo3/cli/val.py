@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--conf", type=fraction, default=VAL_NMS.conf_threshold, help="score threshold for mAP")
     p.add_argument("--iou", type=fraction, default=VAL_NMS.iou_threshold, help="NMS IoU threshold")
     p.add_argument("--max-det", type=positive_int, default=VAL_NMS.max_det, help="detections kept per image")
-    p.add_argument("--out", default=None, help="run folder (default: runs/val/exp, exp2, …)")
+    p.add_argument("--out", default=None,
+                   help="run folder, numbered OUT2, OUT3, … when it exists (default: runs/val, runs/val2, …)")
     p.add_argument("--no-plots", action="store_true", help="skip PR/F1/confusion/image plots")
     p.add_argument("--save-thresholds", action="store_true",
                    help="store the per-class F1-optimal thresholds in the checkpoint (for detect --thresholds auto)")

@@ -1,8 +1,9 @@
 """`val(weights, data, split)`: the Python API behind `yolo3 val`.
 
 Loads a checkpoint and a dataset (any format `load_dataset` reads), evaluates one split
-with the evaluation defaults, prints nothing itself, writes runs/val/<name>/ (plots and
-summary.json) and optionally stores the per-class thresholds in the checkpoint.
+with the evaluation defaults, prints nothing itself, writes a new folder (runs/val,
+runs/val2, … or `out_dir`, numbered alike when it exists: never overwritten) with plots
+and summary.json, and optionally stores the per-class thresholds in the checkpoint.
 The split goes through check-data first (default policy: unreadable, truncated and
 oversized images are skipped, boxes cleaned as for training), so one bad file does
 not end the run; the check's counts go into summary.json under `data_check` and the
@@ -19,14 +20,7 @@ from yolo3.eval.evaluate import EvalResult, evaluate
 from yolo3.eval.store import store_thresholds
 from yolo3.inference.postprocess import NMSConfig
 from yolo3.io.checkpoint import load_model
-
-
-def next_run_dir(root: Path, name: str) -> Path:
-    """root/name, or root/name2, name3, … if it exists already."""
-    candidate, k = root / name, 2
-    while candidate.exists():
-        candidate, k = root / f"{name}{k}", k + 1
-    return candidate
+from yolo3.io.runs import next_run_dir, numbered_out
 
 
 def val(
@@ -58,7 +52,7 @@ def val(
                          f"{index.class_names} ({data}); evaluate on the dataset it was trained for")
     only_split = dataclasses.replace(index, splits={split: index.splits[split]})
     report = check_dataset(only_split, check_policy or CheckPolicy())
-    run_dir = Path(out_dir) if out_dir is not None else next_run_dir(Path("runs/val"), "exp")
+    run_dir = numbered_out(out_dir) if out_dir is not None else next_run_dir("runs", "val")
     info = {"weights": str(weights), "dataset": str(data), "dataset_format": index.format, "split": split,
             "data_check": report.summary()}
     result = evaluate(model, report.splits[split], index.class_names, imgsz or model.cfg.imgsz, batch_size,

@@ -14,6 +14,7 @@ import torch
 from yolo3.config import ConfigError, ModelConfig
 from yolo3.data.sample import Sample
 from yolo3.io.checkpoint import load_checkpoint
+from yolo3.io.runs import next_run_dir
 from yolo3.models import YOLOv3Base, build_model
 from yolo3.train.config import TrainConfig
 
@@ -35,13 +36,9 @@ class TrainData:
 
 
 def new_run_dir(project: str | Path, name: str, exist_ok: bool) -> Path:
-    """`project/name`, or `name2`, `name3`, … when it exists and exist_ok is False."""
-    base = Path(project)
-    path = base / name
-    n = 2
-    while path.exists() and not exist_ok:
-        path = base / f"{name}{n}"
-        n += 1
+    """`project/name`, or `name2`, `name3`, … when it exists and exist_ok is False
+    (`yolo3.io.runs.next_run_dir`, the rule val and detect use too), with `weights/`."""
+    path = next_run_dir(project, name, exist_ok)
     (path / "weights").mkdir(parents=True, exist_ok=True)
     return path
 
