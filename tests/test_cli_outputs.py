@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import json
 from pathlib import Path
 
 import cv2
@@ -53,3 +54,27 @@ def test_val_default_folders_are_numbered(tmp_path: Path, monkeypatch) -> None:
         assert main(["val", "--weights", str(weights), "--data", str(data), "--no-plots"]) == 0
         assert (tmp_path / "runs" / expected / "summary.json").is_file()
     assert sorted(os.listdir(tmp_path / "runs")) == ["val", "val2"]
+
+
+def _synth_voc(tmp_path: Path) -> tuple[Path, list[str]]:
+    from yolo3.data.formats import load_dataset, save_dataset
+
+    data = synth_data(tmp_path / "src", n_train=2, n_val=2, imgsz=64)
+    index = load_dataset(data)
+    return save_dataset(index, tmp_path / "voc", "voc"), list(index.class_names)
+
+
+def test_val_on_voc_with_other_classes_stops_like_yolo_and_coco(tmp_path: Path, capsys) -> None:
+    voc, names = _synth_voc(tmp_path)
+    other = tmp_path / "other.safetensors"
+    save_model(other, create_model("yolov3-tiny", num_classes=2, class_names=["cat", "dog"], width=0.25, imgsz=64))
+    assert main(["val", "--weights", str(other), "--data", str(voc), "--no-plots", "--out", str(tmp_path / "v")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("yolo3 val: error: ") and "the model's classes ['cat', 'dog'] differ from the dataset's" in err
+    assert not (tmp_path / "v").exists()  # nothing written
+    # the same names in another order read the same boxes: evaluated, not refused
+    same = tmp_path / "same.safetensors"
+    save_model(same, create_model("yolov3-tiny", num_classes=len(names), class_names=names[::-1], width=0.25, imgsz=64))
+    assert main(["val", "--weights", str(same), "--data", str(voc), "--no-plots", "--out", str(tmp_path / "v")]) == 0
+    summary = json.loads((tmp_path / "v" / "summary.json").read_text())
+    assert summary["dataset_format"] == "voc" and summary["images"] == 2

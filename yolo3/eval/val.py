@@ -43,13 +43,18 @@ def val(
     from yolo3.data.validate import check_dataset
 
     model, _ = load_model(weights)
-    index = load_dataset(data, model.cfg.class_names)
+    index = load_dataset(data)
+    if index.format == "voc" and model.cfg.class_names:
+        # VOC boxes carry class names: any order of the model's names reads the same boxes,
+        # but a name the model lacks would silently drop its boxes (every AP n/a).
+        if not set(index.class_names) <= set(model.cfg.class_names):
+            _classes_differ(weights, model.cfg.class_names, index.class_names, data)
+        index = load_dataset(data, model.cfg.class_names)
     if split not in index.splits or not index.splits[split]:
         have = sorted(k for k, v in index.splits.items() if v)
         raise ValueError(f"{data}: no '{split}' split (it has {have}); choose one with --split")
     if model.cfg.class_names and list(model.cfg.class_names) != list(index.class_names):
-        raise ValueError(f"{weights}: the model's classes {model.cfg.class_names} differ from the dataset's "
-                         f"{index.class_names} ({data}); evaluate on the dataset it was trained for")
+        _classes_differ(weights, model.cfg.class_names, index.class_names, data)
     only_split = dataclasses.replace(index, splits={split: index.splits[split]})
     report = check_dataset(only_split, check_policy or CheckPolicy())
     run_dir = numbered_out(out_dir) if out_dir is not None else next_run_dir("runs", "val")
@@ -61,3 +66,8 @@ def val(
     if save_thresholds:
         store_thresholds(weights, result.class_thresholds)
     return result, run_dir
+
+
+def _classes_differ(weights: str | Path, model_names: list[str], data_names: list[str], data: str | Path) -> None:
+    raise ValueError(f"{weights}: the model's classes {list(model_names)} differ from the dataset's "
+                     f"{list(data_names)} ({data}); evaluate on the dataset it was trained for")
