@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="FILE", help="CFG WEIGHTS, or CHECKPOINT")
     p.add_argument("--out", required=True, help="output .safetensors (from darknet) or .weights (to darknet)")
-    p.add_argument("--names", help="darknet .names file with the class names, from darknet only (default: the COCO names for an 80-class cfg, else class0, class1, …)")
+    p.add_argument("--names", help="darknet .names file with the class names, from darknet only (default: the COCO names for an 80-class cfg, else the class ids)")
     p.add_argument("--cfg-out", help="output .cfg (to darknet only; default: --out with suffix .cfg)")
     p.set_defaults(run=_run)
 
@@ -32,6 +32,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if len(args.inputs) == 2:
             cfg = convert_darknet(args.inputs[0], args.inputs[1], args.out, args.names)
+            if args.names is None and cfg.class_names is not None:
+                print(f"names: the {len(cfg.class_names)} COCO class names shipped with yolo3 (no --names given)")
             print(f"{args.out}: {cfg.arch} (width {cfg.width:g}, depth {cfg.depth:g}), {cfg.num_classes} classes, "
                   f"imgsz {cfg.imgsz}")
         elif len(args.inputs) == 1:
