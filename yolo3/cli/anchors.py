@@ -29,4 +29,16 @@ def _run(args: argparse.Namespace) -> int:
                               args.generations, args.thr, args.seed, args.plot)
     print(fit.report())
     print(f"plot saved to {args.plot}")
+    for line in usage_lines(fit.per_scale, args.imgsz, args.data):
+        print(line)
     return 0
+
+
+def usage_lines(per_scale: list[list[list[float]]], imgsz: int, data: str) -> list[str]:
+    """How to train with the fitted anchors: a config snippet, then the exact command
+    (last line). Anchors are pixels at `imgsz`, so the command trains at that size."""
+    pairs = " ".join(f"{w:g},{h:g}" for scale in per_scale for w, h in scale)
+    model = " --model yolov3-tiny" if len(per_scale) == 2 else ""
+    snippet = "[" + ", ".join("[" + ", ".join(f"[{w:g}, {h:g}]" for w, h in scale) + "]" for scale in per_scale) + "]"
+    return [f"in a config YAML: model: {{anchors: {snippet}, imgsz: {imgsz}}} and imgsz: {imgsz}",
+            f"use them: yolo3 train --data {data}{model} --imgsz {imgsz} --anchors '{pairs}'"]

@@ -94,6 +94,20 @@ def fraction(text: object) -> float:
     return value
 
 
+def anchor_list(text: object) -> list[list[float]]:
+    """'w,h w,h …' (input pixels, as `yolo3 anchors` prints them) → [[w, h], …]."""
+    pairs = []
+    for item in str(text).replace(";", " ").split():
+        parts = item.split(",")
+        if len(parts) != 2:
+            raise argparse.ArgumentTypeError(f"{item!r} is not w,h; give anchors as 'w,h w,h …' (e.g. '10,13 16,30')")
+        w, h = (positive_float(v) for v in parts)
+        pairs.append([w, h])
+    if not pairs:
+        raise argparse.ArgumentTypeError("no anchors given; use 'w,h w,h …'")
+    return pairs
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Every option's help ends with its default: argparse's '(default: X)', '(default:
     off)' for a flag, and no addition when the help text already says its default

@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import os
 
-from yolo3.cli.options import imgsz, nonneg_float, nonneg_int, positive_float, positive_int
+from yolo3.cli.options import anchor_list, imgsz, nonneg_float, nonneg_int, positive_float, positive_int
 from yolo3.models import list_models
 from yolo3.train.config import TrainConfig
 from yolo3.train.presets import default_config, load_preset
@@ -43,6 +43,9 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr0", type=positive_float, help=f"base learning rate ({_preset_default(base.optim.lr0)})")
     p.add_argument("--seed", type=int, help=f"seed of every random choice ({_preset_default(base.seed)})")
     p.add_argument("--deterministic", action="store_true", help="deterministic algorithms (slower)")
+    p.add_argument("--anchors", type=anchor_list, metavar="'W,H W,H …'",
+                   help="anchors in pixels at the training --imgsz, small to large, as `yolo3 anchors` prints "
+                   "them (default: the config's, else the architecture's COCO anchors scaled to --imgsz)")
     p.add_argument("--no-augment", action="store_true", help="train without augmentation (letterbox only)")
 
 
@@ -53,6 +56,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.model and args.model != model.arch:
         model = dataclasses.replace(model, arch=args.model, anchors=None)
     model = dataclasses.replace(model, **{k: getattr(args, k) for k in ("width", "depth") if getattr(args, k)})
+    if getattr(args, "anchors", None):
+        model = dataclasses.replace(model, anchors=group_anchors(args.anchors, model.arch),
+                                    imgsz=args.imgsz or cfg.imgsz)  # the anchors are for the training size
     optim = dataclasses.replace(cfg.optim, **{k: v for k, v in (("name", args.optimizer), ("lr0", args.lr0)) if v})
     plain = ("data", "weights", "imgsz", "batch_size", "nominal_batch_size", "workers", "threads", "device", "amp", "seed")
     changes = {k: getattr(args, k) for k in plain if getattr(args, k) is not None}
@@ -63,6 +69,19 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.no_augment:
         changes["augment"] = None
     return dataclasses.replace(cfg, model=model, optim=optim, **changes)
+
+
+def group_anchors(pairs: list[list[float]], arch: str) -> list[list[list[float]]]:
+    """Anchors (w, h) → per output scale (stride ascending) for architecture `arch`."""
+    from yolo3.assign.anchors import split_per_scale
+    from yolo3.models.registry import model_spec
+
+    scales = len(model_spec(arch).default_anchors)
+    per = len(model_spec(arch).default_anchors[0])
+    if len(pairs) != scales * per:
+        raise ValueError(f"--anchors: {len(pairs)} anchors for {arch}, which takes {scales * per} ({scales} scales × "
+                         f"{per}); run `yolo3 anchors DATA --n {scales * per}`")
+    return split_per_scale(pairs, scales)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
