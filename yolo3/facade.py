@@ -273,39 +273,50 @@ def detect_items(detector: Any, items: list[Any], classes: Any = None, roi: Any 
     """Detections for a mixed list of inputs: paths, folders and globs expand as for
     `yolo3 detect` (videos give one Detections per frame); arrays and PIL images pass."""
     from yolo3.inference.preprocess import load_input
-    from yolo3.inference.sources import expand_sources, open_video, read_frames
+    from yolo3.inference.sources import expand_sources, open_video, read_frames, read_source_image
 
     results: list[Any] = []
-    pending: list[Any] = []
+    pending: list[tuple[Any, str | None]] = []  # (input, source label for a URL image)
 
     def flush() -> None:
         if pending:
-            found = detector(list(pending), classes=classes, roi=roi, thresholds=thresholds, tta=tta)
-            for i, (item, dets) in enumerate(zip(pending, found)):
+            found = detector([item for item, _ in pending], classes=classes, roi=roi, thresholds=thresholds, tta=tta)
+            for i, ((item, label), dets) in enumerate(zip(pending, found)):
                 if not isinstance(item, (str, Path)):  # keep arrays / PIL images for dets.plot()
                     dets.image = load_input(item, i)[0]
+                if label:
+                    dets.source = label
             results.extend(found)
             pending.clear()
 
     for item in items:
         if not isinstance(item, (str, Path)):
-            pending.append(item)
+            pending.append((item, None))
             continue
         for f in expand_sources([item], recursive):
             if f.kind == "image":
-                pending.append(str(f.path))
+                pending.append((read_source_image(f), f.url) if f.url else (str(f.path), None))
                 continue
             flush()
-            capture, _ = open_video(f.path)
-            frames = list(read_frames(capture))
-            for start in range(0, len(frames), detector.batch_size):
-                chunk = frames[start : start + detector.batch_size]
-                found = detector(chunk, classes=classes, roi=roi, thresholds=thresholds, tta=tta)
-                for i, (frame, dets) in enumerate(zip(chunk, found)):
-                    dets.source, dets.image = f"{f.path}#{start + i}", frame
-                results.extend(found)
+            capture, _ = open_video(f.url or f.path)
+            chunk: list[Any] = []
+            done = 0
+            for frame in read_frames(capture):  # a live stream runs until it ends or Ctrl-C
+                chunk.append(frame)
+                if len(chunk) == detector.batch_size:
+                    results.extend(_frames(detector, chunk, str(f.url or f.path), done, classes, roi, thresholds, tta))
+                    done, chunk = done + len(chunk), []
+            results.extend(_frames(detector, chunk, str(f.url or f.path), done, classes, roi, thresholds, tta))
     flush()
     return results
+
+
+def _frames(detector: Any, chunk: list[Any], name: str, start: int, classes: Any, roi: Any, thresholds: Any,
+            tta: bool) -> list[Any]:
+    found = detector(chunk, classes=classes, roi=roi, thresholds=thresholds, tta=tta) if chunk else []
+    for i, (frame, dets) in enumerate(zip(chunk, found)):
+        dets.source, dets.image = f"{name}#{start + i}", frame
+    return found
 
 
 def parse_command(command: str, fixed: list[str], keywords: dict[str, Any]) -> argparse.Namespace:

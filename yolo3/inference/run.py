@@ -15,13 +15,13 @@ from typing import Any, Callable
 
 from tqdm import tqdm
 
-from yolo3.data.image_io import ImageReadError, read_image
+from yolo3.data.image_io import ImageReadError
 from yolo3.inference.detector import Detector, Thresholds
 from yolo3.inference.draw import draw_detections
 from yolo3.inference.results import Detections
 from yolo3.inference.postprocess import NMSConfig
 from yolo3.inference.roi import ROI, RoiInput, make_roi
-from yolo3.inference.sources import SourceFile, expand_sources, open_video, read_frames
+from yolo3.inference.sources import SourceFile, expand_sources, open_video, read_frames, read_source_image
 from yolo3.inference.tta import TTAConfig
 from yolo3.inference.writers import CocoJsonWriter, VideoWriter, image_id_for, write_image, write_yolo_txt
 
@@ -81,7 +81,7 @@ def detect_sources(
         chunk, arrays = [], []
         for f in images[chunk_start : chunk_start + detector.batch_size]:
             try:
-                arrays.append(read_image(f.path))
+                arrays.append(read_source_image(f))
                 chunk.append(f)
             except ImageReadError as err:  # one bad file must not end the run: skip, warn, count
                 summary.skipped.append(str(err))
@@ -115,7 +115,7 @@ def _detect_video(
     tta_cfg: TTAConfig | None, emit: Callable[..., None], save_images: bool, progress: bool, summary: DetectSummary,
 ) -> int:
     """Frames of one video through the detector in batches; returns the frame count."""
-    capture, info = open_video(f.path)
+    capture, info = open_video(f.url or f.path)
     writer = VideoWriter(out / name, info.fps, info.size) if save_images else None
     bar = tqdm(total=info.frames or None, desc=f.path.name, unit="frame", disable=not progress)
     index = 0
