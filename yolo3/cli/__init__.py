@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:  # training says what it saved and how to resume
+        print(err.args[0] if err.args and err.args[0] else "interrupted", file=sys.stderr)
         return 130
     except (ValueError, OSError, TrainingDiverged) as err:
         if os.environ.get("YOLO3_DEBUG"):

@@ -29,6 +29,7 @@ from yolo3.train import distributed as ddp
 from yolo3.train.config import TrainConfig
 from yolo3.train.ema import SWA, ModelEMA, unwrap
 from yolo3.train.guard import NonFiniteGuard, TrainingDiverged
+from yolo3.train.messages import BAR_LEGEND, best_rule, interrupted_lines, validation_line
 from yolo3.train.logging import MetricsCSV, TensorBoard, plot_metrics, read_metrics, summary_table
 from yolo3.train.optim import build_optimizer, freeze_backbone, set_frozen_bn_eval
 from yolo3.train.schedule import apply_schedule, epochs_within_budget
@@ -104,8 +105,16 @@ def train(
     if cfg.resume:
         cfg, run_dir = resume_config(cfg.resume)
     info = ddp.init_distributed(cfg.device)
+    trainer = None
     try:
-        return _Trainer(cfg, info, run_dir, data).fit(callbacks)
+        trainer = _Trainer(cfg, info, run_dir, data)
+        return trainer.fit(callbacks)
+    except KeyboardInterrupt:
+        if trainer is None or not info.is_main:
+            raise
+        # Ctrl-C: say what is on disk and how to continue (the CLI prints this, exit 130)
+        lines = interrupted_lines(trainer.run_dir, trainer.saved_epochs, trainer.best_epoch, resumable=True)
+        raise KeyboardInterrupt("\n".join(lines)) from None
     finally:
         ddp.cleanup(info)
 
@@ -160,12 +169,14 @@ class _Trainer:
             self.iters_per_epoch = min(self.iters_per_epoch, cfg.max_steps_per_epoch)
 
         self.start_epoch, self.best_fitness, self.best_epoch, self.bad_validations = 0, -math.inf, -1, 0
+        self.saved_epochs = 0  # epochs whose checkpoint is on disk (what Ctrl-C leaves)
         if cfg.resume:
             meta = load_train_state(cfg.resume, model, self.optimizer, self.ema, self.swa)
             self.start_epoch = int(meta["epoch"]) + 1
             self.best_fitness = float(meta.get("best_fitness", -math.inf))
             self.best_epoch = int(meta.get("best_epoch", -1))
             self.bad_validations = int(meta.get("bad_validations", 0))
+            self.saved_epochs = self.start_epoch
             if self.scaler is not None and meta.get("scaler"):
                 self.scaler.load_state_dict(meta["scaler"])
         self.ddp_model = ddp.wrap_model(model, info, cfg.sync_bn)
@@ -178,14 +189,20 @@ class _Trainer:
             self.csv = MetricsCSV(self.run_dir / "metrics.csv", self.start_epoch if cfg.resume else None)
             self.tb = TensorBoard(self.run_dir / "tensorboard" if cfg.tensorboard else None)
             with open(self.run_dir / "train.log", "a", encoding="utf-8") as f:
-                lines = [*self.data.check_summary, self.anchor_note, self.init_note,
+                lines = [f"run folder: {self.run_dir}", *self.data.check_summary, self.anchor_note, self.init_note,
                          f"amp: {self.amp_dtype}, channels_last: {cfg.channels_last}, world: {info.world_size}, "
                          f"accumulate: {self.accumulate}, weight_decay: {weight_decay:.3g}"]
                 if cfg.resume:
-                    lines.append(f"resumed from {cfg.resume} at epoch {self.start_epoch}")
+                    lines.append(f"resumed from {cfg.resume} at epoch {self.start_epoch + 1}")
                 f.write("\n".join(lines) + "\n")
                 for line in lines:
                     log.info(line)
+                warning = best_rule(cfg, bool(self.data.val))
+                if warning:
+                    f.write(warning + "\n")
+                    log.warning(warning)
+                if cfg.progress:
+                    log.info(BAR_LEGEND)
 
     # -- one epoch ---------------------------------------------------------------------
     def _make_loader(self):
@@ -267,9 +284,8 @@ class _Trainer:
             if pending == self.accumulate or last_of_epoch:
                 self._optimizer_step(it, batch.paths)
                 pending = 0
-            for k, v in terms.items():
+            for k, v in terms.items():  # per image, like the terms: loss = box + obj + cls
                 sums[k] = sums.get(k, 0.0) + v.detach().float()
-            sums["loss"] = sums.get("loss", 0.0) + loss.detach().float()
             seen += len(batch)
             steps += 1
             rate = seen / (time.perf_counter() - t0)
@@ -294,8 +310,11 @@ class _Trainer:
         from yolo3.eval import evaluate
 
         net = self.ema.module if self.ema is not None else unwrap(self.model)
-        result = evaluate(net, self.data.val, self.data.class_names, cfg.imgsz, batch_size=cfg.val_batch_size)
-        return {k: float(v) for k, v in result.metrics.items()}
+        result = evaluate(net, self.data.val, self.data.class_names, cfg.imgsz, batch_size=cfg.val_batch_size,
+                          progress=cfg.progress)
+        metrics = {k: float(v) for k, v in result.metrics.items()}
+        log.info(validation_line(epoch, cfg.epochs, metrics))
+        return metrics
 
     def _save(self, epoch: int, row: dict[str, Any], improved: bool) -> None:
         progress = {"epoch": epoch, "best_fitness": self.best_fitness, "best_epoch": self.best_epoch,
@@ -309,6 +328,7 @@ class _Trainer:
                                    "nothing saved, the previous checkpoint stays. Lower optim.lr0 or check the data.")
         last = self.weights_dir / "last.safetensors"
         save_train_state(last, self.model, self.optimizer, self.ema, self.swa, progress, extra)
+        self.saved_epochs = epoch + 1
         if improved:
             atomic_write(self.weights_dir / "best.safetensors", lambda tmp: Path(tmp).write_bytes(last.read_bytes()))
 
@@ -321,7 +341,7 @@ class _Trainer:
         while epoch + 1 < self.cfg.epochs:
             epoch += 1
             t_epoch = time.perf_counter()
-            row: dict[str, Any] = {"epoch": epoch, **self._epoch(epoch)}
+            row: dict[str, Any] = {"epoch": epoch + 1, **self._epoch(epoch)}  # 1-based, as the bar
             if self.swa is not None and epoch >= self.cfg.epochs - cfg.averaging.swa_epochs:
                 self.swa.update(self.model)
             row.update(self._validate(epoch))
@@ -337,7 +357,7 @@ class _Trainer:
                 row["fitness"] = fit
                 self.csv.write(row)  # before the checkpoint: resume trims rows past it, a lost row can't be rebuilt
                 self._save(epoch, row, improved)
-                self.tb.scalars({k: v for k, v in row.items() if k != "epoch"}, epoch)
+                self.tb.scalars({k: v for k, v in row.items() if k != "epoch"}, epoch + 1)
                 rows.append(row)
                 decision = bool(cfg.patience and self.bad_validations >= cfg.patience)
             stopped = ddp.broadcast(decision, info)
