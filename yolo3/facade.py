@@ -191,15 +191,16 @@ class YOLO:
 
     def val(self, data: str | Path, **overrides: Any) -> Any:
         """Evaluates as `yolo3 val` does (split, imgsz, batch_size, conf, iou, max_det,
-        out, no_plots, …); returns the EvalResult (`.metrics`, per-class rows) and
-        sets `last_run_dir` to the folder it wrote."""
+        out, no_plots, save_json, save_thresholds, in_place); returns the EvalResult
+        (`.metrics`, per-class rows) and sets `last_run_dir` to the folder it wrote."""
         from yolo3.eval.val import val as run_val
         from yolo3.inference.postprocess import NMSConfig
 
         args = parse_command("val", ["--weights", str(self.weights_file()), "--data", str(data)], overrides)
         nms = NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det)
         result, self.last_run_dir = run_val(args.weights, args.data, args.split, args.imgsz, args.batch_size, nms,
-                                            args.out, not args.no_plots, args.save_thresholds)
+                                            args.out, not args.no_plots, args.save_thresholds,
+                                            in_place=args.in_place, save_json=args.save_json)
         return result
 
     def predict(self, source: Any, save: bool = False, **controls: Any) -> Any:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from yolo3.data.validate import CheckPolicy
 from yolo3.eval.evaluate import EvalResult, evaluate
-from yolo3.eval.store import store_thresholds
+from yolo3.eval.coco import write_coco_json
+from yolo3.eval.store import save_thresholds as save_thresholds_to
 from yolo3.inference.postprocess import NMSConfig
 from yolo3.io.checkpoint import load_model
 from yolo3.io.runs import next_run_dir, numbered_out
@@ -34,10 +35,17 @@ def val(
     plots: bool = True,
     save_thresholds: bool = False,
     check_policy: CheckPolicy | None = None,
+    in_place: bool = False,
+    save_json: bool = False,
 ) -> tuple[EvalResult, Path]:
     """Evaluates `weights` on `split` of dataset `data`; returns (result, run folder).
 
     check_policy: how check-data treats the split's problems (default CheckPolicy()).
+    save_thresholds: store the per-class thresholds (`yolo3.eval.store.save_thresholds`:
+        into a copy in the run folder, or the original with in_place); the copy's path is
+        `result.thresholds_file`. Raises ValueError for degenerate thresholds.
+    save_json: write the COCO detections and the ground truth they were scored against
+        (predictions.json, ground_truth.json) into the run folder.
     """
     from yolo3.data.formats import load_dataset
     from yolo3.data.validate import check_dataset
@@ -63,8 +71,11 @@ def val(
     result = evaluate(model, report.splits[split], index.class_names, imgsz or model.cfg.imgsz, batch_size,
                       nms, run_dir, plots, info)
     result.data_check = report
+    if save_json:
+        write_coco_json(report.splits[split], result.detections, index.class_names, run_dir)
     if save_thresholds:
-        store_thresholds(weights, result.class_thresholds)
+        result.thresholds_file = save_thresholds_to(weights, result.class_thresholds, index.class_names, run_dir,
+                                                    in_place)
     return result, run_dir
 
 

@@ -1,8 +1,8 @@
 """`detect_sources`: the Python API behind `yolo3 detect` (files, folders, globs, videos).
 
 Outputs under `out_dir`: annotated images (same file names) and videos (`<stem>.mp4`),
-YOLO txt per image / per video frame in `labels/`, and one COCO-results
-`predictions.json` for everything.
+YOLO txt per image / per video frame in `labels/` (class indices), and one COCO-results
+`predictions.json` for everything (category ids: `coco_category_ids`).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def detect_sources(
     cfg = detector.call_config(None, classes, thresholds)
     region = make_roi(roi) if roi is not None else None
     tta_cfg = TTAConfig() if tta is True else (tta or None)
-    coco = CocoJsonWriter(out / "predictions.json", category_ids) if save_json else None
+    coco = CocoJsonWriter(out / "predictions.json", category_ids or coco_category_ids(detector)) if save_json else None
     used: set[str] = set()
 
     def emit(dets: Detections, image: Any, name: str, image_id: int | str) -> None:
@@ -108,6 +108,16 @@ def detect_sources(
         summary.json_path = coco.close()
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def coco_category_ids(detector: Detector) -> list[int]:
+    """COCO category id per class index: the checkpoint's `category_ids` when it
+    records them, else index + 1 — the ids `yolo3 convert --to coco` gives YOLO and VOC
+    classes and `yolo3 val --save-json` scores with."""
+    recorded = detector.metadata.get("category_ids")
+    if isinstance(recorded, list) and len(recorded) == len(detector.class_names):
+        return [int(c) for c in recorded]
+    return list(range(1, len(detector.class_names) + 1))
 
 
 def _detect_video(
