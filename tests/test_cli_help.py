@@ -5,13 +5,21 @@ where they enter (one line, `yolo3 COMMAND: error: …`, exit 2)."""
 from __future__ import annotations
 
 import argparse
-import re
+import math
 
+import numpy as np
 import pytest
 
 from yolo3 import __version__
 from yolo3.cli import build_parser, main
 from yolo3.cli.options import imgsz_problem
+from yolo3.config import ConfigError, ModelConfig
+from yolo3.data.sample import Sample
+from yolo3.eval.evaluate import evaluate
+from yolo3.inference.detector import Detector
+from yolo3.inference.postprocess import NMSConfig
+from yolo3.models import create_model
+from yolo3.train.config import TrainConfig
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -95,3 +103,28 @@ def test_bad_numbers_are_one_line_errors_with_exit_2(argv, option, message, caps
     command = {"predict": "detect"}.get(argv[0], argv[0])  # an alias reports under its command's name
     assert err.startswith(f"yolo3 {command}: error: argument {option}"), err
     assert message in err and "Traceback" not in err
+
+
+def test_library_entry_points_check_the_same_numbers(tmp_path) -> None:
+    """The Python API refuses what the CLI refuses (no tensor-size or range() tracebacks)."""
+    with pytest.raises(ValueError, match="imgsz: 250 is not a positive multiple of 32.*224 or 256"):
+        Detector(backend=None, class_names=["a"], imgsz=250)
+    with pytest.raises(ValueError, match="batch_size 0: must be at least 1"):
+        Detector(backend=None, class_names=["a"], imgsz=256, batch_size=0)
+    for bad in (math.nan, 1.5, -0.1):
+        with pytest.raises(ValueError, match="conf_threshold"):
+            NMSConfig(conf_threshold=bad)
+    with pytest.raises(ValueError, match="max_det"):
+        NMSConfig(max_det=-1)
+    with pytest.raises(ValueError, match="method"):
+        NMSConfig(method="fast")
+    with pytest.raises(ConfigError, match="nearest valid: 224 or 256"):
+        TrainConfig(imgsz=250)
+    with pytest.raises(ConfigError, match="nearest valid: 32"):
+        ModelConfig(imgsz=0)
+    model = create_model("yolov3-tiny", num_classes=1, width=0.25, imgsz=64)
+    sample = Sample(tmp_path / "x.png", np.zeros((0, 4)), np.zeros(0, np.int64))
+    with pytest.raises(ValueError, match="batch_size 0"):
+        evaluate(model, [sample], ["a"], 64, batch_size=0)
+    with pytest.raises(ValueError, match="imgsz: 250 is not"):
+        evaluate(model, [sample], ["a"], 250)

@@ -41,9 +41,9 @@ def _run(args: argparse.Namespace) -> int:
             cfg = export_darknet(args.inputs[0], cfg_out, args.out)
             print(f"{cfg_out}, {args.out}: {cfg.arch}, {cfg.num_classes} classes")
         else:
-            print("convert-darknet takes CFG WEIGHTS (to yolo3) or one CHECKPOINT (to darknet)", file=sys.stderr)
-            return 2
-    except (DarknetCfgError, DarknetWeightsError, CheckpointError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+            raise ValueError(f"{len(args.inputs)} inputs: convert-darknet takes CFG WEIGHTS (to yolo3) or one "
+                             "CHECKPOINT (to darknet)")
+    except (DarknetCfgError, DarknetWeightsError, CheckpointError, ValueError, OSError) as err:
+        print(f"yolo3 convert-darknet: error: {err}", file=sys.stderr)
+        return 2
     return 0

@@ -7,13 +7,13 @@ import json
 import sys
 
 from yolo3.inference.detector import Detector
-from yolo3.inference.postprocess import NMSConfig
+from yolo3.inference.postprocess import NMS_METHODS, NMSConfig
 from yolo3.inference.run import detect_sources
 from yolo3.inference.tta import TTAConfig
 from yolo3.io.runs import numbered_out
 from yolo3.cli.options import fraction, imgsz, positive_int
 
-METHODS = ("class_aware", "agnostic", "diou", "soft")
+METHODS = NMS_METHODS
 
 
 def register(sub: argparse._SubParsersAction) -> None:

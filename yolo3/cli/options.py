@@ -15,7 +15,10 @@ from __future__ import annotations
 import argparse
 import math
 
-STRIDE = 32  # the largest output stride of every YOLOv3-family model here
+from yolo3.config import imgsz_problem
+
+__all__ = ["anchor_list", "finite_float", "fraction", "imgsz", "imgsz_problem", "nonneg_float", "nonneg_int",
+           "positive_float", "positive_int", "HelpFormatter"]
 
 
 def _number(text: object, kind: type) -> float:
@@ -28,16 +31,6 @@ def _number(text: object, kind: type) -> float:
     if kind is float and not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     return value
-
-
-def imgsz_problem(value: int) -> str | None:
-    """None for a valid input size, else the sentence that says why and what to use."""
-    if value > 0 and value % STRIDE == 0:
-        return None
-    below = max(STRIDE, value // STRIDE * STRIDE)
-    above = max(STRIDE, -(-value // STRIDE) * STRIDE)
-    nearest = f"{below}" if below == above else f"{below} or {above}"
-    return f"{value} is not a positive multiple of {STRIDE} (the network's stride); nearest valid: {nearest}"
 
 
 def imgsz(text: object) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from yolo3.config import imgsz_problem
 from yolo3.data.image_io import read_image
 from yolo3.data.sample import Sample
 from yolo3.eval.coco import coco_metrics
@@ -166,8 +167,10 @@ def evaluate(
                          f"({class_names}); evaluate with weights trained on this dataset")
     if not samples:
         raise ValueError("no samples to evaluate: the split is empty")
-    if imgsz % max(model.strides):
-        raise ValueError(f"imgsz {imgsz} must be a multiple of the largest stride {max(model.strides)}")
+    if imgsz_problem(imgsz) or imgsz % max(model.strides):
+        raise ValueError(f"imgsz: {imgsz_problem(imgsz) or f'{imgsz} is not a multiple of the largest stride'}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size {batch_size}: must be at least 1")
     nms = nms or dataclasses.replace(VAL_NMS)
     t0 = time.perf_counter()
     detections = run_inference(model, samples, class_names, imgsz, batch_size, nms, progress)
