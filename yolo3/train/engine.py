@@ -29,9 +29,10 @@ from yolo3.train import distributed as ddp
 from yolo3.train.config import TrainConfig
 from yolo3.train.ema import SWA, ModelEMA, unwrap
 from yolo3.train.guard import NonFiniteGuard, TrainingDiverged
-from yolo3.train.messages import BAR_LEGEND, best_rule, interrupted_lines, validation_line
 from yolo3.train.logging import MetricsCSV, TensorBoard, plot_metrics, read_metrics, summary_table
+from yolo3.train.messages import BAR_LEGEND, best_rule, interrupted_lines, validation_line
 from yolo3.train.optim import build_optimizer, freeze_backbone, set_frozen_bn_eval
+from yolo3.train.result import TrainResult
 from yolo3.train.schedule import apply_schedule, epochs_within_budget
 from yolo3.train.setup import (
     TrainData, auto_anchors, autocast, build_train_model, model_config_for, multiscale_size, new_run_dir, prepare_data,
@@ -43,28 +44,6 @@ log = logging.getLogger("yolo3.train")
 
 BAR_TERMS = ("box", "obj", "cls", "loss")  # loss terms shown in the progress bar
 EpochCallback = Callable[[int, dict[str, Any]], None]
-
-
-@dataclasses.dataclass
-class TrainResult:
-    """What a run produced. `metrics`: one dict per epoch (the rows of metrics.csv);
-    `model`: the trained raw weights in memory (the files serve the EMA ones)."""
-
-    run_dir: Path
-    last: Path
-    best: Path
-    epochs_done: int
-    best_epoch: int
-    best_fitness: float
-    stopped_early: bool
-    metrics: list[dict[str, Any]] = dataclasses.field(repr=False)
-    model: torch.nn.Module | None = dataclasses.field(default=None, repr=False)
-
-    def __repr__(self) -> str:
-        """One line: where the run is and how it ended (epochs 1-based, as the bar)."""
-        best = f"best epoch {self.best_epoch + 1}, fitness {self.best_fitness:.4g}" if self.best_epoch >= 0 else "no best"
-        stop = ", stopped early" if self.stopped_early else ""
-        return f"TrainResult(run_dir={str(self.run_dir)!r}, {self.epochs_done} epochs, {best}{stop})"
 
 
 def resume_config(resume: str | Path) -> tuple[TrainConfig, Path]:
