@@ -14,7 +14,7 @@ Quick start (the `YOLO` facade; every method is also a `yolo3` command)::
     print(dets.to_dict()["boxes"])                  # (N, 4) xyxy pixels
     model.export(format="onnx")
 
-`import yolo3` stays cheap: `YOLO` (and torch with it) loads on first use.
+`import yolo3` stays cheap: `YOLO` loads on first use, torch when a model is built.
 """
 
 from __future__ import annotations
