@@ -126,5 +126,5 @@ def test_library_entry_points_check_the_same_numbers(tmp_path) -> None:
     sample = Sample(tmp_path / "x.png", np.zeros((0, 4)), np.zeros(0, np.int64))
     with pytest.raises(ValueError, match="batch_size 0"):
         evaluate(model, [sample], ["a"], 64, batch_size=0)
-    with pytest.raises(ValueError, match="imgsz: 250 is not"):
+    with pytest.raises(ValueError, match="imgsz 250 must be a multiple of the largest stride 32.*224 or 256"):
         evaluate(model, [sample], ["a"], 250)

@@ -168,7 +168,8 @@ def evaluate(
     if not samples:
         raise ValueError("no samples to evaluate: the split is empty")
     if imgsz_problem(imgsz) or imgsz % max(model.strides):
-        raise ValueError(f"imgsz: {imgsz_problem(imgsz) or f'{imgsz} is not a multiple of the largest stride'}")
+        raise ValueError(f"imgsz {imgsz} must be a multiple of the largest stride {max(model.strides)} "
+                         f"({imgsz_problem(imgsz) or 'this model has a larger one'})")
     if batch_size < 1:
         raise ValueError(f"batch_size {batch_size}: must be at least 1")
     nms = nms or dataclasses.replace(VAL_NMS)
