@@ -130,8 +130,9 @@ def test_convert_checkpoint_and_back(stock_files: dict, tmp_path: Path) -> None:
 def test_cli_reports_bad_weights(stock_files: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     cfg_path, weights, _ = stock_files["yolov3-tiny"]
     (tmp_path / "short.weights").write_bytes(weights.read_bytes()[:1000])
-    assert main(["convert-darknet", str(cfg_path), str(tmp_path / "short.weights"), "--out", str(tmp_path / "x")]) == 1
-    assert "expected 8858734 floats" in capsys.readouterr().err
+    assert main(["convert-darknet", str(cfg_path), str(tmp_path / "short.weights"), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("yolo3 convert-darknet: error: ") and "expected 8858734 floats" in err
 
 
 @pytest.mark.parametrize(("arch", "width", "depth"), [("yolov3", 0.25, 0.33), ("yolov3-spp", 0.125, 0.25), ("yolov3-tiny", 0.25, 1.0)])

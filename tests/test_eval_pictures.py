@@ -112,7 +112,7 @@ def test_image_grid_has_column_headers(tmp_path: Path) -> None:
 def _rows() -> list[dict[str, str]]:
     rows = []
     for e in range(5):
-        row = {"epoch": str(e), "train/box": str(1 - 0.1 * e), "train/obj": str(0.5 - 0.05 * e),
+        row = {"epoch": str(e + 1), "train/box": str(1 - 0.1 * e), "train/obj": str(0.5 - 0.05 * e),
                "train/cls": str(0.3 - 0.02 * e), "train/loss": "9", "lr": str(0.01 * (5 - e) / 5),
                "train/box/s16": "1", "images_per_s": "10", "mAP@0.5": "", "mAP@0.5:0.95": ""}
         if e in (1, 4):

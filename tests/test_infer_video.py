@@ -73,7 +73,7 @@ def test_detect_cli_writes_json_txt_and_images(tmp_path: Path) -> None:
     assert rc == 0
     records = json.loads((tmp_path / "out" / "predictions.json").read_text())
     assert {r["image_id"] for r in records} <= {0, 1, 2} and records
-    assert {r["category_id"] for r in records} <= {0, 2}
+    assert {r["category_id"] for r in records} <= {1, 3}  # class index + 1, as convert --to coco numbers them
     lines = (tmp_path / "out" / "labels" / "0.txt").read_text().splitlines()
     assert len(lines) == sum(r["image_id"] == 0 for r in records)
     annotated = cv2.imread(str(tmp_path / "out" / "0.jpg"))

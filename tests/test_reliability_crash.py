@@ -57,7 +57,7 @@ elif mode == "save":  # hold with a half-written temp file of the `kill_epoch` c
 elif mode == "csv":  # hold after the checkpoint of `kill_epoch`, before its metrics row
     real_write = engine.MetricsCSV.write
     def write(self, row):
-        if row["epoch"] == kill_epoch:
+        if row["epoch"] == kill_epoch + 1:  # metrics.csv epochs are 1-based
             hold("BEFORE_CSV")
         return real_write(self, row)
     engine.MetricsCSV.write = write
@@ -98,13 +98,13 @@ def _run_and_kill(mode: str, kill_epoch: int, data: Path, project: Path) -> Path
 
 
 def _assert_consistent(run: Path, epochs_done: int) -> None:
-    """Every .safetensors loads; last is at `epochs_done - 1`; the CSV has epochs 0..done-1 once."""
+    """Every .safetensors loads; last is at `epochs_done - 1`; the CSV has epochs 1..done once (1-based)."""
     weights = run / "weights"
     for path in weights.glob("*.safetensors"):
         load_model(path)
     meta = load_checkpoint(weights / "last.safetensors")[1]
     assert meta["train"]["epoch"] == epochs_done - 1
-    assert [r["epoch"] for r in read_metrics(run / "metrics.csv")] == [str(e) for e in range(epochs_done)]
+    assert [r["epoch"] for r in read_metrics(run / "metrics.csv")] == [str(e) for e in range(1, epochs_done + 1)]
     assert all(p.suffix in (".safetensors", ".tmp") for p in weights.iterdir())
 
 
@@ -118,7 +118,7 @@ def test_sigkill_then_resume_continues_from_last_complete_checkpoint(data, tmp_p
     assert cli_main(["train", "--resume", str(run)]) == 0
     _assert_consistent(run, EPOCHS)
     log = (run / "train.log").read_text()
-    assert f"resumed from {run / 'weights' / 'last.safetensors'} at epoch {kill_epoch}" in log
+    assert f"resumed from {run / 'weights' / 'last.safetensors'} at epoch {kill_epoch + 1}" in log  # 1-based: continues with the killed epoch
 
 
 def test_sigkill_between_checkpoint_and_metrics_row_loses_no_epoch(data, tmp_path) -> None:

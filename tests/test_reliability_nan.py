@@ -87,7 +87,7 @@ def test_nan_in_a_row_stops_and_keeps_the_last_clean_checkpoint(data, tmp_path, 
     assert list(saved) == [0]  # epoch 1 never reached its checkpoint
     assert hashlib.sha256(last.read_bytes()).hexdigest() == saved[0] and _all_finite(last)
     assert load_checkpoint(last)[1]["train"]["epoch"] == 0
-    assert [r["epoch"] for r in read_metrics(tmp_path / "run" / "metrics.csv")] == ["0"]
+    assert [r["epoch"] for r in read_metrics(tmp_path / "run" / "metrics.csv")] == ["1"]
 
 
 def test_nan_image_is_skipped_and_the_weights_stay_finite(data, tmp_path, monkeypatch) -> None:

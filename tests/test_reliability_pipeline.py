@@ -35,7 +35,7 @@ def test_train_finishes_on_the_bad_dataset_and_logs_the_check(trained) -> None:
                  "data check: bad_label: 7", "data check: images_kept/train: 16", "data check: images_kept/val: 2"):
         assert line in log, line
     rows = read_metrics(run / "metrics.csv")
-    assert [r["epoch"] for r in rows] == ["0"] and float(rows[0]["train/loss"]) > 0
+    assert [r["epoch"] for r in rows] == ["1"] and float(rows[0]["train/loss"]) > 0
     assert "mAP@0.5" in rows[0]  # validation ran on the two readable val images
     model, meta = load_model(run / "weights" / "last.safetensors")
     assert model.cfg.class_names == R.NAMES and meta["train"]["epoch"] == 0

@@ -36,7 +36,7 @@ def test_run_writes_config_metrics_and_loadable_weights(data, tmp_path) -> None:
     saved = load_yaml(TrainConfig, run / "config.yaml")
     assert saved.model.num_classes == 6 and saved.epochs == 2 and saved.optim == cfg.optim
     rows = read_metrics(run / "metrics.csv")
-    assert [r["epoch"] for r in rows] == ["0", "1"] and all(float(r["train/loss"]) > 0 for r in rows)
+    assert [r["epoch"] for r in rows] == ["1", "2"] and all(float(r["train/loss"]) > 0 for r in rows)
     assert (run / "results.png").stat().st_size > 0 and "data check" in (run / "train.log").read_text()
     model, meta = load_model(result.last)
     assert meta["train"]["epoch"] == 1 and model.num_classes == 6
@@ -64,7 +64,7 @@ def test_resume_equals_unbroken_run(data, tmp_path) -> None:
     assert weights and set(a) == set(b)
     for k in weights:
         assert torch.equal(a[k], b[k]), k
-    assert [r["epoch"] for r in read_metrics(resumed.run_dir / "metrics.csv")] == ["0", "1", "2"]
+    assert [r["epoch"] for r in read_metrics(resumed.run_dir / "metrics.csv")] == ["1", "2", "3"]
 
 
 def test_freeze_backbone_keeps_it_fixed(data, tmp_path) -> None:

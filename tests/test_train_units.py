@@ -166,12 +166,12 @@ def test_multiscale_size_and_resize() -> None:
 def test_metrics_csv_grows_columns_and_truncates_on_resume(tmp_path) -> None:
     path = tmp_path / "metrics.csv"
     csv = MetricsCSV(path)
-    csv.write({"epoch": 0, "train/loss": 2.0})
-    csv.write({"epoch": 1, "train/loss": 1.5, "mAP@0.5": 0.25})
+    csv.write({"epoch": 1, "train/loss": 2.0})
+    csv.write({"epoch": 2, "train/loss": 1.5, "mAP@0.5": 0.25})
     rows = read_metrics(path)
     assert [r["mAP@0.5"] for r in rows] == ["", "0.25"]
-    MetricsCSV(path, resume_epoch=1)
-    assert [r["epoch"] for r in read_metrics(path)] == ["0"]
+    MetricsCSV(path, resume_epoch=1)  # one epoch done: its row stays
+    assert [r["epoch"] for r in read_metrics(path)] == ["1"]
 
 
 def test_schedule_plan_is_exact_until_replanned_then_continuous() -> None:

@@ -35,6 +35,20 @@ class ConfigError(ValueError):
     """A configuration file or dict that does not match its dataclass."""
 
 
+STRIDE = 32  # the largest output stride of every YOLOv3-family model: input sizes are multiples of it
+
+
+def imgsz_problem(value: int) -> str | None:
+    """None for a valid input size, else the sentence that says why and names the
+    nearest valid sizes (the one rule of train, val, detect, export and show-batch)."""
+    if value > 0 and value % STRIDE == 0:
+        return None
+    below = max(STRIDE, value // STRIDE * STRIDE)
+    above = max(STRIDE, -(-value // STRIDE) * STRIDE)
+    nearest = f"{below}" if below == above else f"{below} or {above}"
+    return f"{value} is not a positive multiple of {STRIDE} (the network's stride); nearest valid: {nearest}"
+
+
 @dataclasses.dataclass
 class ModelConfig:
     """What is needed to build a model and interpret its outputs.
@@ -74,8 +88,8 @@ class ModelConfig:
                 f"class_names has {len(self.class_names)} names but num_classes is "
                 f"{self.num_classes}; give one name per class"
             )
-        if self.imgsz % 32 != 0 or self.imgsz <= 0:
-            raise ConfigError(f"imgsz must be a positive multiple of 32, got {self.imgsz}")
+        if imgsz_problem(self.imgsz):
+            raise ConfigError(f"imgsz: {imgsz_problem(self.imgsz)}")
         if self.xy_mode not in ("paper", "v5"):
             raise ConfigError(f"xy_mode must be 'paper' or 'v5', got {self.xy_mode!r}")
         if not (self.width > 0 and self.depth > 0):

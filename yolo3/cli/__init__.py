@@ -12,6 +12,8 @@ import importlib
 import os
 import sys
 
+from yolo3 import __version__
+from yolo3.cli.options import HelpFormatter
 from yolo3.train.guard import TrainingDiverged
 
 # Sub-command modules, in the order `yolo3 --help` lists them.
@@ -22,10 +24,15 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="yolo3", description="YOLOv3-family object detection.")
+    """The `yolo3` parser; every sub-parser shows each option's default (HelpFormatter)."""
+    parser = argparse.ArgumentParser(prog="yolo3", description="YOLOv3-family object detection.",
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"yolo3 {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"yolo3.cli.{name}").register(sub)
+    for command in sub.choices.values():
+        command.formatter_class = HelpFormatter
     return parser
 
 
@@ -36,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:  # training says what it saved and how to resume
+        print(err.args[0] if err.args and err.args[0] else "interrupted", file=sys.stderr)
         return 130
     except (ValueError, OSError, TrainingDiverged) as err:
         if os.environ.get("YOLO3_DEBUG"):

@@ -6,6 +6,7 @@ import argparse
 
 from yolo3.data.convert import check_data
 from yolo3.data.validate import ALLOWED, CheckPolicy, DataCheckError
+from yolo3.cli.options import positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="data.yaml, COCO .json / folder, or VOC root")
     p.add_argument("--policy", action="append", default=[], metavar="KIND=RULE",
                    help=f"override a policy (rule fix|skip|warn|stop); kinds: {', '.join(ALLOWED)}")
-    p.add_argument("--max-per-kind", type=int, default=None, help="list at most N findings per kind")
+    p.add_argument("--max-per-kind", type=positive_int, default=None, help="list at most N findings per kind (default: all)")
     p.add_argument("--no-decode", action="store_true", help="check headers only (faster)")
     p.add_argument("--allow-outside-root", action="store_true",
                    help="let a data.yaml read folders outside its own folder tree (its `path` or split entries)")

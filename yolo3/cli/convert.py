@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("src", help="data.yaml, COCO .json / folder, or VOC root")
     p.add_argument("out", help="output folder: new or empty (see --force), never inside or around the source")
     p.add_argument("--from", dest="source", choices=FORMATS, help="source format (checked; default: detected)")
-    p.add_argument("--to", required=True, choices=FORMATS)
+    p.add_argument("--to", required=True, choices=FORMATS, help="output format")
     p.add_argument("--images", default="copy", choices=("copy", "link", "none"),
                    help="copy image files, symlink them, or write labels only (default: copy)")
     p.add_argument("--force", action="store_true",

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="FILE", help="CFG WEIGHTS, or CHECKPOINT")
     p.add_argument("--out", required=True, help="output .safetensors (from darknet) or .weights (to darknet)")
-    p.add_argument("--names", help="darknet .names file with the class names (from darknet only)")
+    p.add_argument("--names", help="darknet .names file with the class names, from darknet only (default: the COCO names for an 80-class cfg, else the class ids)")
     p.add_argument("--cfg-out", help="output .cfg (to darknet only; default: --out with suffix .cfg)")
     p.set_defaults(run=_run)
 
@@ -32,6 +32,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if len(args.inputs) == 2:
             cfg = convert_darknet(args.inputs[0], args.inputs[1], args.out, args.names)
+            if args.names is None and cfg.class_names is not None:
+                print(f"names: the {len(cfg.class_names)} COCO class names shipped with yolo3 (no --names given)")
             print(f"{args.out}: {cfg.arch} (width {cfg.width:g}, depth {cfg.depth:g}), {cfg.num_classes} classes, "
                   f"imgsz {cfg.imgsz}")
         elif len(args.inputs) == 1:
@@ -39,9 +41,9 @@ def _run(args: argparse.Namespace) -> int:
             cfg = export_darknet(args.inputs[0], cfg_out, args.out)
             print(f"{cfg_out}, {args.out}: {cfg.arch}, {cfg.num_classes} classes")
         else:
-            print("convert-darknet takes CFG WEIGHTS (to yolo3) or one CHECKPOINT (to darknet)", file=sys.stderr)
-            return 2
-    except (DarknetCfgError, DarknetWeightsError, CheckpointError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+            raise ValueError(f"{len(args.inputs)} inputs: convert-darknet takes CFG WEIGHTS (to yolo3) or one "
+                             "CHECKPOINT (to darknet)")
+    except (DarknetCfgError, DarknetWeightsError, CheckpointError, ValueError, OSError) as err:
+        print(f"yolo3 convert-darknet: error: {err}", file=sys.stderr)
+        return 2
     return 0

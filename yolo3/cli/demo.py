@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from yolo3.cli.options import imgsz, positive_float
 
 from yolo3.data.split import SPLITS_FOUND
 
@@ -14,9 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="data.yaml, COCO .json, Pascal VOC root or folder, LabelMe folder, CVAT XML "
                         "(default: the synthetic shapes dataset)")
     p.add_argument("--out", default="runs/demo", help="folder for everything the demo writes")
-    p.add_argument("--minutes", type=float, default=5.0, help="wall-clock budget of training")
-    p.add_argument("--imgsz", type=int, default=None, help="input size (default 256 synthetic, 416 otherwise)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--minutes", type=positive_float, default=5.0, help="wall-clock budget of training")
+    p.add_argument("--imgsz", type=imgsz, default=None, help="input size (default: 256 synthetic, 416 otherwise)")
+    p.add_argument("--seed", type=int, default=0, help="seed of data, split and training")
     p.add_argument("--no-progress", action="store_true", help="no per-epoch progress bars")
     p.add_argument("--split-ratio", type=float, default=0.2, metavar="R",
                    help="held-back images: the dataset's test split, else its val split, else this fraction R of "

@@ -7,32 +7,35 @@ import json
 import sys
 
 from yolo3.inference.detector import Detector
-from yolo3.inference.postprocess import NMSConfig
+from yolo3.inference.postprocess import NMS_METHODS, NMSConfig
 from yolo3.inference.run import detect_sources
 from yolo3.inference.tta import TTAConfig
+from yolo3.io.runs import numbered_out
+from yolo3.cli.options import fraction, imgsz, positive_int
 
-METHODS = ("class_aware", "agnostic", "diou", "soft")
+METHODS = NMS_METHODS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("detect", help="detect objects in images, folders, globs or videos")
+    p = sub.add_parser("detect", aliases=["predict"], help="detect objects in images, folders, globs or videos")
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="image/video files, folders or globs")
     p.add_argument("--weights", required=True, help=".safetensors checkpoint or exported .onnx")
-    p.add_argument("--out", default="runs/detect", help="output folder")
-    p.add_argument("--imgsz", type=int, default=None, help="network size (default: the checkpoint's)")
-    p.add_argument("--conf", type=float, default=0.25, help="score threshold (obj × cls)")
-    p.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold")
-    p.add_argument("--max-det", type=int, default=300)
+    p.add_argument("--out", default="runs/detect",
+                   help="output folder; when it exists a new numbered one (runs/detect2, …) is made, never overwritten")
+    p.add_argument("--imgsz", type=imgsz, default=None, help="network size (default: the checkpoint's)")
+    p.add_argument("--conf", type=fraction, default=0.25, help="score threshold (obj × cls)")
+    p.add_argument("--iou", type=fraction, default=0.45, help="NMS IoU threshold")
+    p.add_argument("--max-det", type=positive_int, default=300, help="detections kept per image")
     p.add_argument("--nms", choices=METHODS, default="class_aware", help="NMS variant")
-    p.add_argument("--classes", nargs="+", default=None, help="only these class ids or names")
+    p.add_argument("--classes", nargs="+", default=None, help="only these class ids or names (default: all)")
     p.add_argument("--roi", default=None,
-                   help="region of interest: a mask image file, or JSON polygons '[[[x,y],...], ...]'")
+                   help="region of interest: a mask image file, or JSON polygons '[[[x,y],...], ...]' (default: whole image)")
     p.add_argument("--thresholds", default=None,
-                   help="per-class thresholds: 'auto' (from the checkpoint) or comma-separated floats")
+                   help="per-class thresholds: 'auto' (from the checkpoint) or comma-separated floats (default: --conf for all)")
     p.add_argument("--tta", action="store_true", help="test-time augmentation (flip + scales, merged)")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
-    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: usable cores)")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="compute precision (torch backend)")
+    p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: usable cores)")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="images per forward pass")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow a pickled .pt/.pth (read with weights_only=True); only for files you trust")
     p.add_argument("--recursive", action="store_true", help="search folders recursively")
@@ -54,7 +57,7 @@ def _run(args: argparse.Namespace) -> int:
         if roi is not None and roi.lstrip().startswith("["):
             roi = json.loads(roi)
         summary = detect_sources(
-            detector, args.sources, args.out, classes=args.classes, roi=roi, thresholds=thresholds,
+            detector, args.sources, numbered_out(args.out), classes=args.classes, roi=roi, thresholds=thresholds,
             tta=TTAConfig() if args.tta else None, save_images=not args.no_images, save_txt=not args.no_txt,
             save_json=not args.no_json, recursive=args.recursive,
         )
@@ -63,6 +66,10 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     print(f"{summary.images} images, {summary.videos} videos ({summary.frames} frames): "
           f"{summary.detections} detections in {summary.seconds:.1f} s → {summary.out_dir}")
+    if summary.json_path is not None:
+        rule = ("the checkpoint's category_ids" if "category_ids" in detector.metadata
+                else "class index + 1 (as `yolo3 convert --to coco` numbers classes)")
+        print(f"{summary.json_path}: COCO results, category_id = {rule}; labels/*.txt hold class indices")
     if summary.skipped:
         print(f"skipped {len(summary.skipped)} unreadable image(s):", *summary.skipped, sep="\n  ")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from yolo3.cli.train import add_config_arguments, config_from_args
+from yolo3.cli.options import positive_int
 
 
 RTOL = 1e-3  # the verdict's relative tolerance, above the O(ε²) truncation of the difference
@@ -13,7 +14,7 @@ RTOL = 1e-3  # the verdict's relative tolerance, above the O(ε²) truncation of
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("diagnose", help="activation/dying-unit statistics and a numerical gradient check")
     add_config_arguments(p)
-    p.add_argument("--samples", type=int, default=8, help="weights to check by finite differences")
+    p.add_argument("--samples", type=positive_int, default=8, help="weights to check by finite differences")
     p.set_defaults(run=_run)
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 
 from yolo3.cli.train import add_config_arguments, config_from_args
+from yolo3.cli.options import positive_float, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("overfit", help="sanity check: train on one fixed batch until the loss collapses")
     add_config_arguments(p)
-    p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--target", type=float, default=0.2, help="pass when final loss <= target × initial")
+    p.add_argument("--steps", type=positive_int, default=100, help="optimizer steps on the batch")
+    p.add_argument("--target", type=positive_float, default=0.2, help="pass when final loss <= target × initial")
     p.set_defaults(run=_run)
 
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 
 from yolo3.data.synth import SHAPES, write_synth_dataset
+from yolo3.cli.options import nonneg_int, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help=f"write a synthetic shapes dataset ({', '.join(SHAPES)})")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--n-train", type=int, default=200)
-    p.add_argument("--n-val", type=int, default=50)
-    p.add_argument("--n-test", type=int, default=0)
-    p.add_argument("--imgsz", type=int, default=256, help="image side in pixels")
-    p.add_argument("--max-objects", type=int, default=6, help="shapes per image at most")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-train", type=nonneg_int, default=200, help="training images")
+    p.add_argument("--n-val", type=nonneg_int, default=50, help="validation images")
+    p.add_argument("--n-test", type=nonneg_int, default=0, help="test images")
+    p.add_argument("--imgsz", type=positive_int, default=256, help="image side in pixels")
+    p.add_argument("--max-objects", type=positive_int, default=6, help="shapes per image at most")
+    p.add_argument("--seed", type=int, default=0, help="seed of shapes, colours and positions")
     p.set_defaults(run=_run)
 
 

@@ -9,33 +9,47 @@ import os
 
 from yolo3.config import ConfigError, ModelConfig
 from yolo3.data.split import SPLITS_FOUND
+from yolo3.cli.options import anchor_list, imgsz, nonneg_float, nonneg_int, positive_float, positive_int
 from yolo3.models import list_models
 from yolo3.train.config import TrainConfig
 from yolo3.train.presets import default_config, load_preset
 
 
+def _preset_default(value: object) -> str:
+    """'default: --config or preset; yolov3-tiny: VALUE' (the option overrides the config)."""
+    return f"default: --config or preset; yolov3-tiny: {value}"
+
+
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by train, lr-find and overfit; each overrides the config file."""
+    base = default_config("yolov3-tiny")
     p.add_argument("--config", help="a TrainConfig YAML or preset name (default: the model's preset)")
-    p.add_argument("--data", help="data.yaml, COCO JSON or Pascal VOC root")
+    p.add_argument("--data", help="data.yaml, COCO JSON or Pascal VOC root (default: the config's `data`)")
     p.add_argument("--model", choices=list_models(), help="architecture (default: yolov3-tiny)")
-    p.add_argument("--width", type=float, help="channel multiplier")
-    p.add_argument("--depth", type=float, help="residual-block multiplier")
+    p.add_argument("--width", type=positive_float, help=f"channel multiplier ({_preset_default(base.model.width)})")
+    p.add_argument("--depth", type=positive_float, help=f"residual-block multiplier ({_preset_default(base.model.depth)})")
     p.add_argument("--weights", help="initialise from a yolo3 checkpoint or darknet .weights (any class count: "
-                   "heads start fresh), or a darknet partial file such as darknet53.conv.74")
-    p.add_argument("--imgsz", type=int)
-    p.add_argument("--batch-size", type=int, dest="batch_size")
-    p.add_argument("--nbs", type=int, dest="nominal_batch_size", help="nominal batch (gradient accumulation)")
-    p.add_argument("--workers", type=int)
-    p.add_argument("--threads", type=int, help="torch threads (0 = default)")
-    p.add_argument("--device", help="cpu, cuda, cuda:0")
-    p.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"], help="mixed precision")
-    p.add_argument("--no-channels-last", action="store_true")
-    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop"])
-    p.add_argument("--lr0", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--deterministic", action="store_true")
-    p.add_argument("--no-augment", action="store_true")
+                   "heads start fresh), or a darknet partial file such as darknet53.conv.74 (default: random init)")
+    p.add_argument("--imgsz", type=imgsz, help=f"input size, a multiple of 32 ({_preset_default(base.imgsz)})")
+    p.add_argument("--batch-size", type=positive_int, dest="batch_size",
+                   help=f"images per step ({_preset_default(base.batch_size)})")
+    p.add_argument("--nbs", type=positive_int, dest="nominal_batch_size",
+                   help=f"nominal batch: gradients accumulated to this many images ({_preset_default(base.nominal_batch_size)})")
+    p.add_argument("--workers", type=nonneg_int, help=f"data-loader processes ({_preset_default(base.workers)})")
+    p.add_argument("--threads", type=nonneg_int, help="torch threads, 0 = torch's choice (default: the config's)")
+    p.add_argument("--device", help=f"cpu, cuda, cuda:0 ({_preset_default(base.device)})")
+    p.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"],
+                   help=f"mixed precision, auto = bf16 on CPU, fp16 on CUDA ({_preset_default(base.amp)})")
+    p.add_argument("--no-channels-last", action="store_true", help="keep NCHW memory format (slower on CPU)")
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop"],
+                   help=f"optimizer ({_preset_default(base.optim.name)})")
+    p.add_argument("--lr0", type=positive_float, help=f"base learning rate ({_preset_default(base.optim.lr0)})")
+    p.add_argument("--seed", type=int, help=f"seed of every random choice ({_preset_default(base.seed)})")
+    p.add_argument("--deterministic", action="store_true", help="deterministic algorithms (slower)")
+    p.add_argument("--anchors", type=anchor_list, metavar="'W,H W,H …'",
+                   help="anchors in pixels at the training --imgsz, small to large, as `yolo3 anchors` prints "
+                   "them (default: the config's, else the architecture's COCO anchors scaled to --imgsz)")
+    p.add_argument("--no-augment", action="store_true", help="train without augmentation (letterbox only)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -45,6 +59,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.model and args.model != model.arch:
         model = dataclasses.replace(model, arch=args.model, anchors=None)
     model = dataclasses.replace(model, **{k: getattr(args, k) for k in ("width", "depth") if getattr(args, k)})
+    if getattr(args, "anchors", None):
+        model = dataclasses.replace(model, anchors=group_anchors(args.anchors, model.arch),
+                                    imgsz=args.imgsz or cfg.imgsz)  # the anchors are for the training size
     optim = dataclasses.replace(cfg.optim, **{k: v for k, v in (("name", args.optimizer), ("lr0", args.lr0)) if v})
     plain = ("data", "weights", "imgsz", "batch_size", "nominal_batch_size", "workers", "threads", "device", "amp", "seed")
     changes = {k: getattr(args, k) for k in plain if getattr(args, k) is not None}
@@ -63,35 +80,61 @@ SPLITS_HELP = (
     "default 0: train without validation")
 
 
+def group_anchors(pairs: list[list[float]], arch: str) -> list[list[list[float]]]:
+    """Anchors (w, h) → per output scale (stride ascending) for architecture `arch`."""
+    from yolo3.assign.anchors import split_per_scale
+    from yolo3.models.registry import model_spec
+
+    scales = len(model_spec(arch).default_anchors)
+    per = len(model_spec(arch).default_anchors[0])
+    if len(pairs) != scales * per:
+        raise ValueError(f"--anchors: {len(pairs)} anchors for {arch}, which takes {scales * per} ({scales} scales × "
+                         f"{per}); run `yolo3 anchors DATA --n {scales * per}`")
+    return split_per_scale(pairs, scales)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    base = default_config("yolov3-tiny")
     p = sub.add_parser("train", help="train a model (checkpoints, metrics, plots in runs/<name>)")
     add_config_arguments(p)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--name", help="run name (runs/<name>, numbered if it exists)")
-    p.add_argument("--project", help="folder of runs (default runs)")
-    p.add_argument("--exist-ok", action="store_true", help="reuse runs/<name>")
-    p.add_argument("--resume", metavar="RUN", help="continue RUN (folder or last.safetensors) exactly")
-    p.add_argument("--schedule", choices=["cosine", "linear", "step", "onecycle", "constant"])
-    p.add_argument("--warmup-epochs", type=float)
+    p.add_argument("--epochs", type=positive_int, help=f"epochs to train ({_preset_default(base.epochs)})")
+    p.add_argument("--name", help="run name: runs/<name>, numbered name2, name3, … if it exists (default: train)")
+    p.add_argument("--project", help="folder of runs (default: runs)")
+    p.add_argument("--exist-ok", action="store_true", help="reuse runs/<name> instead of numbering a new one")
+    p.add_argument("--resume", metavar="RUN",
+                   help="continue RUN (folder or last.safetensors) exactly (default: a new run)")
+    p.add_argument("--schedule", choices=["cosine", "linear", "step", "onecycle", "constant"],
+                   help=f"LR schedule after warmup ({_preset_default(base.schedule.kind)})")
+    p.add_argument("--warmup-epochs", type=nonneg_float,
+                   help=f"linear LR warmup, fractional allowed ({_preset_default(base.schedule.warmup_epochs)})")
+    p.add_argument("--freeze", choices=["none", "backbone"],
+                   help=f"freeze the backbone for fine-tuning ({_preset_default(base.optim.freeze)})")
     p.add_argument("--cfg", metavar="DARKNET_CFG", help="a darknet .cfg giving the model (architecture, width, "
-                   "depth, anchors) instead of --model, e.g. with --weights darknet53.conv.74")
-    p.add_argument("--freeze", choices=["none", "backbone"])
-    p.add_argument("--freeze-epochs", type=int, metavar="N",
-                   help="with --freeze backbone: unfreeze after N epochs (default: frozen for the whole run)")
-    p.add_argument("--backbone-lr", type=float, help="backbone LR as a fraction of lr0")
-    p.add_argument("--grad-clip", type=float)
-    p.add_argument("--multi-scale", type=float, help="± fraction of imgsz per batch (e.g. 0.5)")
-    p.add_argument("--no-ema", action="store_true")
+                   "depth, anchors) instead of --model, e.g. with --weights darknet53.conv.74 (default: --model)")
+    p.add_argument("--freeze-epochs", type=nonneg_int, metavar="N",
+                   help="with --freeze backbone: unfreeze after N epochs, 0 = frozen for the whole run "
+                   f"({_preset_default(base.optim.freeze_epochs)})")
+    p.add_argument("--backbone-lr", type=nonneg_float,
+                   help=f"backbone LR as a fraction of lr0 ({_preset_default(base.optim.backbone_lr_scale)})")
+    p.add_argument("--grad-clip", type=nonneg_float,
+                   help=f"clip the gradient norm, 0 = off ({_preset_default(base.optim.grad_clip)})")
+    p.add_argument("--multi-scale", type=nonneg_float,
+                   help=f"± fraction of imgsz per batch, e.g. 0.5; 0 = off ({_preset_default(base.multi_scale)})")
+    p.add_argument("--no-ema", action="store_true", help="no exponential moving average of the weights")
     p.add_argument("--swa", action="store_true", help="stochastic weight averaging over the last epochs")
-    p.add_argument("--patience", type=int, help="early stop after N validations without improvement")
-    p.add_argument("--val-interval", type=int)
-    p.add_argument("--max-steps", type=int, dest="max_steps_per_epoch", help="cap steps per epoch")
-    p.add_argument("--time-budget", type=float, dest="time_budget_minutes", metavar="MIN",
-                   help="wall-clock budget in minutes: the schedule is fitted to the epochs that fit")
-    p.add_argument("--sync-bn", action="store_true")
-    p.add_argument("--no-tensorboard", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--split-ratio", type=float, default=None, metavar="R", help=SPLITS_HELP)
+    p.add_argument("--patience", type=nonneg_int,
+                   help=f"early stop after N validations without improvement, 0 = never ({_preset_default(base.patience)})")
+    p.add_argument("--val-interval", type=nonneg_int,
+                   help=f"validate every N epochs, 0 = never ({_preset_default(base.val_interval)})")
+    p.add_argument("--max-steps", type=nonneg_int, dest="max_steps_per_epoch",
+                   help=f"cap steps per epoch, 0 = all ({_preset_default(base.max_steps_per_epoch)})")
+    p.add_argument("--time-budget", type=nonneg_float, dest="time_budget_minutes", metavar="MIN",
+                   help="wall-clock budget in minutes: the schedule is fitted to the epochs that fit "
+                   f"({_preset_default(base.time_budget_minutes)})")
+    p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun (DDP)")
+    p.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard event files")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars and summary table")
+    p.add_argument("--split-ratio", type=nonneg_float, default=None, metavar="R", help=SPLITS_HELP)
     p.set_defaults(run=_run)
 
 

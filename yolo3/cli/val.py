@@ -6,24 +6,33 @@ import argparse
 import sys
 
 from yolo3.eval.evaluate import VAL_NMS
+from yolo3.eval.store import save_thresholds
 from yolo3.eval.report import format_result
 from yolo3.inference.postprocess import NMSConfig
+from yolo3.cli.options import fraction, imgsz, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("val", help="measure a checkpoint on a dataset split (COCO + VOC metrics, plots)")
     p.add_argument("--weights", required=True, help=".safetensors checkpoint")
     p.add_argument("--data", required=True, help="YOLO data.yaml, COCO .json or Pascal VOC root")
-    p.add_argument("--split", default="val", choices=("train", "val", "test"))
-    p.add_argument("--imgsz", type=int, default=None, help="network size (default: the checkpoint's)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--conf", type=float, default=VAL_NMS.conf_threshold, help="score threshold for mAP")
-    p.add_argument("--iou", type=float, default=VAL_NMS.iou_threshold, help="NMS IoU threshold")
-    p.add_argument("--max-det", type=int, default=VAL_NMS.max_det, help="detections kept per image")
-    p.add_argument("--out", default=None, help="run folder (default: runs/val/exp, exp2, …)")
+    p.add_argument("--split", default="val", choices=("train", "val", "test"), help="split to evaluate")
+    p.add_argument("--imgsz", type=imgsz, default=None, help="network size (default: the checkpoint's)")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="images per forward pass")
+    p.add_argument("--conf", type=fraction, default=VAL_NMS.conf_threshold, help="score threshold for mAP")
+    p.add_argument("--iou", type=fraction, default=VAL_NMS.iou_threshold, help="NMS IoU threshold")
+    p.add_argument("--max-det", type=positive_int, default=VAL_NMS.max_det, help="detections kept per image")
+    p.add_argument("--out", default=None,
+                   help="run folder, numbered OUT2, OUT3, … when it exists (default: runs/val, runs/val2, …)")
     p.add_argument("--no-plots", action="store_true", help="skip PR/F1/confusion/image plots")
     p.add_argument("--save-thresholds", action="store_true",
-                   help="store the per-class F1-optimal thresholds in the checkpoint (for detect --thresholds auto)")
+                   help="store the per-class F1-optimal thresholds (for detect --thresholds auto) in a copy of the "
+                   "checkpoint in the run folder; refused when they are degenerate (< 0.01)")
+    p.add_argument("--in-place", action="store_true",
+                   help="with --save-thresholds: rewrite --weights itself instead of a copy")
+    p.add_argument("--save-json", action="store_true",
+                   help="write predictions.json (COCO results) and ground_truth.json (what they were scored "
+                   "against) to the run folder")
     p.set_defaults(run=_run)
 
 
@@ -32,13 +41,21 @@ def _run(args: argparse.Namespace) -> int:
 
     nms = NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det)
     try:
+        if args.in_place and not args.save_thresholds:
+            raise ValueError("--in-place only applies with --save-thresholds")
         result, run_dir = val(args.weights, args.data, args.split, args.imgsz, args.batch_size, nms, args.out,
-                              not args.no_plots, args.save_thresholds)
+                              not args.no_plots, save_json=args.save_json)
     except (ValueError, OSError) as err:  # CheckpointError, DataError, ImageReadError included
         print(f"yolo3 val: error: {err}", file=sys.stderr)
         return 2
     print(format_result(result))
-    print(f"\nresults in {run_dir} (summary.json{', plots' if not args.no_plots else ''})")
+    extra = (", plots" if not args.no_plots else "") + (", predictions.json, ground_truth.json" if args.save_json else "")
+    print(f"\nresults in {run_dir} (summary.json{extra})")
     if args.save_thresholds:
-        print(f"per-class thresholds stored in {args.weights} (use: yolo3 detect --thresholds auto)")
+        try:
+            path = save_thresholds(args.weights, result.class_thresholds, result.class_names, run_dir, args.in_place)
+        except (ValueError, OSError) as err:
+            print(f"yolo3 val: error: {err}", file=sys.stderr)
+            return 2
+        print(f"per-class thresholds stored in {path} (use: yolo3 detect --weights {path} --thresholds auto)")
     return 0

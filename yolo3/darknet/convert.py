@@ -31,14 +31,26 @@ STOCK_NET = {"batch": "64", "subdivisions": "16", "momentum": "0.9", "decay": "0
              "max_batches": "500200", "policy": "steps", "steps": "400000,450000", "scales": ".1,.1"}
 
 
+# The 80 COCO class names in darknet's order (its data/coco.names), shipped as package data.
+COCO_NAMES = Path(__file__).resolve().parents[1] / "configs" / "coco.names"
+
+
 def read_names(path: str | Path) -> list[str]:
-    """A darknet `.names` file: one class name per non-empty line."""
+    """A darknet `.names` file: one class name per non-empty line. `coco.names` that is
+    not in the working directory is read from the copy yolo3 ships."""
     path = Path(path)
+    if not path.exists() and path.name == COCO_NAMES.name:
+        path = COCO_NAMES
     try:
         names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
     except OSError as err:
         raise DarknetCfgError(f"{path}: cannot read class names: {err}") from err
     return [n for n in names if n]
+
+
+def default_names(num_classes: int) -> list[str] | None:
+    """Names for a cfg given without a .names file: the COCO names for 80 classes."""
+    return read_names(COCO_NAMES) if num_classes == 80 else None
 
 
 def _yolo_dict(layer: Yolo) -> dict[str, Any]:
@@ -72,11 +84,14 @@ def load_darknet(cfg_path: str | Path, weights_path: str | Path | None = None,
     """Builds the registered yolo3 model a darknet cfg describes and loads its weights.
 
     Returns (model in eval mode, checkpoint metadata). Without `weights_path` the
-    model keeps its fresh initialisation. Raises DarknetCfgError / DarknetWeightsError
+    model keeps its fresh initialisation; without `class_names` an 80-class cfg gets
+    the COCO names (`COCO_NAMES`), others none (the class ids). Raises DarknetCfgError / DarknetWeightsError
     naming the file when cfg or weights do not fit.
     """
     cfg = load_cfg(cfg_path)
     model_cfg = match_cfg(cfg, class_names)
+    if class_names is None and model_cfg.num_classes == 80:  # darknet's stock COCO models
+        model_cfg = dataclasses.replace(model_cfg, class_names=default_names(80))
     model = build_model(model_cfg)
     header = load_weights(weights_path, model.conv_layers()) if weights_path is not None else WeightsHeader()
     meta = darknet_metadata(cfg, header, model_cfg)

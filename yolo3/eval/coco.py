@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -137,3 +139,17 @@ def coco_metrics(
         metrics[f"AP@0.5:0.95/{name}"] = float(a)
         metrics[f"AP@0.5/{name}"] = float(a50)
     return metrics
+
+
+def write_coco_json(samples: list[Sample], detections: list[Detections], class_names: list[str],
+                    out_dir: str | Path) -> tuple[Path, Path]:
+    """Writes what `coco_metrics` scores: out_dir/predictions.json (COCO results) and
+    out_dir/ground_truth.json (COCO dataset), with the same ids (image = position + 1,
+    category = class index + 1, as `yolo3 convert --to coco` numbers YOLO/VOC classes).
+    pycocotools on these two files gives the same numbers as `yolo3 val`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    gt_path, pred_path = out / "ground_truth.json", out / "predictions.json"
+    gt_path.write_text(json.dumps(coco_ground_truth(samples, class_names, detections)), encoding="utf-8")
+    pred_path.write_text(json.dumps(coco_results(detections)), encoding="utf-8")
+    return pred_path, gt_path

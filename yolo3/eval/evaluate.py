@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from yolo3.config import imgsz_problem
 from yolo3.data.image_io import read_image
 from yolo3.data.sample import Sample
 from yolo3.eval.coco import coco_metrics
@@ -64,6 +65,7 @@ class EvalResult:
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     detections: list[Detections] = dataclasses.field(default_factory=list, repr=False)
     data_check: Any = dataclasses.field(default=None, repr=False)
+    thresholds_file: Path | None = None  # the checkpoint `val --save-thresholds` wrote
 
     @property
     def fitness(self) -> float:
@@ -73,18 +75,25 @@ class EvalResult:
 
 @torch.no_grad()
 def run_inference(
-    model: YOLOv3Base, samples: list[Sample], class_names: list[str], imgsz: int, batch_size: int, nms: NMSConfig
+    model: YOLOv3Base, samples: list[Sample], class_names: list[str], imgsz: int, batch_size: int, nms: NMSConfig,
+    progress: bool = False,
 ) -> list[Detections]:
-    """Detections per sample (original pixels), batch by batch; restores the model's mode."""
+    """Detections per sample (original pixels), batch by batch; restores the model's mode.
+    progress: a 'val' bar over the images (training's validation shows it)."""
+    from tqdm import tqdm
+
     was_training = model.training
     model.eval()
     out: list[Detections] = []
+    bar = tqdm(total=len(samples), desc="val", unit="img", disable=not progress, leave=False, dynamic_ncols=True)
     try:
         for start in range(0, len(samples), batch_size):
             chunk = samples[start : start + batch_size]
             out += predict_arrays(model, [read_image(s.image_path) for s in chunk], imgsz, nms,
                                   [str(s.image_path) for s in chunk], class_names)
+            bar.update(len(chunk))
     finally:
+        bar.close()
         model.train(was_training)
     return out
 
@@ -134,6 +143,7 @@ def evaluate(
     out_dir: Path | None = None,
     plots: bool = False,
     run_info: dict[str, Any] | None = None,
+    progress: bool = False,
 ) -> EvalResult:
     """Runs `model` on `samples` and measures it (contract 4).
 
@@ -146,6 +156,7 @@ def evaluate(
         out_dir: when given, summary.json (and plots) are written there.
         plots: save PR, F1, confusion and image-grid PNGs to out_dir.
         run_info: extra entries for summary.json (dataset, split, weights, …).
+        progress: show a progress bar over the images.
 
     Example:
         >>> result = evaluate(model, index.splits["val"], index.class_names, 416)
@@ -156,11 +167,14 @@ def evaluate(
                          f"({class_names}); evaluate with weights trained on this dataset")
     if not samples:
         raise ValueError("no samples to evaluate: the split is empty")
-    if imgsz % max(model.strides):
-        raise ValueError(f"imgsz {imgsz} must be a multiple of the largest stride {max(model.strides)}")
+    if imgsz_problem(imgsz) or imgsz % max(model.strides):
+        raise ValueError(f"imgsz {imgsz} must be a multiple of the largest stride {max(model.strides)} "
+                         f"({imgsz_problem(imgsz) or 'this model has a larger one'})")
+    if batch_size < 1:
+        raise ValueError(f"batch_size {batch_size}: must be at least 1")
     nms = nms or dataclasses.replace(VAL_NMS)
     t0 = time.perf_counter()
-    detections = run_inference(model, samples, class_names, imgsz, batch_size, nms)
+    detections = run_inference(model, samples, class_names, imgsz, batch_size, nms, progress)
     t1 = time.perf_counter()
     result = compute_metrics(samples, detections, class_names, nms, imgsz)
     t2 = time.perf_counter()

@@ -1,13 +1,21 @@
-"""Per-class thresholds into a checkpoint's metadata (SPEC §7.3, §8.5)."""
+"""Per-class thresholds into a checkpoint's metadata (SPEC §7.3, §8.5).
+
+`save_thresholds` is what `val --save-thresholds` does: it refuses degenerate
+thresholds (below MIN_USEFUL_THRESHOLD: a model that separates nothing, e.g. untrained,
+whose F1-optimal cut keeps almost every candidate) and writes a copy of the checkpoint
+into the val run folder unless `in_place` confirms rewriting the original.
+"""
 
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 from yolo3.io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 THRESHOLDS_KEY = "class_thresholds"
+MIN_USEFUL_THRESHOLD = 0.01  # below it `detect --thresholds auto` would keep nearly every candidate
 
 
 def store_thresholds(weights_path: str | Path, thresholds: list[float]) -> None:
@@ -25,3 +33,34 @@ def store_thresholds(weights_path: str | Path, thresholds: list[float]) -> None:
         raise ValueError(f"thresholds must be scores in [0, 1], got {values}")
     meta.pop("format_version", None)
     save_checkpoint(weights_path, tensors, {**meta, THRESHOLDS_KEY: values})
+
+
+def degenerate_thresholds(thresholds: list[float], class_names: list[str]) -> str | None:
+    """None when every threshold is useful, else a sentence naming the worst class."""
+    low = [(t, n) for t, n in zip(thresholds, class_names) if t < MIN_USEFUL_THRESHOLD]
+    if not low:
+        return None
+    t, name = min(low)
+    return (f"{len(low)} of {len(thresholds)} chosen thresholds are below {MIN_USEFUL_THRESHOLD:g} (class {name!r}: "
+            f"{t:.4g}): the model does not separate objects from background yet (untrained or too short a run)")
+
+
+def save_thresholds(weights_path: str | Path, thresholds: list[float], class_names: list[str], run_dir: str | Path,
+                    in_place: bool = False) -> Path:
+    """Stores thresholds for `detect --thresholds auto`; returns the checkpoint written.
+
+    Without `in_place` the checkpoint is copied to run_dir/<name> first, so the
+    original is never changed by accident. Raises ValueError (nothing written) when the
+    thresholds are degenerate.
+    """
+    problem = degenerate_thresholds(list(thresholds), list(class_names))
+    if problem:
+        raise ValueError(f"--save-thresholds: {problem}; nothing written. Train longer, or give detect "
+                         "--thresholds explicitly")
+    source = Path(weights_path)
+    target = source if in_place else Path(run_dir) / source.name
+    if not in_place:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    store_thresholds(target, thresholds)
+    return target

@@ -1,8 +1,9 @@
 """`val(weights, data, split)`: the Python API behind `yolo3 val`.
 
 Loads a checkpoint and a dataset (any format `load_dataset` reads), evaluates one split
-with the evaluation defaults, prints nothing itself, writes runs/val/<name>/ (plots and
-summary.json) and optionally stores the per-class thresholds in the checkpoint.
+with the evaluation defaults, prints nothing itself, writes a new folder (runs/val,
+runs/val2, … or `out_dir`, numbered alike when it exists: never overwritten) with plots
+and summary.json, and optionally stores the per-class thresholds in the checkpoint.
 The split goes through check-data first (default policy: unreadable, truncated and
 oversized images are skipped, boxes cleaned as for training), so one bad file does
 not end the run; the check's counts go into summary.json under `data_check` and the
@@ -16,17 +17,11 @@ from pathlib import Path
 
 from yolo3.data.validate import CheckPolicy
 from yolo3.eval.evaluate import EvalResult, evaluate
-from yolo3.eval.store import store_thresholds
+from yolo3.eval.coco import write_coco_json
+from yolo3.eval.store import save_thresholds as save_thresholds_to
 from yolo3.inference.postprocess import NMSConfig
 from yolo3.io.checkpoint import load_model
-
-
-def next_run_dir(root: Path, name: str) -> Path:
-    """root/name, or root/name2, name3, … if it exists already."""
-    candidate, k = root / name, 2
-    while candidate.exists():
-        candidate, k = root / f"{name}{k}", k + 1
-    return candidate
+from yolo3.io.runs import next_run_dir, numbered_out
 
 
 def val(
@@ -40,30 +35,50 @@ def val(
     plots: bool = True,
     save_thresholds: bool = False,
     check_policy: CheckPolicy | None = None,
+    in_place: bool = False,
+    save_json: bool = False,
 ) -> tuple[EvalResult, Path]:
     """Evaluates `weights` on `split` of dataset `data`; returns (result, run folder).
 
     check_policy: how check-data treats the split's problems (default CheckPolicy()).
+    save_thresholds: store the per-class thresholds (`yolo3.eval.store.save_thresholds`:
+        into a copy in the run folder, or the original with in_place); the copy's path is
+        `result.thresholds_file`. Raises ValueError for degenerate thresholds.
+    save_json: write the COCO detections and the ground truth they were scored against
+        (predictions.json, ground_truth.json) into the run folder.
     """
     from yolo3.data.formats import load_dataset
     from yolo3.data.validate import check_dataset
 
     model, _ = load_model(weights)
-    index = load_dataset(data, model.cfg.class_names)
+    index = load_dataset(data)
+    if index.format == "voc" and model.cfg.class_names:
+        # VOC boxes carry class names: any order of the model's names reads the same boxes,
+        # but a name the model lacks would silently drop its boxes (every AP n/a).
+        if not set(index.class_names) <= set(model.cfg.class_names):
+            _classes_differ(weights, model.cfg.class_names, index.class_names, data)
+        index = load_dataset(data, model.cfg.class_names)
     if split not in index.splits or not index.splits[split]:
         have = sorted(k for k, v in index.splits.items() if v)
         raise ValueError(f"{data}: no '{split}' split (it has {have}); choose one with --split")
     if model.cfg.class_names and list(model.cfg.class_names) != list(index.class_names):
-        raise ValueError(f"{weights}: the model's classes {model.cfg.class_names} differ from the dataset's "
-                         f"{index.class_names} ({data}); evaluate on the dataset it was trained for")
+        _classes_differ(weights, model.cfg.class_names, index.class_names, data)
     only_split = dataclasses.replace(index, splits={split: index.splits[split]})
     report = check_dataset(only_split, check_policy or CheckPolicy())
-    run_dir = Path(out_dir) if out_dir is not None else next_run_dir(Path("runs/val"), "exp")
+    run_dir = numbered_out(out_dir) if out_dir is not None else next_run_dir("runs", "val")
     info = {"weights": str(weights), "dataset": str(data), "dataset_format": index.format, "split": split,
             "data_check": report.summary()}
     result = evaluate(model, report.splits[split], index.class_names, imgsz or model.cfg.imgsz, batch_size,
                       nms, run_dir, plots, info)
     result.data_check = report
+    if save_json:
+        write_coco_json(report.splits[split], result.detections, index.class_names, run_dir)
     if save_thresholds:
-        store_thresholds(weights, result.class_thresholds)
+        result.thresholds_file = save_thresholds_to(weights, result.class_thresholds, index.class_names, run_dir,
+                                                    in_place)
     return result, run_dir
+
+
+def _classes_differ(weights: str | Path, model_names: list[str], data_names: list[str], data: str | Path) -> None:
+    raise ValueError(f"{weights}: the model's classes {list(model_names)} differ from the dataset's "
+                     f"{list(data_names)} ({data}); evaluate on the dataset it was trained for")

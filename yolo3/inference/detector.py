@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from yolo3.config import imgsz_problem
 from yolo3.data.letterbox import boxes_from_letterbox
 from yolo3.inference.backends import Backend, OnnxBackend, TorchBackend
 from yolo3.inference.fast import configure_threads
@@ -43,6 +44,10 @@ class Detector:
         nms: NMSConfig | None = None,
         batch_size: int = 8,
     ) -> None:
+        if imgsz_problem(imgsz):
+            raise ValueError(f"imgsz: {imgsz_problem(imgsz)}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size {batch_size}: must be at least 1")
         self.backend = backend
         self.class_names = list(class_names)
         self.imgsz = imgsz

@@ -7,10 +7,14 @@ subset) → NMS (class-aware by default) → at most `max_det` per image.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 
 from yolo3.ops.nms import batched_nms, nms, soft_nms
+
+
+NMS_METHODS = ("class_aware", "agnostic", "diou", "soft")
 
 
 @dataclasses.dataclass
@@ -37,6 +41,21 @@ class NMSConfig:
     classes: list[int] | None = None
     method: str = "class_aware"
     soft_sigma: float = 0.5
+
+    def __post_init__(self) -> None:
+        """Numbers are checked where they enter: NaN or out-of-range thresholds would
+        silently keep everything or nothing."""
+        for name in ("conf_threshold", "iou_threshold"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value <= 1):
+                raise ValueError(f"NMSConfig.{name} = {value!r}: must be a number between 0 and 1")
+        if self.max_det < 1 or self.max_candidates < 1:
+            raise ValueError(f"NMSConfig: max_det ({self.max_det}) and max_candidates ({self.max_candidates}) "
+                             "must be at least 1")
+        if self.method not in NMS_METHODS:
+            raise ValueError(f"NMSConfig.method = {self.method!r}: use one of {', '.join(NMS_METHODS)}")
+        if not (math.isfinite(self.soft_sigma) and self.soft_sigma > 0):
+            raise ValueError(f"NMSConfig.soft_sigma = {self.soft_sigma!r}: must be a number greater than 0")
 
 
 def candidates(pred: torch.Tensor, cfg: NMSConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,8 @@ class Detections:
         class_names: names indexed by class id.
         image_size: (h, w) of the original image.
         source: where the image came from (path, or a label for arrays).
+        image: the (h, w, 3) RGB uint8 image when the caller kept it (arrays, video
+            frames), so `plot()` needs no argument; None for files (read on demand).
     """
 
     boxes: np.ndarray
@@ -27,6 +30,7 @@ class Detections:
     class_names: list[str]
     image_size: tuple[int, int] = (0, 0)
     source: str = ""
+    image: np.ndarray | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
@@ -63,3 +67,53 @@ class Detections:
             cx, cy, bw, bh = (x1 + x2) / 2 / w, (y1 + y2) / 2 / h, (x2 - x1) / w, (y2 - y1) / h
             lines.append(f"{cls} {cx:.6f} {cy:.6f} {bw:.6f} {bh:.6f} {score:.5f}")
         return "\n".join(lines) + ("\n" if lines else "")
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        """The detections as arrays: boxes (N, 4) float32 xyxy pixels, scores (N,)
+        float32, class_ids (N,) int64, labels (N,) str, image_size (2,) int64 (h, w)."""
+        return {
+            "boxes": np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4),
+            "scores": np.asarray(self.scores, dtype=np.float32).reshape(-1),
+            "class_ids": np.asarray(self.class_ids, dtype=np.int64).reshape(-1),
+            "labels": np.asarray(self.labels, dtype=str).reshape(-1),
+            "image_size": np.asarray(self.image_size, dtype=np.int64),
+        }
+
+    def plot(self, image: np.ndarray | None = None, line_width: int | None = None) -> np.ndarray:
+        """A copy of the image with boxes and "name score" labels drawn: (h, w, 3) RGB
+        uint8. The image is `image`, else the one kept with the detections, else read
+        from `source` (a file path)."""
+        from yolo3.inference.draw import draw_detections
+
+        return draw_detections(self._image(image), self, line_width)
+
+    def save(self, path: str | Path, image: np.ndarray | None = None) -> Path:
+        """Writes the detections by suffix: .json (COCO results, `to_json`), .txt (YOLO
+        lines, `to_yolo_txt`), else an annotated image (`plot`). Returns the path."""
+        import json
+
+        from yolo3.inference.writers import write_image
+
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".json":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(self.to_json(Path(self.source).stem if self.source else 0)))
+        elif suffix == ".txt":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(self.to_yolo_txt())
+        else:
+            write_image(self.plot(image), path)
+        return path
+
+    def _image(self, image: np.ndarray | None) -> np.ndarray:
+        if image is not None:
+            return image
+        if self.image is not None:
+            return self.image
+        if self.source and Path(self.source).is_file():
+            from yolo3.data.image_io import read_image
+
+            return read_image(self.source)
+        raise ValueError(f"no image for {self.source or 'these detections'}: pass it, dets.plot(image) "
+                         "((h, w, 3) RGB uint8)")

@@ -1,8 +1,8 @@
 """`detect_sources`: the Python API behind `yolo3 detect` (files, folders, globs, videos).
 
 Outputs under `out_dir`: annotated images (same file names) and videos (`<stem>.mp4`),
-YOLO txt per image / per video frame in `labels/`, and one COCO-results
-`predictions.json` for everything.
+YOLO txt per image / per video frame in `labels/` (class indices), and one COCO-results
+`predictions.json` for everything (category ids: `coco_category_ids`).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import Any, Callable
 
 from tqdm import tqdm
 
-from yolo3.data.image_io import ImageReadError, read_image
+from yolo3.data.image_io import ImageReadError
 from yolo3.inference.detector import Detector, Thresholds
 from yolo3.inference.draw import draw_detections
 from yolo3.inference.results import Detections
 from yolo3.inference.postprocess import NMSConfig
 from yolo3.inference.roi import ROI, RoiInput, make_roi
-from yolo3.inference.sources import SourceFile, expand_sources, open_video, read_frames
+from yolo3.inference.sources import SourceFile, expand_sources, open_video, read_frames, read_source_image
 from yolo3.inference.tta import TTAConfig
 from yolo3.inference.writers import CocoJsonWriter, VideoWriter, image_id_for, write_image, write_yolo_txt
 
@@ -65,7 +65,7 @@ def detect_sources(
     cfg = detector.call_config(None, classes, thresholds)
     region = make_roi(roi) if roi is not None else None
     tta_cfg = TTAConfig() if tta is True else (tta or None)
-    coco = CocoJsonWriter(out / "predictions.json", category_ids) if save_json else None
+    coco = CocoJsonWriter(out / "predictions.json", category_ids or coco_category_ids(detector)) if save_json else None
     used: set[str] = set()
 
     def emit(dets: Detections, image: Any, name: str, image_id: int | str) -> None:
@@ -81,7 +81,7 @@ def detect_sources(
         chunk, arrays = [], []
         for f in images[chunk_start : chunk_start + detector.batch_size]:
             try:
-                arrays.append(read_image(f.path))
+                arrays.append(read_source_image(f))
                 chunk.append(f)
             except ImageReadError as err:  # one bad file must not end the run: skip, warn, count
                 summary.skipped.append(str(err))
@@ -110,12 +110,22 @@ def detect_sources(
     return summary
 
 
+def coco_category_ids(detector: Detector) -> list[int]:
+    """COCO category id per class index: the checkpoint's `category_ids` when it
+    records them, else index + 1 — the ids `yolo3 convert --to coco` gives YOLO and VOC
+    classes and `yolo3 val --save-json` scores with."""
+    recorded = detector.metadata.get("category_ids")
+    if isinstance(recorded, list) and len(recorded) == len(detector.class_names):
+        return [int(c) for c in recorded]
+    return list(range(1, len(detector.class_names) + 1))
+
+
 def _detect_video(
     detector: Detector, f: SourceFile, out: Path, name: str, cfg: NMSConfig, region: ROI | None,
     tta_cfg: TTAConfig | None, emit: Callable[..., None], save_images: bool, progress: bool, summary: DetectSummary,
 ) -> int:
     """Frames of one video through the detector in batches; returns the frame count."""
-    capture, info = open_video(f.path)
+    capture, info = open_video(f.url or f.path)
     writer = VideoWriter(out / name, info.fps, info.size) if save_images else None
     bar = tqdm(total=info.frames or None, desc=f.path.name, unit="frame", disable=not progress)
     index = 0

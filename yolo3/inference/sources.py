@@ -1,8 +1,14 @@
-"""Where images come from: files, folders, globs and videos (SPEC §8.3).
+"""Where images come from: files, folders, globs, videos and streams (SPEC §8.3).
 
 `expand_sources` turns the user's arguments into an ordered list of image and video
 files (a folder contributes its images and videos, sorted; a glob its matches);
 anything that matches nothing is an error naming it — never silently skipped.
+
+Streams go through OpenCV (FFmpeg): a webcam index (`0`), `rtsp://` / `rtmp://`
+streams and `http(s)://` URLs of videos or images (an image URL — its path ends in an
+image suffix — is one image; any other URL is a video). Their `SourceFile.url` is what
+OpenCV opens and `path` a file name for the outputs (`webcam0`, the URL's last part).
+A stream OpenCV cannot open is a SourceError naming it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import numpy as np
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv"})
+STREAM_SCHEMES = ("rtsp://", "rtmp://", "http://", "https://")
 
 
 class SourceError(ValueError):
@@ -25,10 +32,29 @@ class SourceError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class SourceFile:
-    """One input file and its kind ('image' or 'video')."""
+    """One input and its kind ('image' or 'video'); `url` is set for a stream or URL
+    (what OpenCV opens: a webcam index as text, or the URL), `path` is then its name."""
 
     path: Path
     kind: str
+    url: str = ""
+
+
+def is_stream(text: str) -> bool:
+    """A webcam index ('0') or an rtsp/rtmp/http(s) URL."""
+    return text.isdigit() or text.lower().startswith(STREAM_SCHEMES)
+
+
+def stream_source(text: str) -> SourceFile:
+    """The SourceFile of a webcam index or URL (see the module docstring)."""
+    if text.isdigit():
+        return SourceFile(Path(f"webcam{int(text)}"), "video", text)
+    from urllib.parse import urlsplit
+
+    last = Path(urlsplit(text).path).name
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in last) or "stream"
+    kind = "image" if Path(name).suffix.lower() in IMAGE_SUFFIXES else "video"
+    return SourceFile(Path(name), kind, text)
 
 
 def kind_of(path: Path) -> str | None:
@@ -41,9 +67,16 @@ def expand_sources(sources: list[str | Path], recursive: bool = False) -> list[S
     """Files, folders and globs → image/video files, in argument order, without duplicates."""
     out: list[SourceFile] = []
     seen: set[Path] = set()
+    seen_urls: set[str] = set()
     for source in sources:
         text = str(source)
         path = Path(text)
+        if is_stream(text) and not path.exists():
+            stream = stream_source(text)
+            if text not in seen_urls:
+                seen_urls.add(text)
+                out.append(stream)
+            continue
         if path.is_dir():
             pattern = "**/*" if recursive else "*"
             found = sorted(p for p in path.glob(pattern) if p.is_file() and kind_of(p))
@@ -76,14 +109,52 @@ class VideoInfo:
     frames: int
 
 
-def open_video(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
-    """Opens a video with OpenCV; error naming the file when it cannot be decoded."""
-    capture = cv2.VideoCapture(str(path))
+def _capture(source: Path | str) -> cv2.VideoCapture:
+    """cv2.VideoCapture of a file, URL or webcam index ('0' → camera 0)."""
+    text = str(source)
+    return cv2.VideoCapture(int(text)) if text.isdigit() and not Path(text).exists() else cv2.VideoCapture(text)
+
+
+def _cannot_open(source: Path | str) -> SourceError:
+    text = str(source)
+    if text.isdigit():
+        return SourceError(f"webcam {text}: OpenCV cannot open it (no camera at that index, or no permission "
+                           f"to /dev/video{text})")
+    if text.lower().startswith(STREAM_SCHEMES):
+        return SourceError(f"{text}: OpenCV cannot open this URL (unreachable, not found, or a format its FFmpeg "
+                           "lacks); check it plays in a media player, or download it and pass the file")
+    return SourceError(f"{text}: cannot open video (corrupt, or a codec OpenCV lacks)")
+
+
+def open_video(path: Path | str) -> tuple[cv2.VideoCapture, VideoInfo]:
+    """Opens a video file, URL or webcam index with OpenCV; error naming it when it cannot."""
+    capture = _capture(path)
     if not capture.isOpened():
-        raise SourceError(f"{path}: cannot open video (corrupt, or a codec OpenCV lacks)")
+        raise _cannot_open(path)
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     return capture, VideoInfo(fps if fps > 0 else 25.0, size, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+
+
+def read_url_image(url: str) -> np.ndarray:
+    """The (h, w, 3) uint8 RGB image at an http(s) URL, decoded by OpenCV."""
+    capture = _capture(url)
+    try:
+        ok, frame = capture.read() if capture.isOpened() else (False, None)
+    finally:
+        capture.release()
+    if not ok or frame is None:
+        raise _cannot_open(url)
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def read_source_image(source: SourceFile) -> np.ndarray:
+    """An image source → (h, w, 3) uint8 RGB: a file (EXIF-aware read_image) or a URL."""
+    if source.url:
+        return read_url_image(source.url)
+    from yolo3.data.image_io import read_image
+
+    return read_image(source.path)
 
 
 def read_frames(capture: cv2.VideoCapture) -> Iterator[np.ndarray]:

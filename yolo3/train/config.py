@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import field
 
-from yolo3.config import ConfigError, ModelConfig
+from yolo3.config import ConfigError, ModelConfig, imgsz_problem
 from yolo3.data.augment.config import AugmentConfig
 from yolo3.data.validate import CheckPolicy
 from yolo3.losses.yolo_loss import LossConfig
@@ -205,8 +205,8 @@ class TrainConfig:
     split_ratio: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.imgsz % 32 or self.imgsz <= 0:
-            raise ConfigError(f"imgsz must be a positive multiple of 32, got {self.imgsz}")
+        if imgsz_problem(self.imgsz):
+            raise ConfigError(f"imgsz: {imgsz_problem(self.imgsz)}")
         if self.epochs < 1 or self.batch_size < 1 or self.nominal_batch_size < 1:
             raise ConfigError("epochs, batch_size and nominal_batch_size must be >= 1")
         if self.amp not in AMP_MODES:

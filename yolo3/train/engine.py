@@ -31,7 +31,9 @@ from yolo3.train.config import TrainConfig
 from yolo3.train.ema import SWA, ModelEMA, unwrap
 from yolo3.train.guard import NonFiniteGuard, TrainingDiverged
 from yolo3.train.logging import MetricsCSV, TensorBoard, plot_metrics, read_metrics, summary_table
+from yolo3.train.messages import BAR_LEGEND, best_rule, interrupted_lines, validation_line
 from yolo3.train.optim import build_optimizer, freeze_backbone, is_backbone, set_frozen_bn_eval
+from yolo3.train.result import TrainResult
 from yolo3.train.schedule import SchedulePlan, apply_schedule, epochs_within_budget
 from yolo3.train.setup import (
     TrainData, auto_anchors, autocast, build_train_model, model_config_for, multiscale_size, new_run_dir, prepare_data,
@@ -45,22 +47,6 @@ log = logging.getLogger("yolo3.train")
 BAR_TERMS = ("box", "obj", "cls", "loss")  # loss terms shown in the progress bar
 VAL_TERMS = ("box", "obj", "cls", "loss")  # loss terms measured on the val split (val/ columns)
 EpochCallback = Callable[[int, dict[str, Any]], None]
-
-
-@dataclasses.dataclass
-class TrainResult:
-    """What a run produced. `metrics`: one dict per epoch (the rows of metrics.csv);
-    `model`: the trained raw weights in memory (the files serve the EMA ones)."""
-
-    run_dir: Path
-    last: Path
-    best: Path
-    epochs_done: int
-    best_epoch: int
-    best_fitness: float
-    stopped_early: bool
-    metrics: list[dict[str, Any]]
-    model: torch.nn.Module | None = None
 
 
 def resume_config(resume: str | Path) -> tuple[TrainConfig, Path]:
@@ -101,8 +87,16 @@ def train(
     if cfg.resume:
         cfg, run_dir = resume_config(cfg.resume)
     info = ddp.init_distributed(cfg.device)
+    trainer = None
     try:
-        return _Trainer(cfg, info, run_dir, data).fit(callbacks)
+        trainer = _Trainer(cfg, info, run_dir, data)
+        return trainer.fit(callbacks)
+    except KeyboardInterrupt:
+        if trainer is None or not info.is_main:
+            raise
+        # Ctrl-C: say what is on disk and how to continue (the CLI prints this, exit 130)
+        lines = interrupted_lines(trainer.run_dir, trainer.saved_epochs, trainer.best_epoch, resumable=True)
+        raise KeyboardInterrupt("\n".join(lines)) from None
     finally:
         ddp.cleanup(info)
 
@@ -175,6 +169,7 @@ class _Trainer:
         self.plan = SchedulePlan(self.iters_per_epoch * cfg.epochs)  # re-planned only forward (time budget)
 
         self.start_epoch, self.best_fitness, self.best_epoch, self.bad_validations = 0, -math.inf, -1, 0
+        self.saved_epochs = 0  # epochs whose checkpoint is on disk (what Ctrl-C leaves)
         if cfg.resume:
             meta = load_train_state(cfg.resume, model, self.optimizer, self.ema, self.swa)
             self.start_epoch = int(meta["epoch"]) + 1
@@ -184,6 +179,7 @@ class _Trainer:
             if isinstance(meta.get("schedule"), dict):  # the plan and epoch count a time budget had fitted
                 self.plan = SchedulePlan.from_dict(meta["schedule"])
                 self.cfg = dataclasses.replace(self.cfg, epochs=int(meta["schedule"]["epochs"]))
+            self.saved_epochs = self.start_epoch
             if self.scaler is not None and meta.get("scaler"):
                 self.scaler.load_state_dict(meta["scaler"])
         self.ddp_model = ddp.wrap_model(model, info, cfg.sync_bn)
@@ -196,14 +192,21 @@ class _Trainer:
             self.csv = MetricsCSV(self.run_dir / "metrics.csv", self.start_epoch if cfg.resume else None)
             self.tb = TensorBoard(self.run_dir / "tensorboard" if cfg.tensorboard else None)
             with open(self.run_dir / "train.log", "a", encoding="utf-8") as f:
-                lines = [*self.data.check_summary, self.anchor_note, self.init_note, self.freeze_note,
+                lines = [f"run folder: {self.run_dir}", *self.data.check_summary, self.anchor_note, self.init_note,
+                         self.freeze_note,
                          f"amp: {self.amp_dtype}, channels_last: {cfg.channels_last}, world: {info.world_size}, "
                          f"accumulate: {self.accumulate}, weight_decay: {weight_decay:.3g}"]
                 if cfg.resume:
-                    lines.append(f"resumed from {cfg.resume} at epoch {self.start_epoch}")
+                    lines.append(f"resumed from {cfg.resume} at epoch {self.start_epoch + 1}")
                 f.write("\n".join(lines) + "\n")
                 for line in lines:
                     log.info(line)
+                warning = best_rule(cfg, bool(self.data.val))
+                if warning:
+                    f.write(warning + "\n")
+                    log.warning(warning)
+                if cfg.progress:
+                    log.info(BAR_LEGEND)
 
     # -- one epoch ---------------------------------------------------------------------
     def _make_loader(self):
@@ -285,9 +288,8 @@ class _Trainer:
             if pending == self.accumulate or last_of_epoch:
                 self._optimizer_step(it, batch.paths)
                 pending = 0
-            for k, v in terms.items():
+            for k, v in terms.items():  # per image, like the terms: loss = box + obj + cls
                 sums[k] = sums.get(k, 0.0) + v.detach().float()
-            sums["loss"] = sums.get("loss", 0.0) + loss.detach().float()
             seen += len(batch)
             steps += 1
             rate = seen / (time.perf_counter() - t0)
@@ -312,8 +314,11 @@ class _Trainer:
         from yolo3.eval import evaluate
 
         net = self.ema.module if self.ema is not None else unwrap(self.model)
-        result = evaluate(net, self.data.val, self.data.class_names, cfg.imgsz, batch_size=cfg.val_batch_size)
-        return {**self._val_loss(net), **{k: float(v) for k, v in result.metrics.items()}}
+        result = evaluate(net, self.data.val, self.data.class_names, cfg.imgsz, batch_size=cfg.val_batch_size,
+                          progress=cfg.progress)
+        metrics = {k: float(v) for k, v in result.metrics.items()}
+        log.info(validation_line(epoch, cfg.epochs, metrics))
+        return {**self._val_loss(net), **metrics}
 
     @torch.no_grad()
     def _val_loss(self, net: torch.nn.Module) -> dict[str, float]:
@@ -353,6 +358,7 @@ class _Trainer:
                                    "nothing saved, the previous checkpoint stays. Lower optim.lr0 or check the data.")
         last = self.weights_dir / "last.safetensors"
         save_train_state(last, self.model, self.optimizer, self.ema, self.swa, progress, extra)
+        self.saved_epochs = epoch + 1
         if improved:
             atomic_write(self.weights_dir / "best.safetensors", lambda tmp: Path(tmp).write_bytes(last.read_bytes()))
 
@@ -367,7 +373,7 @@ class _Trainer:
             t_epoch = time.perf_counter()
             if self.frozen and 0 < cfg.optim.freeze_epochs <= epoch:
                 self._unfreeze(epoch)
-            row: dict[str, Any] = {"epoch": epoch, **self._epoch(epoch)}
+            row: dict[str, Any] = {"epoch": epoch + 1, **self._epoch(epoch)}  # 1-based, as the bar
             if self.swa is not None and epoch >= self.cfg.epochs - cfg.averaging.swa_epochs:
                 self.swa.update(self.model)
             row.update(self._validate(epoch))
@@ -383,7 +389,7 @@ class _Trainer:
                 row["fitness"] = fit
                 self.csv.write(row)  # before the checkpoint: resume trims rows past it, a lost row can't be rebuilt
                 self._save(epoch, row, improved)
-                self.tb.scalars({k: v for k, v in row.items() if k != "epoch"}, epoch)
+                self.tb.scalars({k: v for k, v in row.items() if k != "epoch"}, epoch + 1)
                 rows.append(row)
                 decision = bool(cfg.patience and self.bad_validations >= cfg.patience)
             stopped = ddp.broadcast(decision, info)

@@ -13,8 +13,9 @@ from yolo3.io.checkpoint import atomic_write
 class MetricsCSV:
     """Appends one row per epoch to `metrics.csv`; columns fixed by the first row.
 
-    Later rows may lack a column (written empty) but never add one. On resume the file
-    is cut back to the rows of epochs already done, so the CSV matches the checkpoint.
+    Later rows may lack a column (written empty) but never add one. Epochs are 1-based
+    (as the progress bar shows them). On resume the file is cut back to the rows of the
+    `resume_epoch` epochs already done, so the CSV matches the checkpoint.
     """
 
     def __init__(self, path: str | Path, resume_epoch: int | None = None) -> None:
@@ -22,7 +23,7 @@ class MetricsCSV:
         self.columns: list[str] | None = None
         if resume_epoch is not None and self.path.exists():
             rows = read_metrics(self.path)
-            kept = [r for r in rows if int(float(r["epoch"])) < resume_epoch]
+            kept = [r for r in rows if int(float(r["epoch"])) <= resume_epoch]
             self.columns = list(rows[0].keys()) if rows else None
             self._rewrite(kept)
 
@@ -93,7 +94,7 @@ LOSS_TERMS = ("box", "obj", "cls")
 
 def _series(rows: list[dict[str, str]], key: str) -> tuple[list[int], list[float]]:
     """(1-based epochs, values) of one metrics.csv column, skipping empty cells."""
-    pts = [(int(float(r["epoch"])) + 1, float(r[key])) for r in rows if r.get(key) not in ("", None)]
+    pts = [(int(float(r["epoch"])), float(r[key])) for r in rows if r.get(key) not in ("", None)]
     return [p[0] for p in pts], [p[1] for p in pts]
 
 

@@ -13,6 +13,8 @@ import torch
 
 from yolo3.config import ConfigError, ModelConfig
 from yolo3.data.sample import Sample
+from yolo3.io.checkpoint import load_checkpoint
+from yolo3.io.runs import next_run_dir
 from yolo3.models import YOLOv3Base, build_model
 from yolo3.train.config import TrainConfig
 from yolo3.train.transfer import InitWeights, read_init_weights
@@ -38,13 +40,9 @@ class TrainData:
 
 
 def new_run_dir(project: str | Path, name: str, exist_ok: bool) -> Path:
-    """`project/name`, or `name2`, `name3`, … when it exists and exist_ok is False."""
-    base = Path(project)
-    path = base / name
-    n = 2
-    while path.exists() and not exist_ok:
-        path = base / f"{name}{n}"
-        n += 1
+    """`project/name`, or `name2`, `name3`, … when it exists and exist_ok is False
+    (`yolo3.io.runs.next_run_dir`, the rule val and detect use too), with `weights/`."""
+    path = next_run_dir(project, name, exist_ok)
     (path / "weights").mkdir(parents=True, exist_ok=True)
     return path
 
@@ -100,23 +98,40 @@ def model_config_for(cfg: TrainConfig, class_names: list[str]) -> ModelConfig:
     return dataclasses.replace(cfg.model, num_classes=len(class_names), class_names=list(class_names), imgsz=cfg.imgsz)
 
 
+DEFAULT_ANCHOR_IMGSZ = 416  # the registered architectures' COCO anchors are darknet's, for 416-px input
+
+
+def anchors_at(cfg: TrainConfig) -> tuple[list[list[list[float]]], float]:
+    """The configured anchors in pixels of the training input size, and the factor applied.
+
+    Configured anchors are for `cfg.model.imgsz`, the architecture's defaults for 416
+    px; training at another size scales them by imgsz / that size (a box letterboxed to
+    320 px is 320/416 the size it is at 416)."""
+    from yolo3.models.registry import model_spec
+
+    given = cfg.model.anchors is not None
+    anchors = cfg.model.anchors if given else model_spec(cfg.model.arch).default_anchors
+    factor = cfg.imgsz / (cfg.model.imgsz if given else DEFAULT_ANCHOR_IMGSZ)
+    return [[[round(w * factor, 2), round(h * factor, 2)] for w, h in scale] for scale in anchors], factor
+
+
 def auto_anchors(cfg: TrainConfig, model_cfg: ModelConfig, train: list[Sample],
                  heads_loaded: bool | None = None) -> tuple[ModelConfig, str]:
-    """Checks the configured anchors against the training boxes (letterboxed to imgsz);
-    refits them by k-means + genetic refinement when their best-possible recall is below
-    0.98. Skipped when the heads come from a weights file (`heads_loaded`; default: any
-    `cfg.weights`): they were trained for their anchors. Returns the config to train with
-    and a before/after line for the log."""
+    """Checks the configured anchors, scaled to the training imgsz (`anchors_at`), against
+    the training boxes (letterboxed to imgsz); refits them by k-means + genetic refinement
+    when their best-possible recall is below 0.98. Skipped when the heads come from a
+    weights file (`heads_loaded`; default: any `cfg.weights`): they were trained for their
+    anchors. Returns the config to train with and a before/after line for the log."""
     from yolo3.assign.anchors import check_anchors, letterboxed_wh
-    from yolo3.models.registry import model_spec
 
     if not cfg.auto_anchor:
         return model_cfg, "auto-anchor: off"
     if bool(cfg.weights) if heads_loaded is None else heads_loaded:
         return model_cfg, "auto-anchor: skipped (initialised from weights whose heads fit their anchors)"
-    anchors = model_cfg.anchors if model_cfg.anchors is not None else model_spec(model_cfg.arch).default_anchors
+    anchors, factor = anchors_at(cfg)
+    scaled = "" if factor == 1 else f" (anchors scaled ×{factor:.3g} to imgsz {cfg.imgsz})"
     check = check_anchors(anchors, letterboxed_wh(train, cfg.imgsz), cfg.imgsz, seed=cfg.seed)
-    return dataclasses.replace(model_cfg, anchors=check.anchors), f"auto-anchor: {check.report()}"
+    return dataclasses.replace(model_cfg, anchors=check.anchors), f"auto-anchor: {check.report()}{scaled}"
 
 
 def build_train_model(cfg: ModelConfig, weights: str | InitWeights | None) -> tuple[YOLOv3Base, str]:

@@ -1,0 +1,46 @@
+"""convert-darknet without --names: an 80-class cfg gets the 80 COCO names shipped as
+package data (the README's example runs from any folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from yolo3.cli import main
+from yolo3.darknet import save_darknet
+from yolo3.io.checkpoint import read_metadata
+from yolo3.models import create_model
+
+# A few of darknet's data/coco.names entries, by index (its spelling: motorbike, tvmonitor).
+COCO_SPOT_CHECK = {0: "person", 3: "motorbike", 9: "traffic light", 62: "tvmonitor", 79: "toothbrush"}
+
+
+def _darknet_files(tmp_path: Path, classes: int) -> tuple[Path, Path]:
+    torch.manual_seed(0)
+    model = create_model("yolov3-tiny", num_classes=classes, width=0.25, imgsz=64)
+    cfg, weights = tmp_path / f"m{classes}.cfg", tmp_path / f"m{classes}.weights"
+    save_darknet(model, cfg, weights)
+    return cfg, weights
+
+
+def test_80_class_cfg_gets_the_coco_names(tmp_path: Path, monkeypatch, capsys) -> None:
+    cfg, weights = _darknet_files(tmp_path, 80)
+    monkeypatch.chdir(tmp_path)  # no coco.names here
+    for extra in ([], ["--names", "coco.names"]):  # the README's line runs as written
+        out = tmp_path / f"m{len(extra)}.safetensors"
+        assert main(["convert-darknet", str(cfg), str(weights), "--out", str(out), *extra]) == 0
+        names = read_metadata(out)["model"]["class_names"]
+        assert len(names) == 80 == len(set(names))
+        assert {i: names[i] for i in COCO_SPOT_CHECK} == COCO_SPOT_CHECK
+    assert "COCO class names shipped with yolo3" in capsys.readouterr().out
+
+
+def test_other_class_counts_keep_ids_and_names_file_wins(tmp_path: Path) -> None:
+    cfg, weights = _darknet_files(tmp_path, 3)
+    assert main(["convert-darknet", str(cfg), str(weights), "--out", str(tmp_path / "a.safetensors")]) == 0
+    assert read_metadata(tmp_path / "a.safetensors")["model"]["class_names"] is None
+    (tmp_path / "my.names").write_text("a\nb\nc\n")
+    assert main(["convert-darknet", str(cfg), str(weights), "--out", str(tmp_path / "b.safetensors"),
+                 "--names", str(tmp_path / "my.names")]) == 0
+    assert read_metadata(tmp_path / "b.safetensors")["model"]["class_names"] == ["a", "b", "c"]

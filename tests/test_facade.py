@@ -1,0 +1,158 @@
+"""The `YOLO` facade: each method gives what the function behind its CLI command gives,
+with the CLI's flag names and checks; `Detections` and `TrainResult` are easy to use."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import yolo3
+from yolo3 import YOLO
+from yolo3.darknet import save_darknet
+from yolo3.eval.val import val as val_function
+from yolo3.inference.detector import Detector
+from yolo3.inference.draw import draw_detections
+from yolo3.inference.postprocess import NMSConfig
+from yolo3.inference.results import Detections
+from yolo3.io.checkpoint import load_model
+
+from _infer_utils import random_image, saved_model, small_model
+from _train_utils import synth_data
+
+NMS = NMSConfig(conf_threshold=0.2, iou_threshold=0.45)
+
+
+def _same(a: Detections, b: Detections, box_tol: float = 1e-4, score_tol: float = 1e-6) -> None:
+    assert len(a) == len(b) > 0
+    for box, score, cls in zip(a.boxes, a.scores, a.class_ids):
+        same = (b.class_ids == cls) & (np.abs(b.boxes - box).max(1) <= box_tol) & (np.abs(b.scores - score) <= score_tol)
+        assert same.any(), (box, score, cls)
+
+
+def test_import_is_cheap_and_help_shows_the_example() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, yolo3; print('torch' in sys.modules); print(yolo3.YOLO.__name__, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[:2] == ["False", "YOLO"]  # torch loads only when a model is built
+    for doc in (yolo3.__doc__, YOLO.__doc__):
+        example = [line for line in doc.splitlines() if line.startswith(" " * 4) and line.strip()]
+        assert any("from yolo3 import YOLO" in line for line in example)
+        assert sum(line.strip().startswith(("model", "result", "metrics", "dets", "print")) for line in example) >= 8
+
+
+def test_predict_from_a_checkpoint_equals_the_detector(tmp_path: Path) -> None:
+    weights = saved_model(tmp_path)
+    images = [random_image(96, 96, 0), random_image(70, 110, 1)]
+    expected = Detector.load(weights, nms=NMS)(images)
+    got = YOLO(weights).predict(images, conf=0.2, iou=0.45)
+    assert len(got) == 2
+    for a, b in zip(got, expected):
+        _same(a, b, 0, 0)
+    # a file path and a folder give the same as the array read from it
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), cv2.cvtColor(images[0], cv2.COLOR_RGB2BGR))
+    (from_folder,) = YOLO(weights).predict(folder, conf=0.2)
+    _same(from_folder, expected[0])  # batch of 1 vs 2: conv kernels may round differently
+    assert from_folder.source.endswith("a.png")
+
+
+def test_fresh_model_keywords_and_info() -> None:
+    model = YOLO("yolov3-tiny", classes=["a", "b", "c"], width=0.25, imgsz=64)
+    assert model.names == ["a", "b", "c"] and model.cfg.width == 0.25 and model.cfg.imgsz == 64
+    assert YOLO("yolov3-tiny", classes=5).cfg.num_classes == 5
+    info = model.info()
+    assert info.parameters == sum(p.numel() for p in model.model.parameters())
+    assert info.imgsz == 64 and "yolov3-tiny @ 64x64" in info.table()
+    with pytest.raises(ValueError, match="nearest valid: 64 or 96"):
+        YOLO("yolov3-tiny", imgsz=70)
+    with pytest.raises(ValueError, match="fresh model only"):
+        YOLO("best.safetensors", width=0.5)
+    with pytest.raises(ValueError, match="no such file"):
+        YOLO("nothing-here")
+
+
+def test_keywords_are_the_cli_flags_and_checked_alike(tmp_path: Path) -> None:
+    model = YOLO(saved_model(tmp_path))
+    with pytest.raises(ValueError, match="unknown keyword 'confidence'.*conf"):
+        model.predict(random_image(64, 64), confidence=0.3)
+    with pytest.raises(ValueError, match="argument --conf: 'nan' is not a finite number"):
+        model.predict(random_image(64, 64), conf=float("nan"))
+    with pytest.raises(ValueError, match="argument --max-det: -1 must be at least 1"):
+        model.predict(random_image(64, 64), max_det=-1)
+    with pytest.raises(ValueError, match="argument --imgsz: 250 is not a positive multiple of 32"):
+        model.predict(random_image(64, 64), imgsz=250)
+
+
+def test_darknet_cfg_with_weights_predicts_like_the_model_it_was_written_from(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = small_model()
+    save_darknet(net, tmp_path / "m.cfg", tmp_path / "m.weights")
+    image = random_image(96, 96, 3)
+    from yolo3.inference.backends import TorchBackend
+
+    expected = Detector(TorchBackend(net), net.cfg.names, 96, nms=NMS)(image)[0]
+    got = YOLO(tmp_path / "m.cfg", weights=tmp_path / "m.weights").predict(image, conf=0.2, imgsz=96)[0]
+    _same(got, expected, 1e-3, 1e-4)  # darknet BN eps and folding round differently
+
+
+def test_train_val_export_onnx_round_trip(tmp_path: Path) -> None:
+    data = synth_data(tmp_path, n_train=8, n_val=4, imgsz=64)
+    model = YOLO("yolov3-tiny", width=0.25)
+    result = model.train(data=data, epochs=1, imgsz=64, batch_size=4, nbs=4, workers=0, amp="off",
+                         project=tmp_path / "runs", name="r", no_tensorboard=True, no_progress=True, max_steps=2)
+    assert result.best.is_file() and model.path == result.best and model.kind == "checkpoint"
+    text = repr(result)
+    assert len(text) < 200 and "Conv2d" not in text and str(result.run_dir) in text and "1 epochs" in text
+    trained, _ = load_model(result.best)
+    assert trained.cfg.imgsz == 64 and trained.cfg.width == 0.25
+
+    metrics = model.val(data=data, imgsz=64, out=tmp_path / "val_a", no_plots=True)
+    direct, _ = val_function(result.best, data, "val", 64, 8, None, tmp_path / "val_b", plots=False)
+    assert metrics.metrics == pytest.approx(direct.metrics) and "mAP@0.5" in metrics.metrics
+
+    onnx = model.export(format="onnx", out=tmp_path / "m.onnx")
+    assert onnx == tmp_path / "m.onnx" and onnx.is_file()
+    image = random_image(64, 64, 5)
+    a = YOLO(onnx).predict(image, conf=0.001)[0]
+    b = model.predict(image, conf=0.001)[0]
+    assert len(a) == len(b)
+    if len(a):
+        _same(a, b, 1e-3, 1e-5)
+    with pytest.raises(ValueError, match="can only predict"):
+        YOLO(onnx).export()
+
+
+def test_detections_plot_save_and_dict(tmp_path: Path) -> None:
+    image = random_image(60, 80, 1)
+    dets = Detections(np.array([[10, 5, 40, 30]], np.float32), np.array([0.9], np.float32), np.array([1]),
+                      ["cat", "dog"], (60, 80), "x")
+    drawn = dets.plot(image)
+    assert np.array_equal(drawn, draw_detections(image, dets)) and not np.array_equal(drawn, image)
+    with pytest.raises(ValueError, match="pass it"):
+        dets.plot()
+    dets.image = image
+    assert np.array_equal(dets.plot(), drawn)
+    saved = dets.save(tmp_path / "a.png")
+    assert np.array_equal(cv2.cvtColor(cv2.imread(str(saved)), cv2.COLOR_BGR2RGB), drawn)  # png: lossless
+    assert json.loads(dets.save(tmp_path / "a.json").read_text()) == [
+        {"image_id": "x", "category_id": 1, "bbox": [10.0, 5.0, 30.0, 25.0], "score": 0.9}]
+    assert dets.save(tmp_path / "a.txt").read_text() == "1 0.312500 0.291667 0.375000 0.416667 0.90000\n"
+    d = dets.to_dict()
+    assert d["boxes"].shape == (1, 4) and d["boxes"].dtype == np.float32 and d["labels"].tolist() == ["dog"]
+    assert d["class_ids"].dtype == np.int64 and d["image_size"].tolist() == [60, 80]
+    empty = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), ["a"])
+    assert empty.to_dict()["boxes"].shape == (0, 4)
+
+
+def test_predict_keeps_arrays_for_plot(tmp_path: Path) -> None:
+    image = random_image(64, 64, 2)
+    dets = YOLO(saved_model(tmp_path)).predict(image, conf=0.2)[0]
+    assert np.array_equal(dets.plot(), draw_detections(image, dets))

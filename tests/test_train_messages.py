@@ -1,0 +1,73 @@
+"""What training tells its user: the run folder first, a warning when best cannot be
+chosen by mAP, one validation line per validation, loss per image (= box + obj + cls),
+epochs 1-based in metrics.csv, and on Ctrl-C what was saved and the exact resume command."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from pathlib import Path
+
+import pytest
+
+from yolo3.cli import main
+from yolo3.train import train
+from yolo3.train.logging import read_metrics
+
+from _train_utils import small_config, synth_data
+
+
+def test_start_lines_validation_lines_and_per_image_loss(tmp_path: Path, caplog) -> None:
+    data = synth_data(tmp_path, n_train=8, n_val=4, imgsz=64)
+    cfg = small_config(data, tmp_path, epochs=2, val_interval=1)
+    with caplog.at_level(logging.INFO, logger="yolo3.train"):
+        result = train(cfg)
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0] == f"run folder: {result.run_dir}"
+    vals = [m for m in messages if " val: " in m]
+    rows = read_metrics(result.run_dir / "metrics.csv")
+    assert [r["epoch"] for r in rows] == ["1", "2"]  # as the bar counts
+    assert vals == [f"epoch {i + 1}/2 val: mAP@0.5 {float(r['mAP@0.5']):.4f}  mAP@0.5:0.95 {float(r['mAP@0.5:0.95']):.4f}"
+                    for i, r in enumerate(rows)]
+    assert not any("no 'val' split" in m for m in messages)
+    for r in rows:  # the loss column is per image, the sum of the terms it shows
+        terms = float(r["train/box"]) + float(r["train/obj"]) + float(r["train/cls"])
+        assert float(r["train/loss"]) == pytest.approx(terms, rel=1e-4)
+
+
+def test_no_val_split_warns_that_best_is_by_training_loss(tmp_path: Path, caplog) -> None:
+    data = synth_data(tmp_path, n_train=8, n_val=0, imgsz=64)
+    with caplog.at_level(logging.INFO, logger="yolo3.train"):
+        result = train(small_config(data, tmp_path, epochs=1, val_interval=1))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(f"{data} has no 'val' split: best.safetensors will be the epoch with the lowest training loss" in w
+               for w in warnings)
+    assert "no 'val' split" in (result.run_dir / "train.log").read_text()
+
+
+def test_ctrl_c_says_what_was_saved_and_the_resume_command_works(tmp_path: Path) -> None:
+    data = synth_data(tmp_path, n_train=8, imgsz=64)
+
+    def interrupt(epoch: int, row: dict) -> None:
+        if epoch == 1:  # after the second epoch's checkpoint
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as err:
+        train(small_config(data, tmp_path, epochs=3), callbacks=[interrupt])
+    run = tmp_path / "run"
+    lines = str(err.value.args[0]).splitlines()
+    assert lines[0] == f"interrupted: {run / 'weights' / 'last.safetensors'} holds epoch 2 (the last complete one)"
+    assert lines[-1] == f"resume with: yolo3 train --resume {run}"
+    assert main(shlex.split(lines[-1].removeprefix("resume with: "))[1:]) == 0
+    assert [r["epoch"] for r in read_metrics(run / "metrics.csv")] == ["1", "2", "3"]
+
+
+def test_cli_prints_the_interrupt_message_and_exits_130(monkeypatch, capsys) -> None:
+    import yolo3.train
+
+    def fake_train(cfg):
+        raise KeyboardInterrupt("interrupted: x holds epoch 4 (the last complete one)\nresume with: yolo3 train --resume x")
+
+    monkeypatch.setattr(yolo3.train, "train", fake_train)
+    assert main(["train", "--data", "d.yaml"]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == "resume with: yolo3 train --resume x"

@@ -1,0 +1,109 @@
+"""val's files: --save-json writes exactly what was scored (pycocotools on the two files
+gives val's numbers); --save-thresholds writes a copy unless --in-place confirms, and
+refuses degenerate thresholds; detect's JSON uses the category ids of convert --to coco."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from yolo3.cli import main
+from yolo3.data.formats import load_dataset, save_dataset
+from yolo3.eval.coco import COCO_METRIC_NAMES
+from yolo3.io.checkpoint import read_metadata, save_model
+from yolo3.models import create_model
+
+
+
+def _setup(tmp_path: Path, bias: float) -> tuple[Path, Path, list[str]]:
+    """A YOLO dataset of 4 images, 64 px, each with one box over 95 % of the image (what
+    an untrained model's clipped, full-image boxes overlap at IoU 0.9), and a model."""
+    import cv2
+
+    from _infer_utils import random_image
+
+    names = ["a", "b"]
+    for split in ("images/val", "labels/val"):
+        (tmp_path / split).mkdir(parents=True)
+    for i in range(4):
+        cv2.imwrite(str(tmp_path / "images" / "val" / f"{i}.png"), random_image(64, 64, seed=i))
+        (tmp_path / "labels" / "val" / f"{i}.txt").write_text(f"{i % 2} 0.5 0.5 0.95 0.95\n")
+    data = tmp_path / "data.yaml"
+    data.write_text(f"path: {tmp_path}\ntrain: images/val\nval: images/val\nnames: {names}\n")
+    torch.manual_seed(0)
+    model = create_model("yolov3-tiny", num_classes=len(names), class_names=names, width=0.25, imgsz=64)
+    with torch.no_grad():  # bias > 0: confident detections from an untrained model; 0: the prior (~1e-4 scores)
+        for head in model.heads:
+            head.conv.bias.add_(bias)
+    weights = tmp_path / "w.safetensors"
+    save_model(weights, model.eval())
+    return data, weights, names
+
+
+def test_save_json_recomputes_with_pycocotools(tmp_path: Path) -> None:
+    data, weights, _ = _setup(tmp_path, 6.0)
+    out = tmp_path / "v"
+    assert main(["val", "--weights", str(weights), "--data", str(data), "--out", str(out), "--no-plots",
+                 "--save-json"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(out / "ground_truth.json"))
+        dt = gt.loadRes(str(out / "predictions.json"))
+        ev = COCOeval(gt, dt, "bbox")  # the reference evaluator, not yolo3's fast copy
+        ev.evaluate(), ev.accumulate(), ev.summarize()
+    assert len(gt.getImgIds()) == 4 and len(dt.getAnnIds()) > 0 and ev.stats[1] > 0  # something matched
+    metrics = summary["metrics"]
+    assert [metrics[k] for k in COCO_METRIC_NAMES] == pytest.approx(list(ev.stats), abs=1e-9)
+
+
+def test_save_thresholds_writes_a_copy_unless_in_place(tmp_path: Path, capsys) -> None:
+    data, weights, names = _setup(tmp_path, 6.0)
+    before = weights.read_bytes()
+    assert main(["val", "--weights", str(weights), "--data", str(data), "--out", str(tmp_path / "v"), "--no-plots",
+                 "--save-thresholds"]) == 0
+    copy = tmp_path / "v" / "w.safetensors"
+    assert weights.read_bytes() == before  # the original is untouched
+    thresholds = read_metadata(copy)["class_thresholds"]
+    assert len(thresholds) == len(names) and min(thresholds) >= 0.01
+    assert f"yolo3 detect --weights {copy} --thresholds auto" in capsys.readouterr().out
+    assert main(["val", "--weights", str(weights), "--data", str(data), "--out", str(tmp_path / "v2"), "--no-plots",
+                 "--save-thresholds", "--in-place"]) == 0
+    assert read_metadata(weights)["class_thresholds"] == thresholds
+    assert main(["val", "--weights", str(weights), "--data", str(data), "--in-place"]) == 2
+    assert "--in-place only applies with --save-thresholds" in capsys.readouterr().err
+
+
+def test_degenerate_thresholds_are_refused(tmp_path: Path, capsys) -> None:
+    data, weights, _ = _setup(tmp_path, 0.0)  # untrained: scores near the 0.01·0.01 prior
+    before = weights.read_bytes()
+    rc = main(["val", "--weights", str(weights), "--data", str(data), "--out", str(tmp_path / "v"), "--no-plots",
+               "--save-thresholds", "--in-place"])
+    captured = capsys.readouterr()
+    assert rc == 2 and "mAP@0.5:0.95" in captured.out  # the metrics are still shown
+    err = captured.err.strip().splitlines()[-1]
+    assert err.startswith("yolo3 val: error: --save-thresholds: ") and "below 0.01" in err and "nothing written" in err
+    assert weights.read_bytes() == before and not (tmp_path / "v" / "w.safetensors").exists()
+
+
+def test_detect_json_category_ids_match_convert_to_coco(tmp_path: Path, capsys) -> None:
+    data, weights, names = _setup(tmp_path, 6.0)
+    coco_root = save_dataset(load_dataset(data), tmp_path / "coco", "coco", images="none")
+    categories = json.loads((coco_root / "annotations" / "val.json").read_text())["categories"]
+    id_of = {c["name"]: c["id"] for c in categories}
+    out = tmp_path / "det"
+    assert main(["detect", str(data.parent / "images" / "val"), "--weights", str(weights), "--out", str(out),
+                 "--conf", "0.3", "--no-images"]) == 0
+    assert "category_id = class index + 1" in capsys.readouterr().out
+    records = json.loads((out / "predictions.json").read_text())
+    assert records
+    for txt in (out / "labels").glob("*.txt"):  # the txt files hold class indices, the JSON category ids
+        classes = sorted(int(line.split()[0]) for line in txt.read_text().splitlines())
+        ids = sorted(r["category_id"] for r in records if str(r["image_id"]) == txt.stem)
+        assert ids == sorted(id_of[names[c]] for c in classes)

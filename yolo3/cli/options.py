@@ -1,0 +1,117 @@
+"""Argument types shared by every command: numbers are checked where they enter.
+
+Each validator turns the option's text into a value or raises
+`argparse.ArgumentTypeError` with one line saying what is allowed, so argparse prints
+`yolo3 COMMAND: error: argument --imgsz: …` and exits 2 before anything runs. The
+same functions take numbers (the `yolo3.YOLO` facade checks its keywords with them).
+
+Input size rule (one rule for train, val, detect, export, show-batch): a size that is
+not a positive multiple of the network stride (32) is refused, naming the nearest
+valid sizes — never silently rounded, so the size in a run's config is the size typed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from yolo3.config import imgsz_problem
+
+__all__ = ["anchor_list", "finite_float", "fraction", "imgsz", "imgsz_problem", "nonneg_float", "nonneg_int",
+           "positive_float", "positive_int", "HelpFormatter"]
+
+
+def _number(text: object, kind: type) -> float:
+    """int(text) / float(text) with a one-line error."""
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        noun = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def imgsz(text: object) -> int:
+    """Network input size in pixels: a positive multiple of 32."""
+    value = int(_number(text, int))
+    problem = imgsz_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
+def positive_int(text: object) -> int:
+    """An integer >= 1 (batch sizes, epochs, counts)."""
+    value = int(_number(text, int))
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def nonneg_int(text: object) -> int:
+    """An integer >= 0 (0 usually means off / all)."""
+    value = int(_number(text, int))
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def finite_float(text: object) -> float:
+    """Any finite number (no nan, no inf)."""
+    return float(_number(text, float))
+
+
+def positive_float(text: object) -> float:
+    """A finite number > 0 (learning rates, thresholds of ratios)."""
+    value = float(_number(text, float))
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value:g} must be greater than 0")
+    return value
+
+
+def nonneg_float(text: object) -> float:
+    """A finite number >= 0."""
+    value = float(_number(text, float))
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value:g} must be 0 or more")
+    return value
+
+
+def fraction(text: object) -> float:
+    """A finite number in [0, 1] (scores, IoU thresholds)."""
+    value = float(_number(text, float))
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value:g} must be between 0 and 1")
+    return value
+
+
+def anchor_list(text: object) -> list[list[float]]:
+    """'w,h w,h …' (input pixels, as `yolo3 anchors` prints them) → [[w, h], …]."""
+    pairs = []
+    for item in str(text).replace(";", " ").split():
+        parts = item.split(",")
+        if len(parts) != 2:
+            raise argparse.ArgumentTypeError(f"{item!r} is not w,h; give anchors as 'w,h w,h …' (e.g. '10,13 16,30')")
+        w, h = (positive_float(v) for v in parts)
+        pairs.append([w, h])
+    if not pairs:
+        raise argparse.ArgumentTypeError("no anchors given; use 'w,h w,h …'")
+    return pairs
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default: argparse's '(default: X)', '(default:
+    off)' for a flag, and no addition when the help text already says its default
+    (e.g. 'default: the checkpoint's' for an option whose value None means that)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text.lower() or action.default is argparse.SUPPRESS or action.required:
+            return text
+        if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            return f"{text} (default: {'on' if action.default else 'off'})"
+        if action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
+            return f"{text} (default: %(default)s)"
+        return text

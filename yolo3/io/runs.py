@@ -1,0 +1,34 @@
+"""Output folders that never overwrite: `runs/train`, `runs/train2`, … (one rule for
+train, val and detect).
+
+`next_run_dir` claims the folder by creating it (`mkdir` without exist_ok), so two
+runs started at the same moment get different folders instead of sharing one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def next_run_dir(project: str | Path, name: str, exist_ok: bool = False) -> Path:
+    """Creates and returns `project/name`, or `name2`, `name3`, … — the first that does
+    not exist yet. With exist_ok, `project/name` itself (created if missing)."""
+    base = Path(project)
+    base.mkdir(parents=True, exist_ok=True)
+    if exist_ok:
+        (base / name).mkdir(exist_ok=True)
+        return base / name
+    n = 1
+    while True:
+        path = base / (name if n == 1 else f"{name}{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            n += 1
+
+
+def numbered_out(out: str | Path) -> Path:
+    """`next_run_dir` for a folder given as one path (`runs/detect` → runs/detect2 …)."""
+    path = Path(out)
+    return next_run_dir(path.parent, path.name)
