@@ -358,6 +358,22 @@ def test_a_sibling_root_loads_when_asked(tmp_path: Path) -> None:
     assert len(load_dataset(cfg, allow_outside_root=True).splits["train"]) == 1
 
 
+def test_commands_without_the_flag_are_allowed_by_the_environment(tmp_path: Path, monkeypatch, capsys) -> None:
+    """train, val, demo, … read the data.yaml through load_dataset with no flag of their own:
+    the refusal names YOLO3_ALLOW_OUTSIDE_ROOT, and setting it lets them read a sibling root."""
+    from yolo3.cli import main
+
+    write_yolo_dataset(tmp_path / "ds", {"a.jpg": plain_image(64, 96)}, {"a.jpg": "0 0.5 0.5 0.25 0.25\n"}, ["x"])
+    cfg = tmp_path / "cfg" / "data.yaml"
+    cfg.parent.mkdir()
+    cfg.write_text("path: ../ds\ntrain: images/train\nnames: [x]\n")
+    assert main(["show-batch", str(cfg), "--out", str(tmp_path / "b.jpg")]) == 2
+    assert "YOLO3_ALLOW_OUTSIDE_ROOT=1" in capsys.readouterr().err
+    monkeypatch.setenv("YOLO3_ALLOW_OUTSIDE_ROOT", "1")
+    assert len(load_dataset(cfg).splits["train"]) == 1
+    assert main(["show-batch", str(cfg), "--out", str(tmp_path / "b.jpg")]) == 0
+
+
 def test_a_yaml_alias_bomb_is_refused_fast_with_a_clear_message(tmp_path: Path) -> None:
     levels = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     levels += [f"a{k}: &a{k} [" + ", ".join([f"*a{k - 1}"] * 10) + "]" for k in range(1, 10)]

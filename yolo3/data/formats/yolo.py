@@ -15,6 +15,7 @@ checked with messages that name the file.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +101,10 @@ def _class_names(data: dict, path: Path) -> list[str]:
     return names
 
 
+ALLOW_OUTSIDE_ENV = "YOLO3_ALLOW_OUTSIDE_ROOT"
+"""Environment switch that lets every command read a data.yaml whose folders lie outside its own tree."""
+
+
 def _inside(p: Path, folder: Path) -> bool:
     p = p.resolve()
     return p == folder or p.is_relative_to(folder)
@@ -108,8 +113,8 @@ def _inside(p: Path, folder: Path) -> bool:
 def _outside_error(yaml_path: Path, what: str, p: Path) -> DataError:
     return DataError(f"{yaml_path}: {what} → {p.resolve()} is outside the data.yaml's folder "
                      f"{yaml_path.parent.resolve()}, and reading it could walk a whole disk; move data.yaml into "
-                     "the dataset folder, or pass --allow-outside-root (check-data, convert; allow_outside_root=True "
-                     "in Python) if you mean it")
+                     f"the dataset folder, or if you mean it pass --allow-outside-root (check-data, convert), set "
+                     f"{ALLOW_OUTSIDE_ENV}=1 (any command: train, val, demo, …) or allow_outside_root=True in Python")
 
 
 MAX_LIST_BYTES = 64 << 20
@@ -187,8 +192,10 @@ def read_yolo(yaml_path: str | Path, allow_outside_root: bool = False) -> Datase
 
     The root (`path`) and every split folder must lie inside the data.yaml's own folder
     tree unless allow_outside_root: a hostile or careless `path: /` must not make
-    check-data walk the whole filesystem.
+    check-data walk the whole filesystem. Setting YOLO3_ALLOW_OUTSIDE_ROOT=1 allows it
+    for commands without the flag (train, val, demo, show-batch, anchors).
     """
+    allow_outside_root = allow_outside_root or os.environ.get(ALLOW_OUTSIDE_ENV) == "1"
     yaml_path = Path(yaml_path)
     data = _read_yaml(yaml_path)
     names = _class_names(data, yaml_path)
