@@ -119,7 +119,7 @@ function draw(item) {
   ctx.clearRect(0, 0, c.width, c.height);
   ctx.drawImage(item.image, 0, 0);
   const dets = item.result ? item.result.detections.filter(visible) : [];
-  const line = Math.max(1, Math.round(Math.max(c.width, c.height) / 300));
+  const line = Math.max(2, Math.round(Math.max(c.width, c.height) / 300));
   ctx.lineWidth = line;
   ctx.font = `${Math.max(10, line * 6)}px sans-serif`;
   for (const d of dets) {
