@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=30.0, help="per-request limit in seconds (504 beyond)")
     p.add_argument("--max-body-mb", type=float, default=20.0, help="request body cap in MiB (413 beyond)")
     p.add_argument("--api-key", default=None,
-                   help="require 'Authorization: Bearer KEY' on /v1/* and /metrics (default: env YOLO3_API_KEY)")
+                   help="require 'Authorization: Bearer KEY' on /v1/* and /metrics; prefer the environment "
+                        "variable YOLO3_API_KEY (a command-line key is visible to other users in `ps`)")
     p.add_argument("--conf", type=float, default=0.25, help="default score threshold (a request may override)")
     p.add_argument("--iou", type=float, default=0.45, help="default NMS IoU threshold")
     p.add_argument("--max-det", type=int, default=300, help="default detections kept per image")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import AsyncIterator
 
 import numpy as np
@@ -42,6 +43,7 @@ def create_app(detector: Detector, config: ServeConfig | None = None) -> FastAPI
         batcher = MicroBatcher(detector, config.max_batch, config.max_wait_ms / 1e3, config.queue_size, metrics)
         await batcher.start()
         app.state.batcher = batcher
+        app.state.decode_pool = ThreadPoolExecutor(config.decode_threads, thread_name_prefix="yolo3-decode")
         if config.warmup:
             await batcher.warmup([np.full((detector.imgsz, detector.imgsz, 3), 114, np.uint8)])
         app.state.ready = True
@@ -50,6 +52,7 @@ def create_app(detector: Detector, config: ServeConfig | None = None) -> FastAPI
         finally:
             app.state.ready = False
             await batcher.stop()
+            app.state.decode_pool.shutdown(wait=True)
 
     app = FastAPI(title="yolo3 serve", version="1", lifespan=lifespan,
                   description="Object detection with a yolo3 model. Errors are JSON `{error, status}`.")

@@ -21,6 +21,8 @@ class ServeConfig:
     max_pixels: decoded-image cap, width × height (413 above it; checked from the header).
     api_key: when set, /v1/* and /metrics need `Authorization: Bearer <key>` (401
         otherwise). Never printed: excluded from repr.
+    decode_threads: threads that decode uploaded images (bounded: a burst of uploads
+        cannot start dozens of decoders, each with its own memory arena).
     graceful_timeout_s: on SIGTERM/SIGINT, how long in-flight requests may take to finish.
     warmup: run one forward pass before /readyz says ready.
     """
@@ -34,6 +36,7 @@ class ServeConfig:
     max_body_bytes: int = 20 * 1024 * 1024
     max_pixels: int = MAX_PIXELS
     api_key: str | None = dataclasses.field(default=None, repr=False)
+    decode_threads: int = 2
     graceful_timeout_s: float = 30.0
     warmup: bool = True
 
@@ -42,6 +45,7 @@ class ServeConfig:
             "port": 0 <= self.port <= 65535, "max_batch": self.max_batch >= 1, "max_wait_ms": self.max_wait_ms >= 0,
             "queue_size": self.queue_size >= 1, "timeout_s": self.timeout_s > 0,
             "max_body_bytes": self.max_body_bytes >= 1, "max_pixels": self.max_pixels >= 1,
+            "decode_threads": self.decode_threads >= 1,
             "graceful_timeout_s": self.graceful_timeout_s >= 0,
         }
         for name, ok in checks.items():

@@ -7,13 +7,13 @@ Handlers read the loaded detector, batcher, config and metrics from `request.app
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
@@ -57,8 +57,23 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-@router.post("/v1/detect", summary="Detect objects in one image", openapi_extra=_DETECT_OPENAPI)
-async def detect(request: Request) -> dict[str, Any]:
+_DETECT_EXAMPLE = {
+    "image": {"width": 640, "height": 480},
+    "detections": [{"box": [12.5, 40.0, 180.25, 300.0], "score": 0.91, "class_id": 0, "class_name": "cat"}],
+    "model": {"name": "best.safetensors", "backend": "torch", "precision": "fp32"},
+    "timing_ms": {"decode": 2.1, "queue": 3.0, "forward": 35.2, "postprocess": 0.8, "total": 42.5},
+    "batch_size": 4,
+}
+_ERRORS = {code: {"description": text, "content": {"application/json": {"example": {"error": "…", "status": code}}}}
+           for code, text in [(400, "not an image / no image"), (401, "API key missing or wrong"),
+                              (413, "body or pixel count over the cap"), (422, "a bad field (conf, classes, roi, …)"),
+                              (503, "queue full (see Retry-After) or not ready"), (504, "no answer within the timeout")]}
+
+
+@router.post("/v1/detect", summary="Detect objects in one image", openapi_extra=_DETECT_OPENAPI,
+             responses={200: {"description": "detections in original pixels",
+                              "content": {"application/json": {"example": _DETECT_EXAMPLE}}}, **_ERRORS})
+async def detect(request: Request) -> JSONResponse:
     """One image (multipart field `image`, or the raw image bytes as the body) → detections
     in original pixels. Controls come as form fields or query parameters."""
     start = time.perf_counter()
@@ -73,7 +88,8 @@ async def detect(request: Request) -> dict[str, Any]:
         raise HTTPException(422, str(err)) from None
     decode_start = time.perf_counter()
     try:
-        image = await run_in_threadpool(decode_image, data, "uploaded image", state.config.max_pixels)
+        image = await asyncio.get_running_loop().run_in_executor(
+            state.decode_pool, decode_image, data, "uploaded image", state.config.max_pixels)
     except ImageTooLargeError as err:
         raise HTTPException(413, str(err)) from None
     except ImageReadError as err:
@@ -87,14 +103,14 @@ async def detect(request: Request) -> dict[str, Any]:
     total = time.perf_counter() - start
     state.metrics.latency.observe(total)
     batch_size = timing.pop("batch_size")
-    return {
+    return JSONResponse({  # plain JSON types already: no response-model validation pass
         "image": {"width": int(image.shape[1]), "height": int(image.shape[0])},
         "detections": detections_json(dets),
         "model": _model_brief(state.detector),
         "timing_ms": {"decode": round(decode_ms, 3), **{k: round(v, 3) for k, v in timing.items()},
                       "total": round(total * 1e3, 3)},
         "batch_size": batch_size,
-    }
+    })
 
 
 async def _read_image_bytes(request: Request, fields: dict[str, str]) -> bytes:
@@ -107,6 +123,7 @@ async def _read_image_bytes(request: Request, fields: dict[str, str]) -> bytes:
             raise HTTPException(400, "multipart body has no file field 'image'; send the image as -F image=@file.jpg")
         fields.update({k: v for k, v in form.items() if k != "image" and isinstance(v, str)})
         data = await upload.read()
+        await form.close()  # spooled temporary files go now, not at garbage collection
     else:
         data = await request.body()
     if not data:
