@@ -258,5 +258,7 @@ def test_model_info_probes_docs_page(detector: Detector) -> None:
         assert "multipart/form-data" in schema["paths"]["/v1/detect"]["post"]["requestBody"]["content"]
         page = client.get("/")
         assert page.status_code == 200 and "/static/page.js" in page.text and "http" not in page.text.split("<body>")[1]
-        assert client.get("/static/page.js").headers["content-type"].startswith("text/javascript")
+        script = client.get("/static/page.js")
+        assert script.headers["content-type"].startswith("text/javascript")
+        assert "http" not in script.text and "http" not in client.get("/static/page.css").text  # no CDN, no host
         assert_json_error(client.get("/static/..%2Fapp.py"), 404)
