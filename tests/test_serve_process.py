@@ -40,7 +40,7 @@ def start(weights: Path, port: int, *extra: str, env: dict[str, str] | None = No
     return proc, lines
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_drains_in_flight_request_then_exits_0(tmp_path: Path, sig: signal.Signals) -> None:
     port = free_port()
     # a lone request waits up to 1.5 s for batch partners: it is in flight when the signal comes
