@@ -192,6 +192,7 @@ def test_micro_batching_each_request_gets_its_own_answer(detector: Detector) -> 
     assert len({len(r) for r in refs}) > 1
     for response, ref in zip(responses, refs):
         assert response.status_code == 200 and response.json()["batch_size"] == 8
+        assert response.json()["timing_ms"]["queue"] < 2500  # a full batch goes at once, not after max_wait (3 s)
         assert_same(response.json(), ref)
     assert "yolo3_batch_size_count 1.0" in metrics and "yolo3_batch_size_sum 8.0" in metrics
     assert 'yolo3_http_requests_total{route="/v1/detect",status="200"} 8.0' in metrics
