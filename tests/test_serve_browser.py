@@ -41,6 +41,12 @@ def _browser_or_skip():
 
 
 @pytest.fixture
+def sync_playwright():
+    """Playwright's sync API, or a skip that says what is missing (before any server starts)."""
+    return _browser_or_skip()
+
+
+@pytest.fixture
 def server(tmp_path: Path):
     """A real uvicorn server on 127.0.0.1 (free port) in a thread; yields its base URL."""
     detector = Detector.load(serve_model(tmp_path, imgsz=128), nms=NMSConfig(conf_threshold=0.25), threads=1)
@@ -90,8 +96,7 @@ def idle(page) -> None:
                            "window.yolo3State.items.every(i => (i.result || i.error) && i.image)", timeout=30_000)
 
 
-def test_page_draws_the_api_answer_and_filters(server: str, tmp_path: Path) -> None:
-    sync_playwright = _browser_or_skip()
+def test_page_draws_the_api_answer_and_filters(sync_playwright, server: str, tmp_path: Path) -> None:
     paths = []
     for i, (h, w) in enumerate([(240, 320), (200, 260)]):
         paths.append(tmp_path / f"scene{i}.png")
