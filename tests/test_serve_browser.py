@@ -191,5 +191,14 @@ def test_page_draws_the_api_answer_and_filters(sync_playwright, server: str, tmp
             assert errors == []
             if os.environ.get("YOLO3_SCREENSHOT"):
                 page.screenshot(path=str(REPO / os.environ["YOLO3_SCREENSHOT"]), full_page=True)
+
+            # a file that is not an image: its card shows the server's one-line error
+            (tmp_path / "notes.txt").write_text("not an image")
+            page.set_input_files("#files", str(tmp_path / "notes.txt"))
+            page.wait_for_function("window.yolo3State.items.length === 3 && window.yolo3State.items[2].error",
+                                   timeout=30_000)
+            card = page.locator(".card").nth(2).inner_text()
+            assert "notes.txt: 400: uploaded image: not a decodable image" in card
+            assert errors == []
         finally:
             browser.close()

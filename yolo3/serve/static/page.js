@@ -82,7 +82,10 @@ function makeCard(item) {
   attachRoiDrawing(item);
   createImageBitmap(item.file).then((bmp) => {
     item.image = bmp; canvas.width = bmp.width; canvas.height = bmp.height; draw(item);
-  }).catch(() => { item.meta.textContent = item.name + ": the browser cannot display this file"; });
+  }).catch(() => {
+    if (item.error) showError(item);  // the server's answer came first: keep its reason
+    else item.meta.textContent = item.name + ": the browser cannot display this file";
+  });
 }
 
 function select(index) {
@@ -115,7 +118,7 @@ function visible(det) {
 
 function draw(item) {
   const c = item.canvas, ctx = c.getContext("2d");
-  if (!item.image) return;
+  if (!item.image) { if (item.error) showError(item); return; }  // e.g. not an image: the server says why
   ctx.clearRect(0, 0, c.width, c.height);
   ctx.drawImage(item.image, 0, 0);
   const dets = item.result ? item.result.detections.filter(visible) : [];
@@ -135,11 +138,13 @@ function draw(item) {
   c.dataset.drawn = String(dets.length);
   item.meta.textContent = item.error ? "" : `${item.name}: ${dets.length} of ` +
     `${item.result ? item.result.detections.length : 0} detections shown` + (item.roi ? " (ROI)" : "");
-  if (item.error) {
-    item.meta.innerHTML = "";
-    const err = document.createElement("span"); err.className = "error"; err.textContent = `${item.name}: ${item.error}`;
-    item.meta.append(err);
-  }
+  if (item.error) showError(item);
+}
+
+function showError(item) {
+  item.meta.innerHTML = "";
+  const err = document.createElement("span"); err.className = "error"; err.textContent = `${item.name}: ${item.error}`;
+  item.meta.append(err);
 }
 
 function drawRoi(ctx, points, color, closed) {
