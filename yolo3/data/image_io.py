@@ -93,6 +93,10 @@ def read_file_bytes(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     return data
 
 
+class ImageTooLargeError(ImageReadError):
+    """An image whose header says it has more pixels than the cap (nothing was decoded)."""
+
+
 def header_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
     """(w, h) stored in an encoded image's header (no pixel decode); None if Pillow
     cannot identify it (OpenCV may still decode it)."""
@@ -111,7 +115,7 @@ def header_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
 def read_image(path: str | Path, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
     """Reads an image file → (h, w, 3) uint8 RGB, EXIF orientation applied.
 
-    max_pixels: refuse (ImageReadError) files whose header says w·h is above it,
+    max_pixels: refuse (ImageTooLargeError, an ImageReadError) files whose header says w·h is above it,
     before decoding; None = no cap (OpenCV's own limit of 2^30 pixels still holds).
     """
     path = Path(path)
@@ -121,16 +125,26 @@ def read_image(path: str | Path, max_pixels: int | None = MAX_PIXELS) -> np.ndar
         raise
     except OSError as err:
         raise ImageReadError(f"{path}: cannot read file ({err.strerror or err})") from err
+    return decode_image(data, str(path), max_pixels)
+
+
+def decode_image(data: bytes | np.ndarray, name: str, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
+    """Encoded image bytes (as read from a file or received over HTTP) → (h, w, 3) uint8
+    RGB, EXIF orientation applied. The format is sniffed from the bytes, never taken from
+    a file name. `name` labels the messages; ImageTooLargeError above `max_pixels`
+    (checked from the header, before decoding), ImageReadError for anything undecodable.
+    """
+    data = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data
     if data.size == 0:
-        raise ImageReadError(f"{path}: empty file; remove it or replace it with the real image")
+        raise ImageReadError(f"{name}: empty file; remove it or replace it with the real image")
     size = header_size(data) if max_pixels is not None else None
     if size is not None and size[0] * size[1] > max_pixels:
         w, h = size
-        raise ImageReadError(f"{path}: {w}x{h} = {w * h / 1e6:.0f} MP exceeds the cap of {max_pixels / 1e6:.0f} MP "
-                             "(decoding it could exhaust memory); downscale the file (and its boxes)")
+        raise ImageTooLargeError(f"{name}: {w}x{h} = {w * h / 1e6:.0f} MP exceeds the cap of {max_pixels / 1e6:.0f} MP "
+                                 "(decoding it could exhaust memory); downscale the file (and its boxes)")
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
-        raise ImageReadError(f"{path}: not a decodable image (corrupt, or not an image format OpenCV reads)")
+        raise ImageReadError(f"{name}: not a decodable image (corrupt, or not an image format OpenCV reads)")
     rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     alpha = alpha_channel(data)
     return composite_on_pad(rgb, alpha) if alpha is not None and alpha.shape == rgb.shape[:2] else rgb

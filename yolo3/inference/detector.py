@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from yolo3.config import imgsz_problem
-from yolo3.data.letterbox import boxes_from_letterbox
+from yolo3.data.letterbox import LetterboxInfo, boxes_from_letterbox
 from yolo3.inference.backends import Backend, OnnxBackend, TorchBackend
+from yolo3.inference.device import resolve_device
 from yolo3.inference.fast import configure_threads
 from yolo3.inference.postprocess import NMSConfig, candidates, select
 from yolo3.inference.predict import detections_from_network
@@ -30,6 +31,7 @@ from yolo3.inference.tta import TTAConfig, merge_boxes, tta_predict
 from yolo3.io.checkpoint import CheckpointError, load_model, model_config_from_metadata, read_onnx_metadata
 
 Thresholds = None | str | Sequence[float] | dict[str, float]
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
 
 
 class Detector:
@@ -55,6 +57,8 @@ class Detector:
         self.nms = nms or NMSConfig()
         self.batch_size = batch_size
         self.source = str(self.metadata.get("path", "model"))
+        self.backend_name: str = getattr(backend, "name", type(backend).__name__)
+        self.precision: str = getattr(backend, "precision", "fp32")
 
     @classmethod
     def load(
@@ -67,21 +71,39 @@ class Detector:
         imgsz: int | None = None,
         nms: NMSConfig | None = None,
         batch_size: int = 8,
+        backend: str = "auto",
     ) -> "Detector":
-        """From a yolo3 checkpoint (.safetensors; pickles only with `trust_pickle`) or an .onnx."""
+        """From a yolo3 checkpoint (.safetensors; pickles only with `trust_pickle`) or an .onnx.
+
+        backend: 'auto' (by file type: .onnx → onnxruntime, checkpoints → torch), or one of
+        torch / onnxruntime / openvino; a backend that cannot read the file, or that is not
+        installed, raises ValueError naming the file and what to use instead.
+        """
         path = Path(path)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend {backend!r}: use one of {', '.join(BACKENDS)}")
+        is_onnx = path.suffix.lower() == ".onnx"
+        chosen = ("onnxruntime" if is_onnx else "torch") if backend == "auto" else backend
+        if chosen == "openvino":
+            raise ValueError(f"{path}: the openvino backend is not available in this build; use --backend auto")
+        if chosen == "onnxruntime" and not is_onnx:
+            raise ValueError(f"{path}: onnxruntime runs exported .onnx files; export it with `yolo3 export` "
+                             "or use --backend torch")
+        if chosen == "torch" and is_onnx:
+            raise ValueError(f"{path}: the torch backend reads checkpoints (.safetensors); "
+                             "use --backend onnxruntime for an .onnx file")
         configure_threads(threads)
-        if path.suffix.lower() == ".onnx":
+        if is_onnx:
             if not path.is_file():
                 raise CheckpointError(f"{path}: no such ONNX file")
             meta = read_onnx_metadata(path)
             cfg = model_config_from_metadata(meta, path)
-            backend: Backend = OnnxBackend(path, threads)
+            engine: Backend = OnnxBackend(path, threads)
         else:
             model, meta = load_model(path, trust_pickle=trust_pickle)
             cfg = model.cfg
-            backend = TorchBackend(model, precision, device=device)
-        detector = cls(backend, cfg.names, imgsz or cfg.imgsz, meta, nms, batch_size)
+            engine = TorchBackend(model, precision, device=str(resolve_device(device)))
+        detector = cls(engine, cfg.names, imgsz or cfg.imgsz, meta, nms, batch_size)
         detector.source = str(path)
         return detector
 
@@ -172,22 +194,36 @@ class Detector:
         """One batch of RGB uint8 arrays through the pipeline (see module docstring)."""
         if not arrays:
             return []
+        preds, infos = self.forward(arrays, tta)
+        return [self.finish(pred, info, source, cfg, roi, tta) for pred, info, source in zip(preds, infos, sources)]
+
+    def forward(
+        self, arrays: list[np.ndarray], tta: TTAConfig | None = None
+    ) -> tuple[torch.Tensor, list[LetterboxInfo]]:
+        """Letterbox + backend for one batch → (decoded predictions (B, N, 5+C), letterbox infos).
+
+        The per-image controls (thresholds, classes, ROI, NMS) come after, in `finish`, so
+        a server can batch requests with different controls into one forward pass.
+        """
         if tta is not None:
-            preds, infos = tta_predict(self.backend, arrays, self.imgsz, tta)
-        else:
-            batch, infos = letterbox_batch(arrays, self.imgsz)
-            preds = self.backend(batch)
-        results = []
-        for pred, info, source in zip(preds, infos, sources):
-            boxes, scores, labels = candidates(pred.float(), cfg)
-            if roi is not None and len(scores):
-                original = boxes_from_letterbox(boxes, info, clip=False)
-                centres = ((original[:, :2] + original[:, 2:]) / 2).numpy()
-                inside = torch.from_numpy(roi.contains(centres, info.original))
-                boxes, scores, labels = boxes[inside], scores[inside], labels[inside]
-            keep, kept_scores = select(boxes, scores, labels, cfg)
-            kept_boxes = boxes[keep]
-            if tta is not None and tta.merge:
-                kept_boxes = merge_boxes(boxes, scores, labels, keep, tta.merge_iou)
-            results.append(detections_from_network(kept_boxes, kept_scores, labels[keep], info, self.class_names, source))
-        return results
+            return tta_predict(self.backend, arrays, self.imgsz, tta)
+        batch, infos = letterbox_batch(arrays, self.imgsz)
+        return self.backend(batch), infos
+
+    def finish(
+        self, pred: torch.Tensor, info: LetterboxInfo, source: str, cfg: NMSConfig, roi: Any = None,
+        tta: TTAConfig | None = None,
+    ) -> Detections:
+        """One image's decoded predictions (N, 5+C) → its Detections in original pixels:
+        candidates → ROI on their centres → NMS → optional TTA box merge → map back."""
+        boxes, scores, labels = candidates(pred.float(), cfg)
+        if roi is not None and len(scores):
+            original = boxes_from_letterbox(boxes, info, clip=False)
+            centres = ((original[:, :2] + original[:, 2:]) / 2).numpy()
+            inside = torch.from_numpy(roi.contains(centres, info.original))
+            boxes, scores, labels = boxes[inside], scores[inside], labels[inside]
+        keep, kept_scores = select(boxes, scores, labels, cfg)
+        kept_boxes = boxes[keep]
+        if tta is not None and tta.merge:
+            kept_boxes = merge_boxes(boxes, scores, labels, keep, tta.merge_iou)
+        return detections_from_network(kept_boxes, kept_scores, labels[keep], info, self.class_names, source)
