@@ -117,12 +117,31 @@ def load_weights(path: str | Path, layers: Sequence[nn.Module]) -> WeightsHeader
         )
     floats = np.frombuffer(data, dtype="<f4", count=expected, offset=header.nbytes)
     offset = 0
-    for conv, bn in units:
-        for tensor in _tensors(conv, bn):
+    for k, (conv, bn) in enumerate(units):
+        names = _TENSOR_NAMES[0] if bn is None else _TENSOR_NAMES[1]
+        for name, tensor in zip(names, _tensors(conv, bn)):
             n = tensor.numel()
-            tensor.copy_(torch.from_numpy(floats[offset : offset + n].copy()).view_as(tensor))
+            values = floats[offset : offset + n]
+            _check_values(values, name, k, header.nbytes + 4 * offset, path)
+            tensor.copy_(torch.from_numpy(values.copy()).view_as(tensor))
             offset += n
     return header
+
+
+# Names of `_tensors` in file order, without and with BatchNorm (for messages).
+_TENSOR_NAMES = (("bias", "weights"), ("BN beta", "BN gamma", "BN running mean", "BN running variance", "weights"))
+
+
+def _check_values(values: np.ndarray, name: str, layer: int, byte_offset: int, path: Path) -> None:
+    """Refuses NaN/inf floats and negative BN variances (the model would compute NaN)."""
+    finite = np.isfinite(values)
+    if not finite.all():
+        i = int(np.argmin(finite))
+        raise DarknetWeightsError(f"{path}: conv layer {layer} {name} holds NaN or inf "
+                                  f"({values[i]} at byte {byte_offset + 4 * i}); the file is corrupt")
+    if name == "BN running variance" and (values < 0).any():
+        raise DarknetWeightsError(f"{path}: conv layer {layer} {name} is negative ({float(values.min()):.3g}), "
+                                  "so the model would compute NaN; the file is corrupt")
 
 
 def write_weights(f: BinaryIO, layers: Sequence[nn.Module], header: WeightsHeader | None = None) -> None:
