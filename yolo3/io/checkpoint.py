@@ -245,7 +245,7 @@ def _check_model_fields(data: dict[str, Any], arch: str, where: str) -> None:
         if not all(isinstance(a, list) and len(a) == 2 for g in anchors for a in g) or not all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                 and 0 < v <= MAX_ANCHOR_PX for v in values):
-            problem = f"each anchor must be (w, h) with finite sizes in (0, {MAX_ANCHOR_PX:g}] pixels"
+            problem = f"each anchor must be (w, h) > 0, finite and at most {MAX_ANCHOR_PX:g} pixels"
     if problem:
         raise CheckpointError(f"{where}.anchors is outside the allowed range: {problem}; "
                               "the file is corrupt or was not written by yolo3")
