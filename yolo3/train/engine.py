@@ -23,8 +23,8 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from yolo3.config import load_yaml, save_yaml, to_dict
-from yolo3.io.checkpoint import atomic_write, read_metadata
+from yolo3.config import save_yaml, to_dict
+from yolo3.io.checkpoint import remove_stale_temps
 from yolo3.train import distributed as ddp
 from yolo3.train.config import TrainConfig
 from yolo3.train.ema import SWA, ModelEMA, unwrap
@@ -33,10 +33,11 @@ from yolo3.train.logging import MetricsCSV, TensorBoard, plot_metrics, read_metr
 from yolo3.train.optim import build_optimizer, freeze_backbone, set_frozen_bn_eval
 from yolo3.train.schedule import apply_schedule, epochs_within_budget
 from yolo3.train.setup import (
-    TrainData, auto_anchors, autocast, build_train_model, model_config_for, multiscale_size, new_run_dir, prepare_data,
-    resize_batch, resolve_amp, seed_everything,
+    RunLock, TrainData, auto_anchors, autocast, build_train_model, model_config_for, multiscale_size, new_run_dir,
+    prepare_data, resize_batch, resolve_amp, seed_everything,
 )
-from yolo3.train.state import load_train_state, save_train_state
+from yolo3.train.resume import RESUME_CHANGEABLE, resolve_resume, resume_config  # noqa: F401 (re-exported)
+from yolo3.train.state import copy_checkpoint, load_train_state, repair_best, save_train_state
 
 log = logging.getLogger("yolo3.train")
 
@@ -60,22 +61,6 @@ class TrainResult:
     model: torch.nn.Module | None = None
 
 
-def resume_config(resume: str | Path) -> tuple[TrainConfig, Path]:
-    """The saved config of a run to resume (`RUN` folder or its last.safetensors)."""
-    path = Path(resume)
-    last = path / "weights" / "last.safetensors" if path.is_dir() else path
-    run_dir = last.parent.parent
-    if not last.is_file():
-        raise FileNotFoundError(f"{last}: no checkpoint to resume from; pass a run folder with weights/last.safetensors")
-    saved = run_dir / "config.yaml"
-    cfg = load_yaml(TrainConfig, saved) if saved.is_file() else None
-    if cfg is None:
-        from yolo3.config import from_dict
-
-        cfg = from_dict(TrainConfig, read_metadata(last)["config"], where=f"{last}:metadata.config")
-    return dataclasses.replace(cfg, resume=str(last), exist_ok=True), run_dir
-
-
 def fitness(metrics: dict[str, float]) -> float:
     """What `best` and early stopping maximise: mAP@0.5:0.95 when validated, else
     minus the mean training loss."""
@@ -88,28 +73,67 @@ def train(
     cfg: TrainConfig,
     callbacks: Sequence[EpochCallback] = (),
     data: TrainData | None = None,
+    resume_changes: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Trains a model as `cfg` says; returns where the weights are and the metrics.
 
     callbacks: called after every epoch's checkpoint as f(epoch, row) (tests use them
     to interrupt a run). data: already checked splits (default: `prepare_data(cfg)`).
+    With `cfg.resume`, the run continues with its saved config; `resume_changes`
+    ({field: value}, fields of RESUME_CHANGEABLE, e.g. {"epochs": 8}) are applied to it,
+    any other field is refused. The run folder is locked while the run writes it
+    (a second writer gets RunLockedError).
     """
     run_dir: Path | None = None
+    notes: list[str] = []
     if cfg.resume:
-        cfg, run_dir = resume_config(cfg.resume)
+        cfg, run_dir, notes = resolve_resume(cfg.resume, resume_changes)
+    elif resume_changes:
+        raise ValueError("resume_changes is only for a run that resumes (cfg.resume)")
     info = ddp.init_distributed(cfg.device)
+    trainer: _Trainer | None = None
     try:
-        return _Trainer(cfg, info, run_dir, data).fit(callbacks)
+        trainer = _Trainer(cfg, info, run_dir, data, notes)
+        return trainer.fit(callbacks)
     finally:
+        if trainer is not None:
+            trainer.release()
         ddp.cleanup(info)
 
 
 class _Trainer:
     """State of one run; `fit` is the loop. Split out of `train` for readability."""
 
-    def __init__(self, cfg: TrainConfig, info: ddp.DistInfo, run_dir: Path | None, data: TrainData | None) -> None:
+    def __init__(self, cfg: TrainConfig, info: ddp.DistInfo, run_dir: Path | None, data: TrainData | None,
+                 resume_notes: Sequence[str] = ()) -> None:
+        self.lock: RunLock | None = None
+        try:
+            self._setup(cfg, info, run_dir, data, list(resume_notes))
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        """Releases the run folder's lock (idempotent)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    def _lock(self, run_dir: Path) -> list[str]:
+        """Locks the run folder (main rank), then removes what killed writes left behind
+        and repairs best.safetensors; returns lines for the log."""
+        self.lock = RunLock(run_dir)
+        notes = [f"removed {p.name}, left by an interrupted write" for folder in (run_dir, run_dir / "weights")
+                 if folder.is_dir() for p in remove_stale_temps(folder)]
+        repaired = repair_best(run_dir / "weights")
+        return notes + ([repaired] if repaired else [])
+
+    def _setup(self, cfg: TrainConfig, info: ddp.DistInfo, run_dir: Path | None, data: TrainData | None,
+               resume_notes: list[str]) -> None:
         self.cfg, self.info = cfg, info
         self.t_start = time.perf_counter()  # the wall-clock budget counts setup too
+        if run_dir is not None and info.is_main:  # resuming: lock before reading or writing anything there
+            resume_notes += self._lock(run_dir)
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
         seed_everything(cfg.seed + info.rank, cfg.deterministic)
@@ -118,6 +142,7 @@ class _Trainer:
         self.data = data or prepare_data(cfg)
         if run_dir is None and info.is_main:
             run_dir = new_run_dir(cfg.project, cfg.name, cfg.exist_ok)
+            resume_notes += self._lock(run_dir)
         self.run_dir = Path(ddp.broadcast(str(run_dir) if run_dir else "", info))
         self.weights_dir = self.run_dir / "weights"
         self.amp_dtype = resolve_amp(cfg.amp, self.device)
@@ -128,7 +153,10 @@ class _Trainer:
             model_cfg, self.anchor_note = auto_anchors(cfg, model_cfg, self.data.train)
         self.cfg = cfg = dataclasses.replace(cfg, model=model_cfg)  # saved config names the real classes
         self.max_epochs = cfg.epochs  # the budget may shorten the run, never lengthen it
-        model, self.init_note = build_train_model(model_cfg, cfg.weights)
+        # resuming: the weights come from the checkpoint (load_train_state below), not from cfg.weights
+        model, self.init_note = build_train_model(model_cfg, None if cfg.resume else cfg.weights)
+        if cfg.resume:
+            self.init_note = f"weights: from {cfg.resume} (resumed)"
         if cfg.optim.freeze == "backbone":
             freeze_backbone(model)
         model.to(self.device)
@@ -177,6 +205,7 @@ class _Trainer:
                          f"accumulate: {self.accumulate}, weight_decay: {weight_decay:.3g}"]
                 if cfg.resume:
                     lines.append(f"resumed from {cfg.resume} at epoch {self.start_epoch}")
+                lines += resume_notes
                 f.write("\n".join(lines) + "\n")
                 for line in lines:
                     log.info(line)
@@ -302,9 +331,11 @@ class _Trainer:
             raise TrainingDiverged(f"non-finite weights or BatchNorm statistics after epoch {epoch + 1}; "
                                    "nothing saved, the previous checkpoint stays. Lower optim.lr0 or check the data.")
         last = self.weights_dir / "last.safetensors"
+        # last first, then best: a kill in between leaves last saying it is the best epoch,
+        # which resume detects and repairs (repair_best); the other order could not be told apart
         save_train_state(last, self.model, self.optimizer, self.ema, self.swa, progress, extra)
         if improved:
-            atomic_write(self.weights_dir / "best.safetensors", lambda tmp: Path(tmp).write_bytes(last.read_bytes()))
+            copy_checkpoint(last, self.weights_dir / "best.safetensors")
 
     def fit(self, callbacks: Sequence[EpochCallback]) -> TrainResult:
         cfg, info = self.cfg, self.info
