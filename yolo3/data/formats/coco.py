@@ -70,6 +70,14 @@ def _annotation_problem(ann: Any, known_images: set, cat_to_index: dict[int, int
     return ""
 
 
+def _finite(value: int | float) -> bool:
+    """math.isfinite that says False, instead of raising, for ints too large for a float."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str], list[int], list[Sample], list[Finding]]:
     """Reads one COCO JSON → (class names, category ids, samples, findings).
 
@@ -81,6 +89,8 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(f"{path}: not valid JSON ({err})") from err
+    except RecursionError as err:  # nesting deeper than Python's stack: no COCO file looks like that
+        raise DataError(f"{path}: JSON nested too deeply to read; not a COCO detection file") from err
     for key in ("images", "annotations", "categories"):
         if not isinstance(data, dict) or not isinstance(data.get(key), list):
             raise DataError(f"{path}: missing key '{key}' (a list); a COCO detection file has images, "
@@ -96,8 +106,9 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
         _typed(_get(img, "file_name", f"images[{j}]", path), (str,), f"images[{j}].file_name", path)
         for key in ("height", "width"):
             value = img.get(key)
-            if value is not None and not math.isfinite(_typed(value, (int, float), f"images[{j}].{key}", path)):
-                raise DataError(f"{path}: 'images[{j}].{key}' must be a finite number, got {img[key]!r}")
+            if value is not None and not _finite(_typed(value, (int, float), f"images[{j}].{key}", path)):
+                raise DataError(f"{path}: 'images[{j}].{key}' must be a finite number, got "
+                                f"{value if isinstance(value, float) else f'an integer of {len(str(value))} digits'}")
     root = image_root or _image_root(path, images[0]["file_name"] if images else None)
     known = {img["id"] for img in images}
     by_image: dict[Any, list[tuple[int, dict]]] = {}

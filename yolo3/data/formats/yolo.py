@@ -46,6 +46,8 @@ def _class_names(data: dict, path: Path) -> list[str]:
     names = data.get("names")
     if names is None:
         raise DataError(f"{path}: missing 'names' (the list of class names)")
+    if not isinstance(names, (list, dict)):
+        raise DataError(f"{path}: 'names' must be a list of class names (or a mapping id: name), got {names!r}")
     if isinstance(names, dict):
         if sorted(int(k) for k in names) != list(range(len(names))):
             raise DataError(f"{path}: 'names' keys must be 0..{len(names) - 1}")
