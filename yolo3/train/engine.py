@@ -105,10 +105,10 @@ class _Trainer:
     """State of one run; `fit` is the loop. Split out of `train` for readability."""
 
     def __init__(self, cfg: TrainConfig, info: ddp.DistInfo, run_dir: Path | None, data: TrainData | None,
-                 resume_notes: Sequence[str] = ()) -> None:
+                 setup_notes: Sequence[str] = ()) -> None:
         self.lock: RunLock | None = None
         try:
-            self._setup(cfg, info, run_dir, data, list(resume_notes))
+            self._setup(cfg, info, run_dir, data, list(setup_notes))
         except BaseException:
             self.release()
             raise
@@ -119,21 +119,21 @@ class _Trainer:
             self.lock.release()
             self.lock = None
 
-    def _lock(self, run_dir: Path) -> list[str]:
+    def _lock(self, run_dir: Path, resuming: bool) -> list[str]:
         """Locks the run folder (main rank), then removes what killed writes left behind
-        and repairs best.safetensors; returns lines for the log."""
+        and, when resuming, repairs best.safetensors; returns lines for the log."""
         self.lock = RunLock(run_dir)
         notes = [f"removed {p.name}, left by an interrupted write" for folder in (run_dir, run_dir / "weights")
                  if folder.is_dir() for p in remove_stale_temps(folder)]
-        repaired = repair_best(run_dir / "weights")
+        repaired = repair_best(run_dir / "weights") if resuming else None
         return notes + ([repaired] if repaired else [])
 
     def _setup(self, cfg: TrainConfig, info: ddp.DistInfo, run_dir: Path | None, data: TrainData | None,
-               resume_notes: list[str]) -> None:
+               setup_notes: list[str]) -> None:
         self.cfg, self.info = cfg, info
         self.t_start = time.perf_counter()  # the wall-clock budget counts setup too
         if run_dir is not None and info.is_main:  # resuming: lock before reading or writing anything there
-            resume_notes += self._lock(run_dir)
+            setup_notes += self._lock(run_dir, resuming=True)
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
         seed_everything(cfg.seed + info.rank, cfg.deterministic)
@@ -142,7 +142,7 @@ class _Trainer:
         self.data = data or prepare_data(cfg)
         if run_dir is None and info.is_main:
             run_dir = new_run_dir(cfg.project, cfg.name, cfg.exist_ok)
-            resume_notes += self._lock(run_dir)
+            setup_notes += self._lock(run_dir, resuming=False)
         self.run_dir = Path(ddp.broadcast(str(run_dir) if run_dir else "", info))
         self.weights_dir = self.run_dir / "weights"
         self.amp_dtype = resolve_amp(cfg.amp, self.device)
@@ -205,7 +205,7 @@ class _Trainer:
                          f"accumulate: {self.accumulate}, weight_decay: {weight_decay:.3g}"]
                 if cfg.resume:
                     lines.append(f"resumed from {cfg.resume} at epoch {self.start_epoch}")
-                lines += resume_notes
+                lines += setup_notes
                 f.write("\n".join(lines) + "\n")
                 for line in lines:
                     log.info(line)
