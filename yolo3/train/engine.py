@@ -24,7 +24,6 @@ import torch
 from tqdm import tqdm
 
 from yolo3.config import save_yaml, to_dict
-from yolo3.io.checkpoint import remove_stale_temps
 from yolo3.train import distributed as ddp
 from yolo3.train.config import TrainConfig
 from yolo3.train.ema import SWA, ModelEMA, unwrap
@@ -33,11 +32,11 @@ from yolo3.train.logging import MetricsCSV, TensorBoard, plot_metrics, read_metr
 from yolo3.train.optim import build_optimizer, freeze_backbone, set_frozen_bn_eval
 from yolo3.train.schedule import apply_schedule, epochs_within_budget
 from yolo3.train.setup import (
-    RunLock, TrainData, auto_anchors, autocast, build_train_model, model_config_for, multiscale_size, new_run_dir,
-    prepare_data, resize_batch, resolve_amp, seed_everything,
+    RunLock, TrainData, auto_anchors, autocast, build_train_model, claim_run_dir, model_config_for, multiscale_size,
+    new_run_dir, prepare_data, resize_batch, resolve_amp, seed_everything,
 )
 from yolo3.train.resume import RESUME_CHANGEABLE, resolve_resume, resume_config  # noqa: F401 (re-exported)
-from yolo3.train.state import copy_checkpoint, load_train_state, repair_best, save_train_state
+from yolo3.train.state import copy_checkpoint, load_train_state, save_train_state
 
 log = logging.getLogger("yolo3.train")
 
@@ -120,13 +119,8 @@ class _Trainer:
             self.lock = None
 
     def _lock(self, run_dir: Path, resuming: bool) -> list[str]:
-        """Locks the run folder (main rank), then removes what killed writes left behind
-        and, when resuming, repairs best.safetensors; returns lines for the log."""
-        self.lock = RunLock(run_dir)
-        notes = [f"removed {p.name}, left by an interrupted write" for folder in (run_dir, run_dir / "weights")
-                 if folder.is_dir() for p in remove_stale_temps(folder)]
-        repaired = repair_best(run_dir / "weights") if resuming else None
-        return notes + ([repaired] if repaired else [])
+        self.lock, notes = claim_run_dir(run_dir, resuming)
+        return notes
 
     def _setup(self, cfg: TrainConfig, info: ddp.DistInfo, run_dir: Path | None, data: TrainData | None,
                setup_notes: list[str]) -> None:

@@ -15,9 +15,10 @@ import torch
 
 from yolo3.config import ConfigError, ModelConfig
 from yolo3.data.sample import Sample
-from yolo3.io.checkpoint import load_checkpoint
+from yolo3.io.checkpoint import load_checkpoint, remove_stale_temps
 from yolo3.models import YOLOv3Base, build_model
 from yolo3.train.config import TrainConfig
+from yolo3.train.state import repair_best
 
 log = logging.getLogger("yolo3.train")
 
@@ -85,6 +86,21 @@ class RunLock:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
+
+
+def claim_run_dir(run_dir: Path, resuming: bool) -> tuple[RunLock, list[str]]:
+    """Locks a run folder for this process, then removes the temp files that killed
+    writes left there and, when resuming, repairs best.safetensors (`repair_best`).
+    Returns the lock (release it when the run ends) and lines for the training log."""
+    lock = RunLock(run_dir)
+    try:
+        notes = [f"removed {p.name}, left by an interrupted write" for folder in (run_dir, run_dir / "weights")
+                 if folder.is_dir() for p in remove_stale_temps(folder)]
+        repaired = repair_best(run_dir / "weights") if resuming else None
+    except BaseException:
+        lock.release()
+        raise
+    return lock, notes + ([repaired] if repaired else [])
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
