@@ -161,3 +161,24 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line(data, tmp_path) -> No
     assert "Traceback" not in proc.stderr
     weights = tmp_path / "run" / "weights"
     assert not list(weights.iterdir())  # no half-written checkpoint, no temp file
+
+
+def test_resume_bounds_the_saved_model_config_before_building(tmp_path, capsys) -> None:
+    import dataclasses
+    import time
+
+    import torch
+
+    from yolo3.config import ModelConfig, save_yaml
+    from yolo3.io.checkpoint import save_checkpoint
+    from yolo3.train.config import TrainConfig
+
+    run = tmp_path / "run"
+    save_checkpoint(run / "weights" / "last.safetensors", {"rng.torch": torch.zeros(1)}, {"train": {"epoch": 0}})
+    hostile = dataclasses.replace(TrainConfig(), model=ModelConfig(arch="yolov3", depth=1e5), epochs=3)
+    save_yaml(hostile, run / "config.yaml")
+    start = time.perf_counter()
+    assert cli_main(["train", "--resume", str(run)]) == 2
+    line = capsys.readouterr().err.strip()
+    assert time.perf_counter() - start < 10
+    assert line.startswith(f"yolo3 train: error: {run / 'config.yaml'}:model.depth=100000.0") and "allowed" in line

@@ -218,9 +218,10 @@ MAX_ANCHOR_PX = 65536.0  # anchor w, h in input pixels: (0, MAX_ANCHOR_PX]
 MAX_ANCHORS_PER_SCALE = 16
 
 
-def _check_model_fields(data: dict[str, Any], arch: str, where: str) -> None:
+def check_model_limits(data: dict[str, Any], arch: str, where: str) -> None:
     """Refuses any numeric `model` field outside MODEL_LIMITS (NaN and inf included) and
-    anchors that are not finite positive sizes grouped like the architecture's scales."""
+    anchors that are not finite positive sizes grouped like the architecture's scales.
+    `where` names the file and key in the message (e.g. `run/config.yaml:model`)."""
     for key, (low, high) in MODEL_LIMITS.items():
         value = data.get(key)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -262,7 +263,7 @@ def model_config_from_metadata(meta: dict[str, Any], path: str | Path = "checkpo
     if not isinstance(arch, str) or arch not in list_models():
         raise CheckpointError(f"{path}: metadata names architecture {arch!r}, which this yolo3 does not have "
                               f"(known: {', '.join(list_models())})")
-    _check_model_fields(data, arch, where)
+    check_model_limits(data, arch, where)
     try:
         cfg = from_dict(ModelConfig, data, where=where)
     except ConfigError as err:

@@ -6,8 +6,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from yolo3.config import ConfigError, from_dict, load_yaml
-from yolo3.io.checkpoint import read_metadata
+from yolo3.config import ConfigError, from_dict, load_yaml, to_dict
+from yolo3.io.checkpoint import check_model_limits, read_metadata
+from yolo3.models import list_models
 from yolo3.train.config import TrainConfig
 
 __all__ = ["RESUME_CHANGEABLE", "resolve_resume", "resume_config"]
@@ -35,8 +36,13 @@ def resolve_resume(resume: str | Path, changes: dict[str, Any] | None) -> tuple[
     saved = run_dir / "config.yaml"
     meta = read_metadata(last)
     cfg = load_yaml(TrainConfig, saved) if saved.is_file() else None
+    where = f"{saved}:model" if cfg is not None else f"{last}:metadata.config.model"
     if cfg is None:
         cfg = from_dict(TrainConfig, meta["config"], where=f"{last}:metadata.config")
+    if cfg.model.arch not in list_models():
+        raise ConfigError(f"{where}.arch={cfg.model.arch!r} is not an architecture of this yolo3 "
+                          f"({', '.join(list_models())})")
+    check_model_limits(to_dict(cfg.model), cfg.model.arch, where)  # before anything is built from it
     changes = dict(changes or {})
     refused = sorted(k for k in changes if k not in RESUME_CHANGEABLE)
     if refused:
