@@ -3,7 +3,12 @@
 Loading never unpickles: a pickled file (torch.save, .pt/.pth) is refused unless the
 caller passes `trust_pickle=True`, and even then it is read with `weights_only=True`.
 Writes are atomic (temporary file in the same folder, fsync, rename), so a crash
-during a save leaves the previous file intact.
+during a save leaves the previous file intact; files get the umask's permissions.
+
+Hostile or corrupt files are refused with one message naming the file and what is
+wrong, before anything is built: every `model` metadata field is bounded
+(MODEL_LIMITS), and tensors holding NaN/inf or negative BatchNorm variances — which
+would make the model compute NaN — are refused at every load (`check_values`).
 """
 
 from __future__ import annotations
