@@ -66,6 +66,7 @@ def _one_error_line(err: str, command: str) -> str:
     ({"bn_eps": -1.0}, "bn_eps"),
     ({"bn_eps": float("nan")}, "bn_eps"),
     ({"prior_obj": 1.0}, "prior_obj"),
+    ({"width": "1"}, "width"),
 ])
 def test_metadata_out_of_range_is_refused_quickly_naming_the_field(tmp_path: Path, tiny, image: Path, capsys,
                                                                     change: dict, field: str) -> None:

@@ -229,8 +229,12 @@ def check_model_limits(data: dict[str, Any], arch: str, where: str) -> None:
     `where` names the file and key in the message (e.g. `run/config.yaml:model`)."""
     for key, (low, high) in MODEL_LIMITS.items():
         value = data.get(key)
+        if key not in data:
+            continue  # the default
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue  # absent (default) or the wrong type: from_dict reports it
+            if key in ("num_classes", "imgsz"):
+                continue  # from_dict reports "expected int"
+            raise CheckpointError(f"{where}.{key}: expected a number in the allowed range [{low:g}, {high:g}], got {value!r}")
         if not (math.isfinite(value) and low <= value <= high):
             raise CheckpointError(f"{where}.{key}={value!r} is outside the allowed range [{low:g}, {high:g}]; "
                                   "the file is corrupt or was not written by yolo3")
