@@ -108,8 +108,8 @@ RESUME_OPTIONS = {"epochs": ("--epochs", "epochs"), "time_budget_minutes": ("--t
                   "device": ("--device", "device"), "no_progress": ("--no-progress", "progress"),
                   "no_tensorboard": ("--no-tensorboard", "tensorboard")}
 # Options whose flag differs from `--` + dest with dashes.
-FLAG_NAMES = {"nominal_batch_size": "--nbs", "max_steps_per_epoch": "--max-steps", "time_budget_minutes": "--time-budget",
-              "backbone_lr": "--backbone-lr", "optimizer": "--optimizer"}
+FLAG_NAMES = {"nominal_batch_size": "--nbs", "max_steps_per_epoch": "--max-steps",
+              "time_budget_minutes": "--time-budget"}
 
 
 def resume_changes_from_args(args: argparse.Namespace) -> dict[str, object]:

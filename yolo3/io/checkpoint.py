@@ -234,7 +234,8 @@ def check_model_limits(data: dict[str, Any], arch: str, where: str) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             if key in ("num_classes", "imgsz"):
                 continue  # from_dict reports "expected int"
-            raise CheckpointError(f"{where}.{key}: expected a number in the allowed range [{low:g}, {high:g}], got {value!r}")
+            raise CheckpointError(f"{where}.{key}: expected a number in the allowed range [{low:g}, {high:g}], "
+                                  f"got {value!r}")
         if not (math.isfinite(value) and low <= value <= high):
             raise CheckpointError(f"{where}.{key}={value!r} is outside the allowed range [{low:g}, {high:g}]; "
                                   "the file is corrupt or was not written by yolo3")
