@@ -182,3 +182,21 @@ def test_resume_bounds_the_saved_model_config_before_building(tmp_path, capsys) 
     line = capsys.readouterr().err.strip()
     assert time.perf_counter() - start < 10
     assert line.startswith(f"yolo3 train: error: {run / 'config.yaml'}:model.depth=100000.0") and "allowed" in line
+
+
+def test_every_refused_resume_option_is_named_by_its_real_flag() -> None:
+    import argparse
+
+    from yolo3.cli import build_parser
+    from yolo3.cli.train import RESUME_OPTIONS, resume_changes_from_args
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in subparsers.choices["train"]._actions:
+        if not action.option_strings or action.dest in ("help", "resume") or action.dest in RESUME_OPTIONS:
+            continue
+        flag = action.option_strings[0]
+        value = [] if action.nargs == 0 else [str(action.choices[0]) if action.choices else "1"]
+        args = parser.parse_args(["train", "--resume", "RUN", flag, *value])
+        with pytest.raises(ValueError, match=f"so {flag} cannot be given"):
+            resume_changes_from_args(args)
