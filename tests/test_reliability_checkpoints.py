@@ -231,3 +231,6 @@ def test_written_files_follow_the_umask(tmp_path: Path, tiny) -> None:
     assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "p.json").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "private.json").stat().st_mode & 0o777 == 0o600
+    (tmp_path / "m.safetensors").chmod(0o640)  # a rewrite (val --save-thresholds) keeps the file's mode
+    _save(tmp_path / "m.safetensors", tiny.state_dict(), BASE)
+    assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o640

@@ -40,14 +40,16 @@ class CheckpointError(ValueError):
 def atomic_write(path: str | Path, write: Any) -> None:
     """Calls `write(tmp_path)` then renames tmp over `path` after an fsync.
 
-    The temporary file is created with mode 0o666 filtered by the process umask (as
-    `open()` would create `path`), not mkstemp's 0o600, so outputs get the user's normal
-    permissions. A failed write (disk full, EFBIG, a serializer error) leaves `path`
+    A new file gets mode 0o666 filtered by the process umask (as `open()` would create
+    it), not mkstemp's 0o600, so outputs get the user's normal permissions; a rewritten
+    file keeps its mode. A failed write (disk full, EFBIG, a serializer error) leaves `path`
     untouched, removes the temporary file and raises OSError naming `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _create_temp(path)
-    mode = os.fstat(fd).st_mode & 0o777  # 0o666 & ~umask: some writers (safetensors) recreate it as 0o600
+    # a rewritten file keeps its mode; a new one gets 0o666 & ~umask (the temp file's), which we
+    # set again after `write`, since some writers (safetensors) recreate the file as 0o600
+    mode = (path.stat().st_mode if path.is_file() else os.fstat(fd).st_mode) & 0o777
     os.close(fd)
     try:
         write(tmp)
