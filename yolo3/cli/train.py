@@ -102,7 +102,7 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     return dataclasses.replace(cfg, schedule=sched, optim=optim, averaging=averaging, **changes)
 
 
-# Options `--resume` accepts, as TrainConfig changes (see yolo3.train.engine.RESUME_CHANGEABLE).
+# Options `--resume` accepts, as TrainConfig changes (see yolo3.train.resume.RESUME_CHANGEABLE).
 RESUME_OPTIONS = {"epochs": ("--epochs", "epochs"), "time_budget_minutes": ("--time-budget", "time_budget_minutes"),
                   "workers": ("--workers", "workers"), "threads": ("--threads", "threads"),
                   "device": ("--device", "device"), "no_progress": ("--no-progress", "progress"),
