@@ -91,6 +91,8 @@ BAD_NUMBERS = [
     (["val", "--weights", "w", "--data", "d", "--batch-size", "0"], "--batch-size", "at least 1"),
     (["val", "--weights", "w", "--data", "d", "--iou", "inf"], "--iou", "not a finite number"),
     (["val", "--weights", "w", "--data", "d", "--max-det", "-1"], "--max-det", "at least 1"),
+    (["serve", "--weights", "w", "--max-batch", "0"], "--max-batch", "at least 1"),
+    (["serve", "--weights", "w", "--conf", "nan"], "--conf", "not a finite number"),
 ]
 
 

@@ -79,7 +79,7 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) 
         (["--weights", str(weights), "--backend", "onnxruntime"], "onnxruntime runs exported .onnx files"),
         (["--weights", str(weights), "--backend", "openvino"], "openvino"),
         (["--weights", str(weights), "--device", "cuda:7"], "--device 'cuda:7'"),
-        (["--weights", str(weights), "--max-batch", "0"], "max_batch=0 is out of range"),
+        (["--weights", str(weights), "--port", "70000"], "port=70000 is out of range"),
     ]
     for args, words in cases:
         assert main(["serve", *args]) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from yolo3.cli.options import fraction, imgsz, nonneg_float, nonneg_int, positive_float, positive_int
 from yolo3.inference.postprocess import NMSConfig
 
 
@@ -11,24 +12,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve a model over HTTP (API, metrics, docs, browser page)")
     p.add_argument("--weights", required=True, help=".safetensors checkpoint or exported .onnx")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    p.add_argument("--port", type=int, default=8000, help="TCP port (0 = any free port)")
+    p.add_argument("--port", type=nonneg_int, default=8000, help="TCP port (0 = any free port)")
     p.add_argument("--backend", choices=("auto", "torch", "onnxruntime", "openvino"), default="auto",
                    help="inference engine (auto: by file type)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or N (torch backend)")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
-    p.add_argument("--max-batch", type=int, default=8, help="images per forward pass at most")
-    p.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request may wait for others to batch with")
-    p.add_argument("--queue-size", type=int, default=64, help="waiting images at most; beyond, 503 + Retry-After")
-    p.add_argument("--timeout", type=float, default=30.0, help="per-request limit in seconds (504 beyond)")
-    p.add_argument("--max-body-mb", type=float, default=20.0, help="request body cap in MiB (413 beyond)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="compute precision")
+    p.add_argument("--max-batch", type=positive_int, default=8, help="images per forward pass at most")
+    p.add_argument("--max-wait-ms", type=nonneg_float, default=5.0, help="how long a request may wait for others to batch with")
+    p.add_argument("--queue-size", type=positive_int, default=64, help="waiting images at most; beyond, 503 + Retry-After")
+    p.add_argument("--timeout", type=positive_float, default=30.0, help="per-request limit in seconds (504 beyond)")
+    p.add_argument("--max-body-mb", type=positive_float, default=20.0, help="request body cap in MiB (413 beyond)")
     p.add_argument("--api-key", default=None,
                    help="require 'Authorization: Bearer KEY' on /v1/* and /metrics; prefer the environment "
-                        "variable YOLO3_API_KEY (a command-line key is visible to other users in `ps`)")
-    p.add_argument("--conf", type=float, default=0.25, help="default score threshold (a request may override)")
-    p.add_argument("--iou", type=float, default=0.45, help="default NMS IoU threshold")
-    p.add_argument("--max-det", type=int, default=300, help="default detections kept per image")
-    p.add_argument("--imgsz", type=int, default=None, help="network size (default: the checkpoint's)")
-    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: usable cores)")
+                        "variable YOLO3_API_KEY (a command-line key is visible to other users in `ps`) (default: YOLO3_API_KEY, "
+                        "else no key)")
+    p.add_argument("--conf", type=fraction, default=0.25, help="default score threshold (a request may override)")
+    p.add_argument("--iou", type=fraction, default=0.45, help="default NMS IoU threshold")
+    p.add_argument("--max-det", type=positive_int, default=300, help="default detections kept per image")
+    p.add_argument("--imgsz", type=imgsz, default=None, help="network size (default: the checkpoint's)")
+    p.add_argument("--threads", type=nonneg_int, default=None, help="intra-op threads (default: usable cores)")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow a pickled .pt/.pth (read with weights_only=True); only for files you trust")
     p.add_argument("--access-log", action="store_true", help="log every request line")

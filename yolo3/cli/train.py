@@ -175,11 +175,43 @@ def model_from_darknet_cfg(path: str, base: ModelConfig, model_given: bool) -> M
     return dataclasses.replace(base, arch=found.arch, width=found.width, depth=found.depth, anchors=found.anchors)
 
 
+# Options `--resume` accepts, as TrainConfig changes (see yolo3.train.resume.RESUME_CHANGEABLE).
+RESUME_OPTIONS = {"epochs": ("--epochs", "epochs"), "time_budget_minutes": ("--time-budget", "time_budget_minutes"),
+                  "workers": ("--workers", "workers"), "threads": ("--threads", "threads"),
+                  "device": ("--device", "device"), "no_progress": ("--no-progress", "progress"),
+                  "no_tensorboard": ("--no-tensorboard", "tensorboard")}
+# Options whose flag differs from `--` + dest with dashes.
+FLAG_NAMES = {"nominal_batch_size": "--nbs", "max_steps_per_epoch": "--max-steps",
+              "time_budget_minutes": "--time-budget"}
+
+
+def resume_changes_from_args(args: argparse.Namespace) -> dict[str, object]:
+    """The TrainConfig changes the options given with `--resume` ask for. Options that
+    would make a different run (--lr0, --batch-size, --model, …) are refused, naming them,
+    instead of being silently ignored."""
+    given = {k: v for k, v in vars(args).items()
+             if k not in ("command", "run", "resume") and v is not None and v is not False}
+    refused = sorted(FLAG_NAMES.get(k, "--" + k.replace("_", "-")) for k in given if k not in RESUME_OPTIONS)
+    if refused:
+        allowed = ", ".join(flag for flag, _ in RESUME_OPTIONS.values())
+        raise ValueError(f"--resume continues the run exactly as it was configured, so {', '.join(refused)} cannot "
+                         f"be given with it (start a new run for that); allowed with --resume: {allowed}")
+    changes: dict[str, object] = {}
+    for key, value in given.items():
+        field = RESUME_OPTIONS[key][1]
+        changes[field] = False if key.startswith("no_") else value
+    return changes
+
+
 def _run(args: argparse.Namespace) -> int:
     from yolo3.train import train
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    result = train(train_config_from_args(args))
+    if args.resume:
+        changes = resume_changes_from_args(args)
+        result = train(train_config_from_args(args), resume_changes=changes)  # only its `resume` is used
+    else:
+        result = train(train_config_from_args(args))
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 wrote the files
         print(f"last: {result.last}\nbest: {result.best}")
     return 0

@@ -114,17 +114,22 @@ def load_weights(path: str | Path, layers: Sequence[nn.Module]) -> WeightsHeader
             f"{path}: expected {expected} floats after the header for the {len(units)} conv layers of the cfg, "
             f"found {found}{tail}: the file is {hint}; check that cfg and weights belong together"
         )
-    _fill(units, np.frombuffer(data, dtype="<f4", count=expected, offset=header.nbytes))
+    _fill(units, np.frombuffer(data, dtype="<f4", count=expected, offset=header.nbytes), header.nbytes, path)
     return header
 
 
-def _fill(units: list[tuple[nn.Conv2d, nn.BatchNorm2d | None]], floats: np.ndarray) -> None:
-    """Copies `floats` (exactly the units' values, file order) into the units' tensors."""
+def _fill(units: list[tuple[nn.Conv2d, nn.BatchNorm2d | None]], floats: np.ndarray, header_bytes: int,
+          path: Path) -> None:
+    """Copies `floats` (exactly the units' values, file order, starting `header_bytes`
+    into file `path`) into the units' tensors, refusing non-finite values (_check_values)."""
     offset = 0
-    for conv, bn in units:
-        for tensor in _tensors(conv, bn):
+    for k, (conv, bn) in enumerate(units):
+        names = _TENSOR_NAMES[0] if bn is None else _TENSOR_NAMES[1]
+        for name, tensor in zip(names, _tensors(conv, bn)):
             n = tensor.numel()
-            tensor.copy_(torch.from_numpy(floats[offset : offset + n].copy()).view_as(tensor))
+            values = floats[offset : offset + n]
+            _check_values(values, name, k, header_bytes + 4 * offset, path)
+            tensor.copy_(torch.from_numpy(values.copy()).view_as(tensor))
             offset += n
 
 
@@ -171,8 +176,25 @@ def load_partial_weights(path: str | Path, layers: Sequence[nn.Module]) -> tuple
     data = _read(path)
     header = read_header(data, str(path))
     units = _units(layers)[:n]
-    _fill(units, np.frombuffer(data, dtype="<f4", count=count_floats(layers[:n]), offset=header.nbytes))
+    _fill(units, np.frombuffer(data, dtype="<f4", count=count_floats(layers[:n]), offset=header.nbytes),
+          header.nbytes, path)
     return header, n
+
+
+# Names of `_tensors` in file order, without and with BatchNorm (for messages).
+_TENSOR_NAMES = (("bias", "weights"), ("BN beta", "BN gamma", "BN running mean", "BN running variance", "weights"))
+
+
+def _check_values(values: np.ndarray, name: str, layer: int, byte_offset: int, path: Path) -> None:
+    """Refuses NaN/inf floats and negative BN variances (the model would compute NaN)."""
+    finite = np.isfinite(values)
+    if not finite.all():
+        i = int(np.argmin(finite))
+        raise DarknetWeightsError(f"{path}: conv layer {layer} {name} holds NaN or inf "
+                                  f"({values[i]} at byte {byte_offset + 4 * i}); the file is corrupt")
+    if name == "BN running variance" and (values < 0).any():
+        raise DarknetWeightsError(f"{path}: conv layer {layer} {name} is negative ({float(values.min()):.3g}), "
+                                  "so the model would compute NaN; the file is corrupt")
 
 
 def write_weights(f: BinaryIO, layers: Sequence[nn.Module], header: WeightsHeader | None = None) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from yolo3.inference.fast import configure_threads, forward_raw, prepare_model
+from yolo3.io.checkpoint import CheckpointError
 from yolo3.models import YOLOv3Base
 from yolo3.ops.decode import decode
 
@@ -66,7 +67,12 @@ class OnnxBackend:
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.path = Path(path)
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph/… types, not ValueError
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise CheckpointError(f"{path}: ONNX Runtime cannot load this model ({reason}); re-export it with "
+                             "`yolo3 export --format onnx` (weights inside the file, no external data)") from err
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:

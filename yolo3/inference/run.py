@@ -1,8 +1,15 @@
 """`detect_sources`: the Python API behind `yolo3 detect` (files, folders, globs, videos).
 
-Outputs under `out_dir`: annotated images (same file names) and videos (`<stem>.mp4`),
-YOLO txt per image / per video frame in `labels/` (class indices), and one COCO-results
-`predictions.json` for everything (category ids: `coco_category_ids`).
+Outputs under `out_dir`: annotated images and videos (`<stem>.mp4`), YOLO txt per image
+/ per video frame in `labels/`, and one COCO-results `predictions.json` for everything (category ids:
+`coco_category_ids`).
+
+Names are unique per input and readable (`yolo3.inference.writers.output_names`): an
+input keeps its path relative to the folder (or glob) argument it was found in, so
+`imgs/sub/a.jpg` from `detect imgs --recursive` gives `sub/a.jpg`, `labels/sub/a.txt`
+and image_id `"sub/a"`; inputs sharing a stem (`a.jpg`, `a.png`) keep their suffix in
+labels and ids (`labels/a_jpg.txt`, `labels/a_png.txt`); the same name from two
+arguments gets `_2` (`a_2.jpg`). Video frames are `<stem>_<frame:06d>`.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 from tqdm import tqdm
@@ -23,7 +30,7 @@ from yolo3.inference.postprocess import NMSConfig
 from yolo3.inference.roi import ROI, RoiInput, make_roi
 from yolo3.inference.sources import SourceFile, expand_sources, open_video, read_frames, read_source_image
 from yolo3.inference.tta import TTAConfig
-from yolo3.inference.writers import CocoJsonWriter, VideoWriter, image_id_for, write_image, write_yolo_txt
+from yolo3.inference.writers import CocoJsonWriter, OutputName, VideoWriter, output_names, write_image, write_yolo_txt
 
 
 @dataclasses.dataclass
@@ -66,14 +73,15 @@ def detect_sources(
     region = make_roi(roi) if roi is not None else None
     tta_cfg = TTAConfig() if tta is True else (tta or None)
     coco = CocoJsonWriter(out / "predictions.json", category_ids or coco_category_ids(detector)) if save_json else None
-    used: set[str] = set()
+    planned = output_names([f.output_name if f.kind == "image" else _video_name(f.output_name) for f in files])
+    names = dict(zip(files, planned))  # per SourceFile: two streams may share a path name
 
-    def emit(dets: Detections, image: Any, name: str, image_id: int | str) -> None:
+    def emit(dets: Detections, image: Any, stem: str, image_id: int | str) -> None:
         summary.detections += len(dets)
         if coco is not None:
             coco.add(dets, image_id)
         if save_txt:
-            write_yolo_txt(dets, out / "labels" / f"{Path(name).stem}.txt")
+            write_yolo_txt(dets, out / "labels" / f"{stem}.txt")
 
     images = [f for f in files if f.kind == "image"]
     bar = tqdm(total=len(images), desc="images", unit="img", disable=not progress or len(images) < 2)
@@ -91,19 +99,19 @@ def detect_sources(
             continue
         results = detector.detect_arrays(arrays, [str(f.path) for f in chunk], cfg, region, tta_cfg)
         for f, array, dets in zip(chunk, arrays, results):
-            name = _unique_name(f.path.name, used)
-            emit(dets, array, name, image_id_for(f.path))
+            name = names[f]
+            emit(dets, array, name.stem, name.image_id)
             if save_images:
-                write_image(draw_detections(array, dets), out / name)
-                summary.outputs.append(out / name)
+                write_image(draw_detections(array, dets), out / name.image)
+                summary.outputs.append(out / name.image)
         summary.images += len(chunk)
         bar.update(len(chunk))
     bar.close()
 
     for f in (f for f in files if f.kind == "video"):
         summary.videos += 1
-        summary.frames += _detect_video(detector, f, out, _unique_name(f.path.stem + ".mp4", used), cfg, region,
-                                        tta_cfg, emit, save_images, progress, summary)
+        summary.frames += _detect_video(detector, f, out, names[f], cfg, region, tta_cfg, emit, save_images,
+                                        progress, summary)
     if coco is not None:
         summary.json_path = coco.close()
     summary.seconds = time.perf_counter() - start
@@ -121,12 +129,12 @@ def coco_category_ids(detector: Detector) -> list[int]:
 
 
 def _detect_video(
-    detector: Detector, f: SourceFile, out: Path, name: str, cfg: NMSConfig, region: ROI | None,
+    detector: Detector, f: SourceFile, out: Path, name: OutputName, cfg: NMSConfig, region: ROI | None,
     tta_cfg: TTAConfig | None, emit: Callable[..., None], save_images: bool, progress: bool, summary: DetectSummary,
 ) -> int:
     """Frames of one video through the detector in batches; returns the frame count."""
     capture, info = open_video(f.url or f.path)
-    writer = VideoWriter(out / name, info.fps, info.size) if save_images else None
+    writer = VideoWriter(out / name.image, info.fps, info.size) if save_images else None
     bar = tqdm(total=info.frames or None, desc=f.path.name, unit="frame", disable=not progress)
     index = 0
     batch: list[Any] = []
@@ -135,7 +143,7 @@ def _detect_video(
         nonlocal index
         sources = [f"{f.path}#{index + i}" for i in range(len(batch))]
         for frame, dets in zip(batch, detector.detect_arrays(batch, sources, cfg, region, tta_cfg)):
-            emit(dets, frame, f"{f.path.stem}_{index:06d}", image_id_for(f.path, index))
+            emit(dets, frame, f"{name.stem}_{index:06d}", f"{name.stem}_{index:06d}")
             if writer is not None:
                 writer.write(draw_detections(frame, dets))
             index += 1
@@ -155,11 +163,7 @@ def _detect_video(
     return index
 
 
-def _unique_name(name: str, used: set[str]) -> str:
-    """`name`, or `stem_2.ext`, … when an earlier input already produced that name."""
-    candidate, n = name, 1
-    while candidate in used:
-        n += 1
-        candidate = f"{Path(name).stem}_{n}{Path(name).suffix}"
-    used.add(candidate)
-    return candidate
+def _video_name(name: str) -> str:
+    """The annotated video's name: the input's, as `.mp4`."""
+    path = PurePosixPath(name)
+    return str(path.with_suffix(".mp4"))

@@ -33,11 +33,19 @@ class SourceError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class SourceFile:
     """One input and its kind ('image' or 'video'); `url` is set for a stream or URL
-    (what OpenCV opens: a webcam index as text, or the URL), `path` is then its name."""
+    (what OpenCV opens: a webcam index as text, or the URL), `path` is then its name.
+    `name` is its name for outputs: the path relative to the folder argument it was found
+    in (`sub/a.jpg`), relative to the fixed part of a glob argument, or the file name for
+    a file argument."""
 
     path: Path
     kind: str
     url: str = ""
+    name: str = ""
+
+    @property
+    def output_name(self) -> str:
+        return self.name or self.path.name
 
 
 def is_stream(text: str) -> bool:
@@ -77,11 +85,13 @@ def expand_sources(sources: list[str | Path], recursive: bool = False) -> list[S
                 seen_urls.add(text)
                 out.append(stream)
             continue
+        base: Path | None = None  # names are relative to it (None: the file name)
         if path.is_dir():
             pattern = "**/*" if recursive else "*"
             found = sorted(p for p in path.glob(pattern) if p.is_file() and kind_of(p))
             if not found:
                 raise SourceError(f"{path}: folder holds no image or video files ({', '.join(sorted(IMAGE_SUFFIXES))}, ...)")
+            base = path
         elif path.is_file():
             if kind_of(path) is None:
                 raise SourceError(f"{path}: unknown file type {path.suffix!r}; give an image or video file")
@@ -90,14 +100,34 @@ def expand_sources(sources: list[str | Path], recursive: bool = False) -> list[S
             found = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file() and kind_of(Path(p)))
             if not found:
                 raise SourceError(f"{text}: pattern matches no image or video files")
+            base = _fixed_part(text)
         else:
             raise SourceError(f"{text}: no such file, folder or glob match")
         for p in found:
             key = p.resolve()
             if key not in seen:
                 seen.add(key)
-                out.append(SourceFile(p, kind_of(p) or "image"))
+                out.append(SourceFile(p, kind_of(p) or "image", name=_relative_name(p, base)))
     return out
+
+
+def _fixed_part(pattern: str) -> Path:
+    """The folder part of a glob pattern before its first wildcard (`imgs/**/*.jpg` → `imgs`)."""
+    fixed = []
+    for part in Path(pattern).parts[:-1]:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def _relative_name(path: Path, base: Path | None) -> str:
+    if base is not None:
+        try:
+            return path.relative_to(base).as_posix()
+        except ValueError:
+            pass
+    return path.name
 
 
 @dataclasses.dataclass

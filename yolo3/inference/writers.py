@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from pathlib import Path
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import cv2
@@ -17,6 +20,64 @@ def image_id_for(path: Path, frame: int | None = None) -> int | str:
     """COCO image_id: the file stem (as an int when it is a number), `stem_frame` for video."""
     stem = path.stem if frame is None else f"{path.stem}_{frame:06d}"
     return int(stem) if stem.isdigit() else stem
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputName:
+    """Where the outputs of one input go (paths relative to the output folder).
+
+    image: the annotated image (or video) file; stem: `labels/<stem>.txt` and the
+    predictions.json image_id (an int when it is all digits, as COCO ids are)."""
+
+    image: str
+    stem: str
+    image_id: int | str
+
+
+def output_names(names: Sequence[str]) -> list[OutputName]:
+    """Unique, readable output names for inputs named `names` (paths relative to their
+    source argument, e.g. `a.jpg`, `a.png`, `sub/a.jpg`; see SourceFile.name). The rule:
+
+    - the annotated image keeps the input's relative name (`sub/a.jpg`); the same name
+      from two arguments gets `_2`, `_3`, … in input order (`a_2.jpg`);
+    - labels and image ids use that name without its suffix (`sub/a`), except when
+      several inputs share it (`a.jpg`, `a.png`): then each of them keeps its suffix,
+      joined by `_` (`a_jpg`, `a_png`);
+    - an all-digit stem is an int image_id (COCO style: `000042.jpg` → 42) unless that
+      int is already taken, then the string.
+    So no two inputs share an output file, a label file or an image id.
+    """
+    images: list[str] = []
+    taken: set[str] = set()
+    for name in names:
+        images.append(_unique(name, taken, lambda n, k: f"{_stem(name)}_{k}{PurePosixPath(name).suffix}"))
+    counts = Counter(_stem(n) for n in images)
+    stems: list[str] = []
+    taken = set()
+    for name in images:
+        stem = _stem(name) if counts[_stem(name)] == 1 else f"{_stem(name)}_{PurePosixPath(name).suffix[1:]}"
+        stems.append(_unique(stem, taken, lambda n, k: f"{n}_{k}"))
+    ids: list[int | str] = []
+    used: set[int | str] = set()
+    for stem in stems:
+        image_id: int | str = int(stem) if stem.isdigit() and int(stem) not in used else stem
+        used.add(image_id)
+        ids.append(image_id)
+    return [OutputName(i, s, d) for i, s, d in zip(images, stems, ids)]
+
+
+def _stem(name: str) -> str:
+    path = PurePosixPath(name)
+    return str(path.with_suffix("")) if path.suffix else name
+
+
+def _unique(name: str, taken: set[str], variant: Callable[[str, int], str]) -> str:
+    candidate, k = name, 1
+    while candidate in taken:
+        k += 1
+        candidate = variant(name, k)
+    taken.add(candidate)
+    return candidate
 
 
 class CocoJsonWriter:

@@ -23,9 +23,8 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from yolo3.config import load_yaml, save_yaml, to_dict
+from yolo3.config import save_yaml, to_dict
 from yolo3.data.split import SPLIT_FILE, save_split
-from yolo3.io.checkpoint import atomic_write, read_metadata
 from yolo3.train import distributed as ddp
 from yolo3.train.config import TrainConfig
 from yolo3.train.ema import SWA, ModelEMA, unwrap
@@ -36,10 +35,11 @@ from yolo3.train.optim import build_optimizer, freeze_backbone, is_backbone, set
 from yolo3.train.result import TrainResult
 from yolo3.train.schedule import SchedulePlan, apply_schedule, epochs_within_budget
 from yolo3.train.setup import (
-    TrainData, auto_anchors, autocast, build_train_model, model_config_for, multiscale_size, new_run_dir, prepare_data,
-    resize_batch, resolve_amp, seed_everything,
+    RunLock, TrainData, auto_anchors, autocast, build_train_model, claim_run_dir, model_config_for, multiscale_size,
+    new_run_dir, prepare_data, resize_batch, resolve_amp, seed_everything,
 )
-from yolo3.train.state import load_train_state, save_train_state
+from yolo3.train.resume import RESUME_CHANGEABLE, resolve_resume, resume_config  # noqa: F401 (re-exported)
+from yolo3.train.state import copy_checkpoint, load_train_state, save_train_state
 from yolo3.train.transfer import read_init_weights
 
 log = logging.getLogger("yolo3.train")
@@ -49,20 +49,6 @@ VAL_TERMS = ("box", "obj", "cls", "loss")  # loss terms measured on the val spli
 EpochCallback = Callable[[int, dict[str, Any]], None]
 
 
-def resume_config(resume: str | Path) -> tuple[TrainConfig, Path]:
-    """The saved config of a run to resume (`RUN` folder or its last.safetensors)."""
-    path = Path(resume)
-    last = path / "weights" / "last.safetensors" if path.is_dir() else path
-    run_dir = last.parent.parent
-    if not last.is_file():
-        raise FileNotFoundError(f"{last}: no checkpoint to resume from; pass a run folder with weights/last.safetensors")
-    saved = run_dir / "config.yaml"
-    cfg = load_yaml(TrainConfig, saved) if saved.is_file() else None
-    if cfg is None:
-        from yolo3.config import from_dict
-
-        cfg = from_dict(TrainConfig, read_metadata(last)["config"], where=f"{last}:metadata.config")
-    return dataclasses.replace(cfg, resume=str(last), exist_ok=True), run_dir
 
 
 def fitness(metrics: dict[str, float]) -> float:
@@ -77,19 +63,27 @@ def train(
     cfg: TrainConfig,
     callbacks: Sequence[EpochCallback] = (),
     data: TrainData | None = None,
+    resume_changes: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Trains a model as `cfg` says; returns where the weights are and the metrics.
 
     callbacks: called after every epoch's checkpoint as f(epoch, row) (tests use them
     to interrupt a run). data: already checked splits (default: `prepare_data(cfg)`).
+    With `cfg.resume`, the run continues with its saved config; `resume_changes`
+    ({field: value}, fields of RESUME_CHANGEABLE, e.g. {"epochs": 8}) are applied to it,
+    any other field is refused. The run folder is locked while the run writes it
+    (a second writer gets RunLockedError).
     """
     run_dir: Path | None = None
+    notes: list[str] = []
     if cfg.resume:
-        cfg, run_dir = resume_config(cfg.resume)
+        cfg, run_dir, notes = resolve_resume(cfg.resume, resume_changes)
+    elif resume_changes:
+        raise ValueError("resume_changes is only for a run that resumes (cfg.resume)")
     info = ddp.init_distributed(cfg.device)
-    trainer = None
+    trainer: _Trainer | None = None
     try:
-        trainer = _Trainer(cfg, info, run_dir, data)
+        trainer = _Trainer(cfg, info, run_dir, data, notes, epochs_changed="epochs" in (resume_changes or {}))
         return trainer.fit(callbacks)
     except KeyboardInterrupt:
         if trainer is None or not info.is_main:
@@ -98,15 +92,40 @@ def train(
         lines = interrupted_lines(trainer.run_dir, trainer.saved_epochs, trainer.best_epoch, resumable=True)
         raise KeyboardInterrupt("\n".join(lines)) from None
     finally:
+        if trainer is not None:
+            trainer.release()
         ddp.cleanup(info)
 
 
 class _Trainer:
     """State of one run; `fit` is the loop. Split out of `train` for readability."""
 
-    def __init__(self, cfg: TrainConfig, info: ddp.DistInfo, run_dir: Path | None, data: TrainData | None) -> None:
+    def __init__(self, cfg: TrainConfig, info: ddp.DistInfo, run_dir: Path | None, data: TrainData | None,
+                 setup_notes: Sequence[str] = (), epochs_changed: bool = False) -> None:
+        self.lock: RunLock | None = None
+        self.epochs_changed = epochs_changed  # --epochs given with --resume
+        try:
+            self._setup(cfg, info, run_dir, data, list(setup_notes))
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        """Releases the run folder's lock (idempotent)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    def _lock(self, run_dir: Path, resuming: bool) -> list[str]:
+        self.lock, notes = claim_run_dir(run_dir, resuming)
+        return notes
+
+    def _setup(self, cfg: TrainConfig, info: ddp.DistInfo, run_dir: Path | None, data: TrainData | None,
+               setup_notes: list[str]) -> None:
         self.cfg, self.info = cfg, info
         self.t_start = time.perf_counter()  # the wall-clock budget counts setup too
+        if run_dir is not None and info.is_main:  # resuming: lock before reading or writing anything there
+            setup_notes += self._lock(run_dir, resuming=True)
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
         seed_everything(cfg.seed + info.rank, cfg.deterministic)
@@ -115,6 +134,7 @@ class _Trainer:
         self.data = data or prepare_data(cfg, run_dir / SPLIT_FILE if run_dir else None)
         if run_dir is None and info.is_main:
             run_dir = new_run_dir(cfg.project, cfg.name, cfg.exist_ok)
+            setup_notes += self._lock(run_dir, resuming=False)
         self.run_dir = Path(ddp.broadcast(str(run_dir) if run_dir else "", info))
         if self.data.split is not None and info.is_main:  # a held-back val drawn from train: keep the list
             save_split(self.run_dir / SPLIT_FILE, self.data.split)
@@ -135,7 +155,7 @@ class _Trainer:
         self.max_epochs = cfg.epochs  # the budget may shorten the run, never lengthen it
         model, self.init_note = build_train_model(model_cfg, init)
         if cfg.resume:
-            self.init_note = f"weights: from the resumed run {cfg.resume}"
+            self.init_note = f"weights: from {cfg.resume} (resumed)"
         # Frozen for the whole run: the optimizer never sees the backbone. For the first
         # freeze_epochs only: it holds the backbone from the start (no gradient, no update).
         self.frozen = cfg.optim.freeze == "backbone"
@@ -178,7 +198,12 @@ class _Trainer:
             self.bad_validations = int(meta.get("bad_validations", 0))
             if isinstance(meta.get("schedule"), dict):  # the plan and epoch count a time budget had fitted
                 self.plan = SchedulePlan.from_dict(meta["schedule"])
-                self.cfg = dataclasses.replace(self.cfg, epochs=int(meta["schedule"]["epochs"]))
+                if self.epochs_changed:  # resumed with --epochs: the rest of the schedule stretches to the new
+                    # length from here on, continuing where it was (the LR never jumps back up)
+                    self.plan = self.plan.replan(self.start_epoch * self.iters_per_epoch,
+                                                 cfg.epochs * self.iters_per_epoch)
+                else:
+                    self.cfg = dataclasses.replace(self.cfg, epochs=int(meta["schedule"]["epochs"]))
             self.saved_epochs = self.start_epoch
             if self.scaler is not None and meta.get("scaler"):
                 self.scaler.load_state_dict(meta["scaler"])
@@ -198,6 +223,7 @@ class _Trainer:
                          f"accumulate: {self.accumulate}, weight_decay: {weight_decay:.3g}"]
                 if cfg.resume:
                     lines.append(f"resumed from {cfg.resume} at epoch {self.start_epoch + 1}")
+                lines += setup_notes
                 f.write("\n".join(lines) + "\n")
                 for line in lines:
                     log.info(line)
@@ -357,10 +383,12 @@ class _Trainer:
             raise TrainingDiverged(f"non-finite weights or BatchNorm statistics after epoch {epoch + 1}; "
                                    "nothing saved, the previous checkpoint stays. Lower optim.lr0 or check the data.")
         last = self.weights_dir / "last.safetensors"
+        # last first, then best: a kill in between leaves last saying it is the best epoch,
+        # which resume detects and repairs (repair_best); the other order could not be told apart
         save_train_state(last, self.model, self.optimizer, self.ema, self.swa, progress, extra)
         self.saved_epochs = epoch + 1
         if improved:
-            atomic_write(self.weights_dir / "best.safetensors", lambda tmp: Path(tmp).write_bytes(last.read_bytes()))
+            copy_checkpoint(last, self.weights_dir / "best.safetensors")
 
     def fit(self, callbacks: Sequence[EpochCallback]) -> TrainResult:
         cfg, info = self.cfg, self.info

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import logging
+import os
 import random
 from pathlib import Path
 
@@ -13,10 +15,11 @@ import torch
 
 from yolo3.config import ConfigError, ModelConfig
 from yolo3.data.sample import Sample
-from yolo3.io.checkpoint import load_checkpoint
+from yolo3.io.checkpoint import load_checkpoint, remove_stale_temps
 from yolo3.io.runs import next_run_dir
 from yolo3.models import YOLOv3Base, build_model
 from yolo3.train.config import TrainConfig
+from yolo3.train.state import repair_best
 from yolo3.train.transfer import InitWeights, read_init_weights
 
 log = logging.getLogger("yolo3.train")
@@ -45,6 +48,60 @@ def new_run_dir(project: str | Path, name: str, exist_ok: bool) -> Path:
     path = next_run_dir(project, name, exist_ok)
     (path / "weights").mkdir(parents=True, exist_ok=True)
     return path
+
+
+class RunLockedError(OSError):
+    """Another process is writing the run folder (it holds the folder's lock)."""
+
+
+class RunLock:
+    """An advisory lock on a run folder (`fcntl.flock` on `RUN/.lock`), held while a run
+    writes there, so two runs (`--exist-ok` twice, two `--resume`) cannot interleave
+    metrics.csv or overwrite each other's checkpoints. The kernel drops the lock when
+    its process ends, however it ends, so a crashed run never leaves a stale lock. The
+    file holds the owner's pid, for the message the second writer gets."""
+
+    NAME = ".lock"
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / self.NAME
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise RunLockedError(f"{self.run_dir}: another yolo3 process (pid {owner}) is writing this run folder; "
+                                 "wait until it ends, or train into another folder (--name)") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        self.fd: int | None = fd
+
+    def release(self) -> None:
+        """Unlocks (idempotent). The lock file stays: removing it could race a new owner."""
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def claim_run_dir(run_dir: Path, resuming: bool) -> tuple[RunLock, list[str]]:
+    """Locks a run folder for this process, then removes the temp files that killed
+    writes left there and, when resuming, repairs best.safetensors (`repair_best`).
+    Returns the lock (release it when the run ends) and lines for the training log."""
+    lock = RunLock(run_dir)
+    try:
+        notes = [f"removed {p.name}, left by an interrupted write" for folder in (run_dir, run_dir / "weights")
+                 if folder.is_dir() for p in remove_stale_temps(folder)]
+        repaired = repair_best(run_dir / "weights") if resuming else None
+    except BaseException:
+        lock.release()
+        raise
+    return lock, notes + ([repaired] if repaired else [])
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:

@@ -10,6 +10,10 @@ Tensor layout (all names prefixed, so `yolo3.io.checkpoint.load_model` finds `mo
 Everything else (epoch, iteration, optimizer hyper-parameters, Python RNG, EMA update
 count, best fitness, the run's TrainConfig) goes in the JSON metadata under `train`.
 Writes are atomic (temp file + rename), so a crash leaves the previous file loadable.
+
+`best.safetensors` is a copy of `last.safetensors` made right after it when the epoch
+improved; every file records its epoch (`train.epoch`) and `last` the best epoch, so a
+kill between the two writes is detected and repaired on resume (`repair_best`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import torch
 from torch import nn
 
 from yolo3.config import to_dict
-from yolo3.io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from yolo3.io.checkpoint import CheckpointError, atomic_write, load_checkpoint, read_metadata, save_checkpoint
 from yolo3.train.ema import SWA, ModelEMA, unwrap
 
 
@@ -146,3 +150,47 @@ def load_train_state(
     if restore_rng:
         set_rng_state(tensors, train_meta["rng"])
     return train_meta
+
+
+def copy_checkpoint(src: str | Path, dst: str | Path) -> None:
+    """Copies a checkpoint file byte for byte, atomically."""
+    data = Path(src).read_bytes()
+    atomic_write(dst, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def _saved_epoch(path: Path) -> int | None:
+    try:
+        train = read_metadata(path).get("train")
+    except (CheckpointError, OSError):
+        return None
+    epoch = train.get("epoch") if isinstance(train, dict) else None
+    return epoch if isinstance(epoch, int) else None
+
+
+def repair_best(weights_dir: str | Path) -> str | None:
+    """Makes `best.safetensors` agree with `last.safetensors` after a kill between them.
+
+    `last` records its epoch and the best epoch. When they are equal (last *is* the
+    best) but `best` holds another epoch or is missing/corrupt, the copy the killed run
+    did not make is made now. Returns a line for the training log, or None when nothing
+    was wrong. A `best` that differs from a best epoch other than last's cannot be
+    rebuilt: that is reported, not repaired.
+    """
+    weights_dir = Path(weights_dir)
+    last, best = weights_dir / "last.safetensors", weights_dir / "best.safetensors"
+    train = read_metadata(last).get("train") if last.is_file() else None
+    if not isinstance(train, dict):
+        return None
+    epoch, best_epoch = train.get("epoch"), train.get("best_epoch")
+    if not isinstance(best_epoch, int) or best_epoch < 0:
+        return None
+    held = _saved_epoch(best) if best.is_file() else None
+    if held == best_epoch:
+        return None
+    found = "is missing or unreadable" if held is None else f"holds epoch {held + 1}"
+    if best_epoch == epoch:
+        copy_checkpoint(last, best)
+        return (f"best.safetensors {found} but the best epoch is {best_epoch + 1} (a kill between the last and best "
+                "writes): copied last.safetensors to best.safetensors")
+    return (f"warning: best.safetensors {found} but last.safetensors says the best epoch is {best_epoch + 1}; "
+            "it cannot be rebuilt (only last is kept)")

@@ -174,7 +174,4 @@ def read_init_weights(path: str | Path, cfg: ModelConfig) -> InitWeights:
     with torch.random.fork_rng(devices=[]):  # building scratch models must not move the run's seeded init
         if is_darknet_weights(path):
             return _from_darknet(path, cfg)
-        try:
-            return _from_checkpoint(path, cfg)
-        except CheckpointError as err:
-            raise ConfigError(str(err)) from err
+        return _from_checkpoint(path, cfg)

@@ -114,6 +114,14 @@ def _unique_images(images: list[dict], path: Path, findings: list[Finding]) -> t
     return kept, ambiguous, merged_into
 
 
+def _finite(value: int | float) -> bool:
+    """math.isfinite that says False, instead of raising, for ints too large for a float."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str], list[int], list[Sample], list[Finding]]:
     """Reads one COCO JSON → (class names, category ids, samples, findings).
 
@@ -125,6 +133,8 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(f"{path}: not valid JSON ({err})") from err
+    except RecursionError as err:  # nesting deeper than Python's stack: no COCO file looks like that
+        raise DataError(f"{path}: JSON nested too deeply to read; not a COCO detection file") from err
     for key in ("images", "annotations", "categories"):
         if not isinstance(data, dict) or not isinstance(data.get(key), list):
             raise DataError(f"{path}: missing key '{key}' (a list); a COCO detection file has images, "
@@ -140,8 +150,9 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
         _typed(_get(img, "file_name", f"images[{j}]", path), (str,), f"images[{j}].file_name", path)
         for key in ("height", "width"):
             value = img.get(key)
-            if value is not None and not math.isfinite(_typed(value, (int, float), f"images[{j}].{key}", path)):
-                raise DataError(f"{path}: 'images[{j}].{key}' must be a finite number, got {img[key]!r}")
+            if value is not None and not _finite(_typed(value, (int, float), f"images[{j}].{key}", path)):
+                raise DataError(f"{path}: 'images[{j}].{key}' must be a finite number, got "
+                                f"{value if isinstance(value, float) else f'an integer of {len(str(value))} digits'}")
     root = image_root or _image_root(path, images[0]["file_name"] if images else None)
     findings: list[Finding] = []
     images, ambiguous, merged_into = _unique_images(images, path, findings)

@@ -78,6 +78,8 @@ def _class_names(data: dict, path: Path) -> list[str]:
     names = data.get("names")
     if names is None:
         raise DataError(f"{path}: missing 'names' (the list of class names)")
+    if not isinstance(names, (list, dict)):
+        raise DataError(f"{path}: 'names' must be a list of class names (or a mapping id: name), got {names!r}")
     if isinstance(names, dict):
         keys = [k for k in names if isinstance(k, int) and not isinstance(k, bool)]
         if len(keys) != len(names) or sorted(keys) != list(range(len(names))):
