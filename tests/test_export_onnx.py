@@ -23,8 +23,8 @@ def test_onnx_detections_match_pytorch(tmp_path: Path, arch: str) -> None:
     weights = saved_model(tmp_path, arch, class_thresholds=[0.2, 0.3, 0.25])
     onnx_path = export_checkpoint(weights, "onnx")
     assert read_onnx_metadata(onnx_path)["class_thresholds"] == [0.2, 0.3, 0.25]
-    torch_det = Detector.load(weights, nms=NMS, batch_size=3)
-    onnx_det = Detector.load(onnx_path, nms=NMS, batch_size=3)
+    torch_det = Detector.load(weights, nms=NMS, batch_size=3, backend="torch")
+    onnx_det = Detector.load(onnx_path, nms=NMS, batch_size=3, backend="onnxruntime")
     assert onnx_det.backend.name == "onnxruntime" and onnx_det.class_names == ["cat", "dog", "car"]
     images = [random_image(96, 96, 0), random_image(70, 110, 1), random_image(128, 64, 2)]  # batch of 3
     total = 0

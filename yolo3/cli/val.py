@@ -7,12 +7,14 @@ import sys
 
 from yolo3.eval.evaluate import VAL_NMS
 from yolo3.eval.report import format_result
+from yolo3.inference.choose import BACKENDS, PRECISIONS
+from yolo3.inference.device import DEVICE_HELP
 from yolo3.inference.postprocess import NMSConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("val", help="measure a checkpoint on a dataset split (COCO + VOC metrics, plots)")
-    p.add_argument("--weights", required=True, help=".safetensors checkpoint")
+    p.add_argument("--weights", required=True, help=".safetensors checkpoint, exported .onnx or OpenVINO folder")
     p.add_argument("--data", required=True, help="YOLO data.yaml, COCO .json or Pascal VOC root")
     p.add_argument("--split", default="val", choices=("train", "val", "test"))
     p.add_argument("--imgsz", type=int, default=None, help="network size (default: the checkpoint's)")
@@ -24,6 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip PR/F1/confusion/image plots")
     p.add_argument("--save-thresholds", action="store_true",
                    help="store the per-class F1-optimal thresholds in the checkpoint (for detect --thresholds auto)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="engine; auto = the fastest installed for this file, precision and device")
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="fp32, bf16 or int8 (a quantised OpenVINO export); default: the export's own, else fp32")
+    p.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: usable cores)")
     p.set_defaults(run=_run)
 
 
@@ -33,8 +41,9 @@ def _run(args: argparse.Namespace) -> int:
     nms = NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det)
     try:
         result, run_dir = val(args.weights, args.data, args.split, args.imgsz, args.batch_size, nms, args.out,
-                              not args.no_plots, args.save_thresholds)
-    except (ValueError, OSError) as err:  # CheckpointError, DataError, ImageReadError included
+                              not args.no_plots, args.save_thresholds, backend=args.backend,
+                              precision=args.precision, device=args.device, threads=args.threads, log=print)
+    except (ValueError, OSError, ImportError) as err:  # CheckpointError, DataError, ImageReadError included
         print(f"yolo3 val: error: {err}", file=sys.stderr)
         return 2
     print(format_result(result))

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Callable
 
 from yolo3.data.validate import CheckPolicy
 from yolo3.eval.evaluate import EvalResult, evaluate
 from yolo3.eval.store import store_thresholds
 from yolo3.inference.postprocess import NMSConfig
-from yolo3.io.checkpoint import load_model
+from yolo3.io.checkpoint import load_model, model_config_from_metadata
 
 
 def next_run_dir(root: Path, name: str) -> Path:
@@ -40,29 +41,60 @@ def val(
     plots: bool = True,
     save_thresholds: bool = False,
     check_policy: CheckPolicy | None = None,
+    backend: str = "torch",
+    precision: str | None = "fp32",
+    device: str = "cpu",
+    threads: int | None = None,
+    log: Callable[[str], None] = lambda _: None,
 ) -> tuple[EvalResult, Path]:
     """Evaluates `weights` on `split` of dataset `data`; returns (result, run folder).
 
     check_policy: how check-data treats the split's problems (default CheckPolicy()).
+    log: receives one line naming the backend and precision used.
+    backend, precision, device, threads: as `Detector.load`; the plain torch fp32 path
+    (the default) evaluates the checkpoint's model itself, every other combination (and
+    .onnx / OpenVINO weights) runs through a `Detector`.
     """
     from yolo3.data.formats import load_dataset
     from yolo3.data.validate import check_dataset
+    from yolo3.inference.choose import model_kind
+    from yolo3.inference.device import resolve_device
 
-    model, _ = load_model(weights)
-    index = load_dataset(data, model.cfg.class_names)
+    detector = None
+    plain = backend == "torch" and precision in (None, "fp32") and model_kind(weights) == "checkpoint"
+    if plain:
+        model, _ = load_model(weights)
+        model.to(resolve_device(device))
+        log(f"backend: torch fp32 on {resolve_device(device)}")
+        cfg = model.cfg
+    else:
+        from yolo3.inference.detector import Detector
+
+        if save_thresholds and model_kind(weights) != "checkpoint":
+            raise ValueError(f"--save-thresholds writes into a .safetensors checkpoint; {weights} is not one")
+        detector = Detector.load(weights, device, precision, threads=threads, imgsz=imgsz, batch_size=batch_size,
+                                 backend=backend)
+        cfg = model_config_from_metadata(detector.metadata, weights)
+        log(f"backend: {detector.backend_name} {detector.precision} ({detector.backend_note})")
+    index = load_dataset(data, cfg.class_names)
     if split not in index.splits or not index.splits[split]:
         have = sorted(k for k, v in index.splits.items() if v)
         raise ValueError(f"{data}: no '{split}' split (it has {have}); choose one with --split")
-    if model.cfg.class_names and list(model.cfg.class_names) != list(index.class_names):
-        raise ValueError(f"{weights}: the model's classes {model.cfg.class_names} differ from the dataset's "
+    if cfg.class_names and list(cfg.class_names) != list(index.class_names):
+        raise ValueError(f"{weights}: the model's classes {cfg.class_names} differ from the dataset's "
                          f"{index.class_names} ({data}); evaluate on the dataset it was trained for")
     only_split = dataclasses.replace(index, splits={split: index.splits[split]})
     report = check_dataset(only_split, check_policy or CheckPolicy())
     run_dir = Path(out_dir) if out_dir is not None else next_run_dir(Path("runs/val"), "exp")
     info = {"weights": str(weights), "dataset": str(data), "dataset_format": index.format, "split": split,
             "data_check": report.summary()}
-    result = evaluate(model, report.splits[split], index.class_names, imgsz or model.cfg.imgsz, batch_size,
-                      nms, run_dir, plots, info)
+    if detector is None:
+        result = evaluate(model, report.splits[split], index.class_names, imgsz or cfg.imgsz, batch_size,
+                          nms, run_dir, plots, info)
+    else:
+        from yolo3.eval.detector_eval import evaluate_detector
+
+        result = evaluate_detector(detector, report.splits[split], index.class_names, nms, run_dir, plots, info)
     result.data_check = report
     if save_thresholds:
         store_thresholds(weights, result.class_thresholds)
