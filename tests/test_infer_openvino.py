@@ -1,0 +1,194 @@
+"""OpenVINO backend, int8 quantisation, `--backend auto`, `--device`: agreement with torch fp32.
+
+Tolerances: OpenVINO fp32 runs the same fp32 graph, so its detections equal torch's as
+a set (boxes 1e-3 px, scores 1e-5, as the ONNX Runtime test). int8 rounds every conv
+input and weight to 8 bits: its decoded boxes must stay within 2 px + 5 % of the box's
+size of torch fp32's (exp(tw) magnifies the error on large boxes), objectness and class
+probabilities within 0.02, and the score-sorted detections must pair up one to one.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("openvino")
+pytest.importorskip("nncf")
+
+from _infer_utils import random_image, saved_model, small_model  # noqa: E402
+from yolo3.cli import main  # noqa: E402
+from yolo3.data.image_io import read_image  # noqa: E402
+from yolo3.data.synth import SHAPES, write_synth_dataset  # noqa: E402
+from yolo3.export import QuantizeConfig, export_checkpoint  # noqa: E402
+from yolo3.inference.choose import choose_backend  # noqa: E402
+from yolo3.inference.detector import Detector  # noqa: E402
+from yolo3.inference.device import resolve_device  # noqa: E402
+from yolo3.inference.postprocess import NMSConfig  # noqa: E402
+from yolo3.inference.preprocess import letterbox_batch  # noqa: E402
+from yolo3.io.checkpoint import save_model  # noqa: E402
+
+NMS = NMSConfig(conf_threshold=0.2, iou_threshold=0.45)
+
+
+def _same_set(a, b, box_tol: float, score_tol: float) -> None:
+    assert len(a) == len(b)
+    for box, score, cls in zip(a.boxes, a.scores, a.class_ids):
+        same = (b.class_ids == cls) & (np.abs(b.boxes - box).max(1) < box_tol) & (np.abs(b.scores - score) < score_tol)
+        assert same.any(), (box, score, cls)
+
+
+def test_openvino_fp32_matches_torch_and_carries_metadata(tmp_path: Path) -> None:
+    weights = saved_model(tmp_path, class_thresholds=[0.2, 0.3, 0.25])
+    xml = export_checkpoint(weights, "openvino", tmp_path / "ov")
+    assert xml == tmp_path / "ov" / "model.xml" and (tmp_path / "ov" / "model.bin").stat().st_size > 0
+    torch_det = Detector.load(weights, nms=NMS, batch_size=3, backend="torch")
+    for source in (tmp_path / "ov", xml):  # the folder or the .xml
+        det = Detector.load(source, nms=NMS, batch_size=3)
+        assert (det.backend_name, det.precision) == ("openvino", "fp32")
+        assert det.class_names == ["cat", "dog", "car"] and det.imgsz == 96
+        assert det.metadata["class_thresholds"] == [0.2, 0.3, 0.25]
+        assert det.metadata["export"] == {"format": "openvino", "imgsz": 96, "precision": "fp32"}
+    images = [random_image(96, 96, 0), random_image(70, 110, 1), random_image(128, 64, 2)]
+    total = 0
+    for a, b in zip(torch_det(images), det(images)):
+        _same_set(a, b, 1e-3, 1e-5)
+        total += len(a)
+    assert total > 0
+    auto = det(images[0], thresholds="auto")[0]  # thresholds travel inside model.xml
+    assert len(auto) and (auto.scores > np.array([0.2, 0.3, 0.25])[auto.class_ids]).all()
+
+
+def test_checkpoint_auto_converts_in_memory_and_bf16_stays_close(tmp_path: Path) -> None:
+    weights = saved_model(tmp_path)
+    image = random_image(96, 96, 3)
+    ref = Detector.load(weights, nms=NMS, backend="torch")(image)[0]
+    det = Detector.load(weights, nms=NMS)  # auto
+    assert det.backend_name == "openvino" and "auto" in det.backend_note and "converted in memory" in det.backend_note
+    _same_set(ref, det(image)[0], 1e-3, 1e-5)
+    bf16 = Detector.load(weights, precision="bf16", nms=NMS, backend="openvino")
+    assert bf16.precision == "bf16"
+    out = bf16(image)[0]
+    # bf16 keeps 8 mantissa bits: same detections within bf16 resolution of scores / boxes
+    assert abs(len(out) - len(ref)) <= max(3, len(ref) // 10)
+    top = int(np.argmax(ref.scores))
+    j = int(np.argmin(np.abs(out.boxes - ref.boxes[top]).sum(1)))
+    np.testing.assert_allclose(out.boxes[j], ref.boxes[top], atol=2.0)
+
+
+@pytest.fixture(scope="module")
+def int8_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path, str]:
+    tmp = tmp_path_factory.mktemp("int8")
+    data = write_synth_dataset(tmp / "ds", n_train=10, n_val=4, imgsz=96, seed=1)
+    torch.manual_seed(0)
+    weights = tmp / "m.safetensors"
+    save_model(weights, small_model(imgsz=96, class_names=SHAPES))
+    lines: list[str] = []
+    xml = export_checkpoint(weights, "openvino", tmp / "ov8", precision="int8",
+                            quantize=QuantizeConfig(data, calibration_images=6), log=lines.append)
+    return weights, xml, data, "\n".join(lines)
+
+
+def test_int8_agrees_with_torch_fp32(int8_export: tuple[Path, Path, Path, str]) -> None:
+    weights, xml, data, _ = int8_export
+    images = [read_image(p) for p in sorted((data.parent / "images" / "val").glob("*.png"))]
+    ref = Detector.load(weights, backend="torch", nms=NMS)
+    det = Detector.load(xml.parent, nms=NMS)  # a quantised file runs int8 whatever was asked
+    assert (det.backend_name, det.precision) == ("openvino", "int8")
+    batch, _ = letterbox_batch(images, 96)
+    a, b = ref.backend(batch), det.backend(batch)
+    size = (a[..., 2:4] - a[..., :2]).repeat(1, 1, 2)
+    assert ((a[..., :4] - b[..., :4]).abs() <= 2 + 0.05 * size).all()
+    assert (a[..., 4:] - b[..., 4:]).abs().max() <= 0.02
+    for x, y in zip(ref(images), det(images)):
+        n = min(len(x), len(y))
+        assert n > 0 and abs(len(x) - len(y)) <= max(2, len(x) // 10)
+        np.testing.assert_allclose(np.sort(x.scores)[::-1][:n], np.sort(y.scores)[::-1][:n], atol=0.02)
+
+
+def test_int8_report_and_metadata(int8_export: tuple[Path, Path, Path, str]) -> None:
+    weights, xml, _, log = int8_export
+    det = Detector.load(xml, precision="int8")
+    q = det.metadata["export"]["quantization"]
+    assert det.metadata["export"]["precision"] == "int8"
+    assert q["calibration_images"] == 6 and q["val_images"] == 4 and q["max_drop"] == 1.0
+    assert q["drop"] == pytest.approx(q["fp32_map"] - q["int8_map"])
+    assert "fp32" in log and "int8" in log and "mAP@0.5:0.95" in log
+    assert ("WARNING" in log) == (q["drop"] > 1.0)
+    with pytest.raises(ValueError, match="int8 needs a quantised model"):
+        Detector.load(weights, precision="int8", backend="openvino")
+
+
+def test_int8_cli_needs_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weights = saved_model(tmp_path)
+    assert main(["export", "--weights", str(weights), "--format", "openvino", "--precision", "int8"]) == 2
+    assert "--data" in capsys.readouterr().err
+    assert main(["export", "--weights", str(weights), "--format", "onnx", "--precision", "bf16"]) == 2
+
+
+def test_auto_choice_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert choose_backend("checkpoint", "auto", "fp32")[0] == "openvino"
+    assert choose_backend("onnx", "auto", "bf16")[0] == "openvino"
+    assert choose_backend("checkpoint", "auto", "fp32", "cuda")[0] == "torch"
+    assert choose_backend("checkpoint", "torch", "bf16")[0] == "torch"
+    with pytest.raises(ValueError, match="cannot run"):
+        choose_backend("openvino", "torch", "fp32")
+    with pytest.raises(ValueError, match="only the torch backend"):
+        choose_backend("onnx", "auto", "fp32", "cuda")
+    monkeypatch.setitem(sys.modules, "openvino", None)  # `import openvino` now raises ImportError
+    name, why = choose_backend("checkpoint", "auto", "fp32")
+    assert name == "torch" and "not installed" in why and "pip install" in why
+    assert choose_backend("onnx", "auto", "fp32")[0] == "onnxruntime"
+    with pytest.raises(ValueError, match="not installed"):
+        choose_backend("openvino", "auto", "fp32")
+    with pytest.raises(ValueError, match="--backend openvino"):
+        choose_backend("checkpoint", "openvino", "fp32")
+
+
+def test_missing_openvino_falls_back_to_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    weights = saved_model(tmp_path)
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    det = Detector.load(weights, nms=NMS)
+    assert det.backend_name == "torch" and "OpenVINO is not installed" in det.backend_note
+    assert main(["detect", str(tmp_path / "none.png"), "--weights", str(weights), "--out", str(tmp_path / "o")]) == 2
+    out = capsys.readouterr()
+    assert "backend: torch fp32 (auto: torch (OpenVINO is not installed" in out.out
+
+
+def test_resolve_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    import yolo3.inference.device as device
+
+    assert resolve_device("cpu") == torch.device("cpu") and resolve_device(None) == torch.device("cpu")
+    monkeypatch.setattr(device, "cuda_count", lambda: 0)
+    for spec in ("cuda", "0", "cuda:1"):
+        with pytest.raises(ValueError, match="no CUDA device here"):
+            resolve_device(spec)
+    with pytest.raises(ValueError, match="not a device name"):
+        resolve_device("gpu0")
+    with pytest.raises(ValueError, match="yolo3 runs on"):
+        resolve_device("meta")
+    monkeypatch.setattr(device, "cuda_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert resolve_device("1") == torch.device("cuda", 1) and resolve_device("cuda") == torch.device("cuda", 0)
+    with pytest.raises(ValueError, match=r"has 2 CUDA device\(s\)"):
+        resolve_device("cuda:2")
+
+
+@pytest.mark.parametrize("command", ["detect", "val", "export"])
+def test_device_error_is_one_line(tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import yolo3.inference.device as device
+
+    monkeypatch.setattr(device, "cuda_count", lambda: 0)
+    weights = str(saved_model(tmp_path))
+    args = {"detect": ["detect", "x.png", "--weights", weights],
+            "val": ["val", "--weights", weights, "--data", "nowhere.yaml"],
+            "export": ["export", "--weights", weights, "--format", "torchscript"]}[command]
+    assert main([*args, "--device", "cuda:3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"yolo3 {command}: error: --device 'cuda:3': no CUDA device here " \
+                  f"(torch {torch.__version__} sees none); use --device cpu"
