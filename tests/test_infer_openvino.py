@@ -192,3 +192,23 @@ def test_device_error_is_one_line(tmp_path: Path, command: str, monkeypatch: pyt
     err = capsys.readouterr().err.strip()
     assert err == f"yolo3 {command}: error: --device 'cuda:3': no CUDA device here " \
                   f"(torch {torch.__version__} sees none); use --device cpu"
+
+
+def test_benchmark_table_rows(int8_export: tuple[Path, Path, Path, str]) -> None:
+    from yolo3.eval.benchmark import benchmark
+
+    weights, _, data, _ = int8_export
+    table = benchmark(weights, data, batch=2, rounds=1, calib_images=4, max_val_images=4)
+    got = [(r.backend, r.precision) for r in table.rows]
+    assert got == [("torch", "fp32"), ("torch", "bf16"), ("onnxruntime", "fp32"), ("openvino", "fp32"),
+                   ("openvino", "bf16"), ("openvino", "int8")]
+    assert table.val_images == 4 and table.batch == 2 and table.imgsz == 96 and not table.skipped
+    for r in table.rows:
+        assert r.ms_per_image > 0 and r.images_per_s > 0 and 0 <= r.map50 <= 100 and 0 <= r.map <= r.map50
+    fp32 = [r.map for r in table.rows if r.precision == "fp32"]
+    assert max(fp32) - min(fp32) <= 0.5  # the same fp32 graph on three engines
+    sizes = {(r.backend, r.precision): r.file_mb for r in table.rows}
+    assert sizes["torch", "fp32"] == pytest.approx(weights.stat().st_size / 1e6)
+    assert sizes["openvino", "int8"] < sizes["openvino", "fp32"]  # int8 weights: about a quarter
+    text = table.format()
+    assert text.count("\n| ") == 6 and "mAP on 4 images" in text  # one line per row after the header
