@@ -131,9 +131,6 @@ def quantize_openvino(
         import nncf
     except ImportError:
         raise OpenVINOUnavailable(f"int8 quantisation needs NNCF, which is not installed; {INSTALL_HINT}") from None
-    import logging
-
-    logging.getLogger("nncf").setLevel(logging.WARNING)  # its per-layer INFO lines drown the report
 
     from yolo3.eval.detector_eval import evaluate_detector
     from yolo3.inference.detector import Detector
@@ -159,13 +156,13 @@ def quantize_openvino(
             return max(evaluate_detector(Detector(CompiledBackend(compiled), names, imgsz, metadata), val, names)
                        .metrics["mAP@0.5:0.95"], 0.0)
 
+        _quiet_nncf()
         quantized = nncf.quantize_with_accuracy_control(
             ov_model, calibration, nncf.Dataset([0]), validate, max_drop=cfg.max_drop / 100,
             drop_type=nncf.DropType.ABSOLUTE, preset=nncf.QuantizationPreset.MIXED,
             subset_size=len(calib_arrays), ignored_scope=scope)
     else:
-        quantized = nncf.quantize(ov_model, calibration, preset=nncf.QuantizationPreset.MIXED,
-                                  subset_size=len(calib_arrays), ignored_scope=scope)
+        quantized = quantize_arrays(ov_model, calib_arrays)
     if val:
         log(f"int8: measuring fp32 and int8 on {len(val)} '{cfg.val_split}' images")
         for label, model in (("fp32", ov_model), ("int8", quantized)):
@@ -173,6 +170,23 @@ def quantize_openvino(
             setattr(report, f"{label}_map", 100 * max(metrics["mAP@0.5:0.95"], 0.0))
             setattr(report, f"{label}_map50", 100 * max(metrics["mAP@0.5"], 0.0))
     return quantized, report
+
+
+def _quiet_nncf() -> None:
+    """NNCF's per-layer INFO lines would drown the fp32-vs-int8 report."""
+    import logging
+
+    logging.getLogger("nncf").setLevel(logging.WARNING)
+
+
+def quantize_arrays(ov_model: Any, arrays: list[np.ndarray]) -> Any:
+    """Plain NNCF post-training quantisation of `ov_model` on (1, 3, H, W) float32 arrays."""
+    import nncf
+
+    _quiet_nncf()
+
+    return nncf.quantize(ov_model, nncf.Dataset(arrays), preset=nncf.QuantizationPreset.MIXED,
+                         subset_size=len(arrays), ignored_scope=nncf.IgnoredScope(types=DECODE_TYPES, validate=False))
 
 
 class CompiledBackend:
