@@ -119,8 +119,8 @@ def main() -> None:
             keep, kept = select(boxes, scores, labels, cfg)
             detections_from_network(boxes[keep], kept, labels[keep], infos[0], names, "x")
 
-        stages = interleaved({"read": lambda: read_image(IMAGE), "letterbox": lambda: letterbox_batch([image], args.imgsz),
-                              "post": post}, args.runs)
+        stages = interleaved({"read": lambda: read_image(IMAGE),
+                              "letterbox": lambda: letterbox_batch([image], args.imgsz), "post": post}, args.runs)
         n_cand = len(candidates(preds[0], cfg)[1])
         print(f"stages (auto bf16 outputs, {n_cand} candidates at conf {nms.conf_threshold}): read+decode JPEG "
               f"{stages['read'] * 1e3:.2f} ms, letterbox+tensor {stages['letterbox'] * 1e3:.2f} ms, "

@@ -26,7 +26,6 @@ from yolo3.data.synth import SHAPES, write_synth_dataset  # noqa: E402
 from yolo3.export import QuantizeConfig, export_checkpoint  # noqa: E402
 from yolo3.inference.choose import choose_backend  # noqa: E402
 from yolo3.inference.detector import Detector  # noqa: E402
-from yolo3.inference.device import resolve_device  # noqa: E402
 from yolo3.inference.postprocess import NMSConfig  # noqa: E402
 from yolo3.inference.preprocess import letterbox_batch  # noqa: E402
 from yolo3.io.checkpoint import save_model  # noqa: E402
@@ -159,41 +158,6 @@ def test_missing_openvino_falls_back_to_torch(tmp_path: Path, monkeypatch: pytes
     assert "backend: torch fp32 (auto: torch (OpenVINO is not installed" in out.out
 
 
-def test_resolve_device(monkeypatch: pytest.MonkeyPatch) -> None:
-    import yolo3.inference.device as device
-
-    assert resolve_device("cpu") == torch.device("cpu") and resolve_device(None) == torch.device("cpu")
-    monkeypatch.setattr(device, "cuda_count", lambda: 0)
-    for spec in ("cuda", "0", "cuda:1"):
-        with pytest.raises(ValueError, match="no CUDA device here"):
-            resolve_device(spec)
-    with pytest.raises(ValueError, match="not a device name"):
-        resolve_device("gpu0")
-    with pytest.raises(ValueError, match="yolo3 runs on"):
-        resolve_device("meta")
-    monkeypatch.setattr(device, "cuda_count", lambda: 2)
-    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
-    assert resolve_device("1") == torch.device("cuda", 1) and resolve_device("cuda") == torch.device("cuda", 0)
-    with pytest.raises(ValueError, match=r"has 2 CUDA device\(s\)"):
-        resolve_device("cuda:2")
-
-
-@pytest.mark.parametrize("command", ["detect", "val", "export"])
-def test_device_error_is_one_line(tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
-    import yolo3.inference.device as device
-
-    monkeypatch.setattr(device, "cuda_count", lambda: 0)
-    weights = str(saved_model(tmp_path))
-    args = {"detect": ["detect", "x.png", "--weights", weights],
-            "val": ["val", "--weights", weights, "--data", "nowhere.yaml"],
-            "export": ["export", "--weights", weights, "--format", "torchscript"]}[command]
-    assert main([*args, "--device", "cuda:3"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err == f"yolo3 {command}: error: --device 'cuda:3': no CUDA device here " \
-                  f"(torch {torch.__version__} sees none); use --device cpu"
-
-
 def test_benchmark_table_rows(int8_export: tuple[Path, Path, Path, str]) -> None:
     from yolo3.eval.benchmark import benchmark
 
@@ -212,3 +176,20 @@ def test_benchmark_table_rows(int8_export: tuple[Path, Path, Path, str]) -> None
     assert sizes["openvino", "int8"] < sizes["openvino", "fp32"]  # int8 weights: about a quarter
     text = table.format()
     assert text.count("\n| ") == 6 and "mAP on 4 images" in text  # one line per row after the header
+
+
+def test_val_and_detect_cli_on_an_openvino_folder(int8_export: tuple[Path, Path, Path, str], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from yolo3.eval.val import val
+
+    _, xml, data, _ = int8_export
+    result, _ = val(xml.parent, data, "val", out_dir=tmp_path / "val", plots=False, backend="auto", precision=None)
+    report = Detector.load(xml.parent).metadata["export"]["quantization"]
+    # the same int8 model, pipeline and split as the export's own measurement
+    assert 100 * result.metrics["mAP@0.5:0.95"] == pytest.approx(report["int8_map"], abs=1e-9)
+    image = sorted((data.parent / "images" / "val").glob("*.png"))[0]
+    assert main(["detect", str(image), "--weights", str(xml.parent), "--out", str(tmp_path / "det"),
+                 "--conf", "0.3"]) == 0
+    assert "backend: openvino int8 (auto: openvino" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="writes into a .safetensors"):
+        val(xml.parent, data, "val", out_dir=tmp_path / "v2", plots=False, backend="auto", save_thresholds=True)

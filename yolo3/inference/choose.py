@@ -77,7 +77,8 @@ def choose_backend(kind: str, requested: str, precision: str, device_type: str =
         if kind == "openvino":
             raise ValueError(f"this is an OpenVINO model and {why}")
         return native, f"auto: {native} ({why})"
-    allowed = {"checkpoint": ("torch", "openvino"), "onnx": ("onnxruntime", "openvino"), "openvino": ("openvino",)}[kind]
+    allowed = {"checkpoint": ("torch", "openvino"), "onnx": ("onnxruntime", "openvino"),
+               "openvino": ("openvino",)}[kind]
     if requested not in allowed:
         raise ValueError(f"--backend {requested} cannot run a {kind} model file; use {' or '.join(allowed)} "
                          "(or export the checkpoint to that format first)")

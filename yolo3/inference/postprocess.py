@@ -59,9 +59,14 @@ def candidates(pred: torch.Tensor, cfg: NMSConfig) -> tuple[torch.Tensor, torch.
         allowed = torch.zeros(num_classes, dtype=torch.bool, device=pred.device)
         allowed[torch.as_tensor(cfg.classes, dtype=torch.long, device=pred.device)] = True
     lowest = thresholds[allowed].min() if allowed is not None and allowed.any() else thresholds.min()
-    # A box that overflowed (exp(tw) = inf, or NaN from a diverged model) is never a detection.
-    rows = ((pred[:, 4] > lowest) & torch.isfinite(pred[:, :4]).all(1)).nonzero(as_tuple=True)[0]
+    rows = (pred[:, 4] > lowest).nonzero(as_tuple=True)[0]
     sub = pred[rows]
+    # A box that overflowed (exp(tw) = inf, or NaN from a diverged model) is never a detection.
+    # Checked on the surviving rows only: ops over the whole grid exceed torch's parallel
+    # grain size and wait for worker threads, milliseconds each when the cores are busy.
+    finite = torch.isfinite(sub[:, :4]).all(1)
+    if not bool(finite.all()):
+        rows, sub = rows[finite], sub[finite]
     scores = sub[:, 4:5] * sub[:, 5:]  # (R, C)
     mask = scores > thresholds
     if allowed is not None:
