@@ -63,7 +63,7 @@ def nms(
         candidates = alive.nonzero(as_tuple=True)[0]
         if candidates.numel():
             sub = chunk[candidates]
-            keep = _greedy((_overlap(sub, sub, kind) > iou_threshold).triu(1))
+            keep = _greedy(_overlap(sub, sub, kind).gt_(iou_threshold).triu_(1))  # 0/1 floats, in place
             chosen = candidates[keep]
             kept_parts.append(start + chosen)
             kept_boxes = torch.cat([kept_boxes, chunk[chosen]])
@@ -98,24 +98,24 @@ def pairwise_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _greedy(suppresses: torch.Tensor) -> torch.Tensor:
-    """Greedy NMS decisions from an (n, n) strictly upper-triangular bool matrix
-    (`suppresses[i, j]`: box i, if kept, removes later box j) → (n,) bool kept.
+    """Greedy NMS decisions from an (n, n) strictly upper-triangular 0/1 float matrix
+    (`suppresses[i, j] = 1`: box i, if kept, removes later box j) → (n,) bool kept.
 
     Box j is kept iff no kept i < j suppresses it: the unique fixed point of
     keep ← (no kept row suppresses the column). Iterating from "all kept" fixes the
     boxes in score order, one suppression chain link per round, so it usually
-    converges in a few matrix-vector products; long chains finish with the sequential
-    pass (the same answer, as the fixed point is unique).
+    converges in a few matrix-vector products (sums of 0/1 values: exact in float);
+    long chains finish with the sequential pass (the same answer, as the fixed point
+    is unique).
     """
     n = suppresses.shape[0]
-    matrix = suppresses.float()
-    keep = torch.ones(n, dtype=matrix.dtype, device=matrix.device)
+    keep = torch.ones(n, dtype=suppresses.dtype, device=suppresses.device)
     for _ in range(FIXED_POINT_ROUNDS):
-        new = (keep @ matrix == 0).to(matrix.dtype)
+        new = (keep @ suppresses == 0).to(suppresses.dtype)
         if torch.equal(new, keep):
             return keep.bool()
         keep = new
-    rows = suppresses.cpu().numpy()
+    rows = (suppresses > 0).cpu().numpy()
     kept = np.ones(n, dtype=bool)
     for i in range(n):  # sequential greedy over the precomputed matrix: numpy row ops
         if kept[i]:
