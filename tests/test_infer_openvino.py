@@ -206,3 +206,17 @@ def test_accuracy_aware_int8_keeps_the_drop_within_the_limit(int8_export: tuple[
     # NNCF restores float layers until the val mAP@0.5:0.95 drop is ≤ max_drop; the report
     # measures that drop on the same split with the same pipeline.
     assert q["drop"] <= 1e-9 and "WARNING" not in "\n".join(lines)
+
+
+def test_int8_drop_over_the_limit_is_loud(capsys: pytest.CaptureFixture[str]) -> None:
+    from yolo3.cli.export import _log
+    from yolo3.export import QuantizeReport
+
+    report = QuantizeReport(300, 72, fp32_map=40.0, int8_map=38.5, fp32_map50=70.0, int8_map50=69.0, max_drop=1.0)
+    assert report.drop == pytest.approx(1.5) and report.over_limit
+    _log(report.table())
+    out = capsys.readouterr()
+    assert "WARNING: int8 loses 1.50 points mAP@0.5:0.95, over the limit of 1.00" in out.out
+    assert out.err.startswith("yolo3 export: WARNING: int8 loses 1.50 points") and "--accuracy-aware" in out.err
+    within = QuantizeReport(300, 72, fp32_map=40.0, int8_map=39.5, fp32_map50=70.0, int8_map50=69.0)
+    assert not within.over_limit and "ok" in within.table() and "WARNING" not in within.table()

@@ -31,6 +31,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run)
 
 
+def _log(text: str) -> None:
+    """Progress and the fp32-vs-int8 table on stdout; an over-the-limit warning also on stderr."""
+    print(text)
+    for line in text.splitlines():
+        if line.startswith("WARNING"):
+            print(f"yolo3 export: {line}", file=sys.stderr)
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.data is not None and args.precision != "int8":
         print("yolo3 export: error: --data calibrates int8 only; add --precision int8 (or drop --data)",
@@ -46,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
                                   accuracy_aware=args.accuracy_aware)
     try:
         path = export_checkpoint(args.weights, args.format, args.out, args.imgsz, args.opset, args.trust_pickle,
-                                 args.precision, args.device, quantize, log=print)
+                                 args.precision, args.device, quantize, log=_log)
     except (ValueError, OSError, ImportError) as err:  # ImportError: OpenVINO/NNCF not installed
         print(f"yolo3 export: error: {err}", file=sys.stderr)
         return 2
