@@ -58,3 +58,13 @@ def test_export_cli(tmp_path: Path) -> None:
     assert main(["export", "--weights", str(weights), "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 0
     assert (tmp_path / "x.onnx").stat().st_size > 0
     assert main(["export", "--weights", str(tmp_path / "nope.safetensors")]) == 2
+
+
+def test_onnxruntime_workers_do_not_spin(tmp_path: Path) -> None:
+    from yolo3.inference.backends import OnnxBackend
+
+    # spinning workers steal the 2-core machine from the post-processing after each run
+    path = export_checkpoint(saved_model(tmp_path), "onnx")
+    options = OnnxBackend(path, threads=2).session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == 2
