@@ -11,10 +11,12 @@ from yolo3.io.checkpoint import save_model
 from yolo3.models import YOLOv3Base, create_model
 
 
-def small_model(arch: str = "yolov3-tiny", imgsz: int = 96, **kwargs) -> YOLOv3Base:
+def small_model(arch: str = "yolov3-tiny", imgsz: int = 96, class_names: tuple[str, ...] = ("cat", "dog", "car"),
+                **kwargs) -> YOLOv3Base:
     """A random small model whose heads start at p = 0.5 so it yields many detections."""
     width = 0.25 if arch == "yolov3-tiny" else 0.125
-    model = create_model(arch, num_classes=3, width=width, imgsz=imgsz, class_names=["cat", "dog", "car"], **kwargs)
+    model = create_model(arch, num_classes=len(class_names), width=width, imgsz=imgsz, class_names=list(class_names),
+                         **kwargs)
     norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     with torch.no_grad():
         # Real BN statistics from two random batches (cumulative average): without them a

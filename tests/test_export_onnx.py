@@ -23,8 +23,8 @@ def test_onnx_detections_match_pytorch(tmp_path: Path, arch: str) -> None:
     weights = saved_model(tmp_path, arch, class_thresholds=[0.2, 0.3, 0.25])
     onnx_path = export_checkpoint(weights, "onnx")
     assert read_onnx_metadata(onnx_path)["class_thresholds"] == [0.2, 0.3, 0.25]
-    torch_det = Detector.load(weights, nms=NMS, batch_size=3)
-    onnx_det = Detector.load(onnx_path, nms=NMS, batch_size=3)
+    torch_det = Detector.load(weights, nms=NMS, batch_size=3, backend="torch")
+    onnx_det = Detector.load(onnx_path, nms=NMS, batch_size=3, backend="onnxruntime")
     assert onnx_det.backend.name == "onnxruntime" and onnx_det.class_names == ["cat", "dog", "car"]
     images = [random_image(96, 96, 0), random_image(70, 110, 1), random_image(128, 64, 2)]  # batch of 3
     total = 0
@@ -58,3 +58,13 @@ def test_export_cli(tmp_path: Path) -> None:
     assert main(["export", "--weights", str(weights), "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 0
     assert (tmp_path / "x.onnx").stat().st_size > 0
     assert main(["export", "--weights", str(tmp_path / "nope.safetensors")]) == 2
+
+
+def test_onnxruntime_workers_do_not_spin(tmp_path: Path) -> None:
+    from yolo3.inference.backends import OnnxBackend
+
+    # spinning workers steal the 2-core machine from the post-processing after each run
+    path = export_checkpoint(saved_model(tmp_path), "onnx")
+    options = OnnxBackend(path, threads=2).session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == 2

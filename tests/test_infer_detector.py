@@ -23,7 +23,7 @@ NMS = NMSConfig(conf_threshold=0.2, iou_threshold=0.45)
 
 def test_matches_predict_arrays_for_every_input_type(tmp_path: Path) -> None:
     path = saved_model(tmp_path)
-    det = Detector.load(path, nms=NMS, batch_size=2)
+    det = Detector.load(path, nms=NMS, batch_size=2, backend="torch")
     image = random_image(120, 90)
     cv2.imwrite(str(tmp_path / "a.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     torch.manual_seed(0)
@@ -40,10 +40,11 @@ def test_matches_predict_arrays_for_every_input_type(tmp_path: Path) -> None:
 
 def test_thresholds_auto_from_checkpoint(tmp_path: Path) -> None:
     image = random_image(96, 96, seed=1)
-    plain = Detector.load(saved_model(tmp_path), nms=NMSConfig(conf_threshold=0.01, max_det=1000))(image)[0]
+    loose = NMSConfig(conf_threshold=0.01, max_det=1000)
+    plain = Detector.load(saved_model(tmp_path), nms=loose, backend="torch")(image)[0]
     # thresholds at the median score of each class: about half of each class must go
     per_class = [float(np.median(plain.scores[plain.class_ids == c])) for c in range(3)]
-    det = Detector.load(saved_model(tmp_path, class_thresholds=per_class), nms=NMSConfig(conf_threshold=0.01, max_det=1000))
+    det = Detector.load(saved_model(tmp_path, class_thresholds=per_class), nms=loose, backend="torch")
     auto = det(image, thresholds="auto")[0]
     assert 0 < len(auto) < len(plain)
     for c in range(3):
@@ -86,7 +87,7 @@ def test_trusted_plain_state_dict_pickle_loads(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="--trust-pickle"):
         Detector.load(path)
     image = random_image(96, 96)
-    a = Detector.load(path, trust_pickle=True, nms=NMS)(image)[0]
+    a = Detector.load(path, trust_pickle=True, nms=NMS, backend="torch")(image)[0]
     b = predict_arrays(model, [image], 96, NMS)[0]
     np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
 
@@ -103,7 +104,7 @@ def test_unflip_and_merge_boxes_hand_worked() -> None:
 
 
 def test_tta_single_view_equals_plain_and_flip_runs(tmp_path: Path) -> None:
-    det = Detector.load(saved_model(tmp_path), nms=NMS)
+    det = Detector.load(saved_model(tmp_path), nms=NMS, backend="torch")
     image = random_image(100, 80)
     plain = det(image)[0]
     same = det(image, tta=TTAConfig(scales=(1.0,), flip=False, merge=False))[0]
@@ -115,8 +116,8 @@ def test_tta_single_view_equals_plain_and_flip_runs(tmp_path: Path) -> None:
 def test_bf16_detections_close_to_fp32(tmp_path: Path) -> None:
     path = saved_model(tmp_path)
     image = random_image(96, 96, seed=3)
-    fp32 = Detector.load(path, nms=NMS)(image)[0]
-    bf16 = Detector.load(path, precision="bf16", nms=NMS)(image)[0]
+    fp32 = Detector.load(path, nms=NMS, backend="torch")(image)[0]
+    bf16 = Detector.load(path, precision="bf16", nms=NMS, backend="torch")(image)[0]
     # random weights amplify rounding; still, scores stay within bf16 resolution
     assert abs(len(bf16) - len(fp32)) <= max(3, len(fp32) // 10)
     top = np.argmax(fp32.scores)

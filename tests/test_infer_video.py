@@ -55,7 +55,7 @@ def test_expand_sources_files_folders_globs(tmp_path: Path) -> None:
 
 
 def test_video_in_video_out_same_frame_count(tmp_path: Path) -> None:
-    det = Detector.load(saved_model(tmp_path), nms=NMSConfig(conf_threshold=0.2), batch_size=4)
+    det = Detector.load(saved_model(tmp_path), nms=NMSConfig(conf_threshold=0.2), batch_size=4, backend="torch")
     video = _video(tmp_path / "in.mp4", frames=10)
     assert _count_frames(video) == 10
     summary = detect_sources(det, [video], tmp_path / "out", progress=False)

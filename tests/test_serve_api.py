@@ -31,7 +31,7 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def detector(model_path: Path) -> Detector:
-    return Detector.load(model_path, nms=NMS, threads=1)
+    return Detector.load(model_path, nms=NMS, threads=1, backend="torch")
 
 
 def assert_same(answer: dict, ref: Detections) -> None:
@@ -111,7 +111,7 @@ def test_controls_equal_detector_calls(detector: Detector) -> None:
 def test_errors_are_one_line_json(tmp_path: Path) -> None:
     image = scene(120, 90, seed=3)
     config = ServeConfig(max_body_bytes=80_000, max_pixels=120 * 120)
-    no_thresholds = Detector.load(serve_model(tmp_path), nms=NMS, threads=1)
+    no_thresholds = Detector.load(serve_model(tmp_path), nms=NMS, threads=1, backend="torch")
     with TestClient(create_app(no_thresholds, config)) as client:
         assert_json_error(client.post("/v1/detect", content=b"GIF89a? not really", headers={"content-type": "image/gif"}),
                           400, "not a decodable image")

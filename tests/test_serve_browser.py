@@ -49,7 +49,8 @@ def sync_playwright():
 @pytest.fixture
 def server(tmp_path: Path):
     """A real uvicorn server on 127.0.0.1 (free port) in a thread; yields its base URL."""
-    detector = Detector.load(serve_model(tmp_path, imgsz=128), nms=NMSConfig(conf_threshold=0.25), threads=1)
+    detector = Detector.load(serve_model(tmp_path, imgsz=128), nms=NMSConfig(conf_threshold=0.25), threads=1,
+                             backend="torch")
     config = ServeConfig(port=0)
     sock = bind("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(create_app(detector, config), log_level="warning"))

@@ -76,8 +76,8 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) 
     weights = serve_model(tmp_path)
     cases = [
         (["--weights", str(tmp_path / "missing.safetensors")], "missing.safetensors"),
-        (["--weights", str(weights), "--backend", "onnxruntime"], "onnxruntime runs exported .onnx files"),
-        (["--weights", str(weights), "--backend", "openvino"], "openvino"),
+        (["--weights", str(weights), "--backend", "onnxruntime"], "--backend onnxruntime cannot run a checkpoint"),
+        (["--weights", str(weights), "--precision", "int8"], "int8 needs a quantised model"),
         (["--weights", str(weights), "--device", "cuda:7"], "--device 'cuda:7'"),
         (["--weights", str(weights), "--port", "70000"], "port=70000 is out of range"),
     ]

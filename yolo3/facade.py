@@ -235,17 +235,20 @@ class YOLO:
     def _detector(self, args: argparse.Namespace) -> Any:
         from yolo3.inference.backends import TorchBackend
         from yolo3.inference.detector import Detector
+        from yolo3.inference.device import resolve_device
         from yolo3.inference.fast import configure_threads
         from yolo3.inference.postprocess import NMSConfig
 
         nms = NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det, method=args.nms)
         imgsz = args.imgsz or self.cfg.imgsz
-        if self.kind == "onnx" or self.model is None:
-            return Detector.load(self.path, precision=args.precision, threads=args.threads, imgsz=imgsz, nms=nms,
-                                 batch_size=args.batch_size)
+        if self.kind == "onnx" or self.model is None or args.backend not in ("auto", "torch"):
+            return Detector.load(self.path, args.device, args.precision, threads=args.threads, imgsz=imgsz, nms=nms,
+                                 batch_size=args.batch_size, backend=args.backend)
+        # a model held in memory runs as it is on torch (auto would first convert it for OpenVINO:
+        # ask for backend="openvino", or export once, for that)
         configure_threads(args.threads)
-        detector = Detector(TorchBackend(self.model, args.precision), self.names, imgsz, self.metadata, nms,
-                            args.batch_size)
+        detector = Detector(TorchBackend(self.model, args.precision or "fp32", device=str(resolve_device(args.device))),
+                            self.names, imgsz, self.metadata, nms, args.batch_size)
         detector.source = str(self.path or self.cfg.arch)
         return detector
 

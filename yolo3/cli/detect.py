@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 
+from yolo3.inference.choose import BACKENDS, PRECISIONS
 from yolo3.inference.detector import Detector
+from yolo3.inference.device import DEVICE_HELP
 from yolo3.inference.postprocess import NMS_METHODS, NMSConfig
 from yolo3.inference.run import detect_sources
 from yolo3.inference.tta import TTAConfig
@@ -19,7 +21,7 @@ METHODS = NMS_METHODS
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", aliases=["predict"], help="detect objects in images, folders, globs or videos")
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="image/video files, folders or globs")
-    p.add_argument("--weights", required=True, help=".safetensors checkpoint or exported .onnx")
+    p.add_argument("--weights", required=True, help=".safetensors checkpoint, exported .onnx or OpenVINO folder")
     p.add_argument("--out", default="runs/detect",
                    help="output folder; when it exists a new numbered one (runs/detect2, …) is made, never overwritten")
     p.add_argument("--imgsz", type=imgsz, default=None, help="network size (default: the checkpoint's)")
@@ -33,7 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--thresholds", default=None,
                    help="per-class thresholds: 'auto' (from the checkpoint) or comma-separated floats (default: --conf for all)")
     p.add_argument("--tta", action="store_true", help="test-time augmentation (flip + scales, merged)")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="compute precision (torch backend)")
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="fp32, bf16, or int8 (a model quantised by `yolo3 export --precision int8`) "
+                        "(default: the OpenVINO export's own, else fp32)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="engine; auto = the fastest installed for this file, precision and device")
+    p.add_argument("--device", default="cpu", help=DEVICE_HELP)
     p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: usable cores)")
     p.add_argument("--batch-size", type=positive_int, default=8, help="images per forward pass")
     p.add_argument("--trust-pickle", action="store_true",
@@ -48,8 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     nms = NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det, method=args.nms)
     try:
-        detector = Detector.load(args.weights, precision=args.precision, trust_pickle=args.trust_pickle,
-                                 threads=args.threads, imgsz=args.imgsz, nms=nms, batch_size=args.batch_size)
+        detector = Detector.load(args.weights, device=args.device, precision=args.precision,
+                                 trust_pickle=args.trust_pickle, threads=args.threads, imgsz=args.imgsz, nms=nms,
+                                 batch_size=args.batch_size, backend=args.backend)
+        print(f"backend: {detector.backend_name} {detector.precision} ({detector.backend_note})")
         thresholds = args.thresholds
         if thresholds is not None and thresholds != "auto":
             thresholds = [float(v) for v in thresholds.split(",")]
@@ -61,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
             tta=TTAConfig() if args.tta else None, save_images=not args.no_images, save_txt=not args.no_txt,
             save_json=not args.no_json, recursive=args.recursive,
         )
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, ImportError) as err:  # ImportError: an optional backend not installed
         print(f"yolo3 detect: error: {err}", file=sys.stderr)
         return 2
     print(f"{summary.images} images, {summary.videos} videos ({summary.frames} frames): "

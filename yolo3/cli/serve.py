@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 
 from yolo3.cli.options import fraction, imgsz, nonneg_float, nonneg_int, positive_float, positive_int
+from yolo3.inference.choose import BACKENDS, PRECISIONS
 from yolo3.inference.postprocess import NMSConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve a model over HTTP (API, metrics, docs, browser page)")
-    p.add_argument("--weights", required=True, help=".safetensors checkpoint or exported .onnx")
+    p.add_argument("--weights", required=True, help=".safetensors checkpoint, exported .onnx or OpenVINO folder")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     p.add_argument("--port", type=nonneg_int, default=8000, help="TCP port (0 = any free port)")
-    p.add_argument("--backend", choices=("auto", "torch", "onnxruntime", "openvino"), default="auto",
-                   help="inference engine (auto: by file type)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="engine; auto = the fastest installed for this file, precision and device")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or N (torch backend)")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="compute precision")
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="fp32, bf16 or int8 (a quantised OpenVINO export) (default: the export's own, else fp32)")
     p.add_argument("--max-batch", type=positive_int, default=8, help="images per forward pass at most")
     p.add_argument("--max-wait-ms", type=nonneg_float, default=5.0, help="how long a request may wait for others to batch with")
     p.add_argument("--queue-size", type=positive_int, default=64, help="waiting images at most; beyond, 503 + Retry-After")

@@ -8,13 +8,15 @@ import sys
 from yolo3.eval.evaluate import VAL_NMS
 from yolo3.eval.store import save_thresholds
 from yolo3.eval.report import format_result
+from yolo3.inference.choose import BACKENDS, PRECISIONS
+from yolo3.inference.device import DEVICE_HELP
 from yolo3.inference.postprocess import NMSConfig
 from yolo3.cli.options import fraction, imgsz, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("val", help="measure a checkpoint on a dataset split (COCO + VOC metrics, plots)")
-    p.add_argument("--weights", required=True, help=".safetensors checkpoint")
+    p.add_argument("--weights", required=True, help=".safetensors checkpoint, exported .onnx or OpenVINO folder")
     p.add_argument("--data", required=True, help="YOLO data.yaml, COCO .json or Pascal VOC root")
     p.add_argument("--split", default="val", choices=("train", "val", "test"), help="split to evaluate")
     p.add_argument("--imgsz", type=imgsz, default=None, help="network size (default: the checkpoint's)")
@@ -33,6 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-json", action="store_true",
                    help="write predictions.json (COCO results) and ground_truth.json (what they were scored "
                    "against) to the run folder")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="engine; auto = the fastest installed for this file, precision and device")
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="fp32, bf16 or int8 (a quantised OpenVINO export) (default: the export's own, else fp32)")
+    p.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: usable cores)")
     p.set_defaults(run=_run)
 
 
@@ -44,8 +52,9 @@ def _run(args: argparse.Namespace) -> int:
         if args.in_place and not args.save_thresholds:
             raise ValueError("--in-place only applies with --save-thresholds")
         result, run_dir = val(args.weights, args.data, args.split, args.imgsz, args.batch_size, nms, args.out,
-                              not args.no_plots, save_json=args.save_json)
-    except (ValueError, OSError) as err:  # CheckpointError, DataError, ImageReadError included
+                              not args.no_plots, save_json=args.save_json, backend=args.backend,
+                              precision=args.precision, device=args.device, threads=args.threads, log=print)
+    except (ValueError, OSError, ImportError) as err:  # CheckpointError, DataError, ImageReadError included
         print(f"yolo3 val: error: {err}", file=sys.stderr)
         return 2
     print(format_result(result))

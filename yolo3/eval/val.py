@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Callable
 
 from yolo3.data.validate import CheckPolicy
 from yolo3.eval.evaluate import EvalResult, evaluate
 from yolo3.eval.coco import write_coco_json
 from yolo3.eval.store import save_thresholds as save_thresholds_to
 from yolo3.inference.postprocess import NMSConfig
-from yolo3.io.checkpoint import load_model
+from yolo3.io.checkpoint import load_model, model_config_from_metadata
 from yolo3.io.runs import next_run_dir, numbered_out
 
 
@@ -37,6 +38,11 @@ def val(
     check_policy: CheckPolicy | None = None,
     in_place: bool = False,
     save_json: bool = False,
+    backend: str = "torch",
+    precision: str | None = "fp32",
+    device: str = "cpu",
+    threads: int | None = None,
+    log: Callable[[str], None] = lambda _: None,
 ) -> tuple[EvalResult, Path]:
     """Evaluates `weights` on `split` of dataset `data`; returns (result, run folder).
 
@@ -46,30 +52,56 @@ def val(
         `result.thresholds_file`. Raises ValueError for degenerate thresholds.
     save_json: write the COCO detections and the ground truth they were scored against
         (predictions.json, ground_truth.json) into the run folder.
+    log: receives one line naming the backend and precision used.
+    backend, precision, device, threads: as `Detector.load`; the plain torch fp32 path
+    (the default) evaluates the checkpoint's model itself, every other combination (and
+    .onnx / OpenVINO weights) runs through a `Detector`.
     """
     from yolo3.data.formats import load_dataset
     from yolo3.data.validate import check_dataset
+    from yolo3.inference.choose import model_kind
+    from yolo3.inference.device import resolve_device
 
-    model, _ = load_model(weights)
+    detector = None
+    plain = backend == "torch" and precision in (None, "fp32") and model_kind(weights) == "checkpoint"
+    if plain:
+        model, _ = load_model(weights)
+        model.to(resolve_device(device))
+        log(f"backend: torch fp32 on {resolve_device(device)}")
+        cfg = model.cfg
+    else:
+        from yolo3.inference.detector import Detector
+
+        if save_thresholds and model_kind(weights) != "checkpoint":
+            raise ValueError(f"--save-thresholds writes into a .safetensors checkpoint; {weights} is not one")
+        detector = Detector.load(weights, device, precision, threads=threads, imgsz=imgsz, batch_size=batch_size,
+                                 backend=backend)
+        cfg = model_config_from_metadata(detector.metadata, weights)
+        log(f"backend: {detector.backend_name} {detector.precision} ({detector.backend_note})")
     index = load_dataset(data)
-    if index.format == "voc" and model.cfg.class_names:
+    if index.format == "voc" and cfg.class_names:
         # VOC boxes carry class names: any order of the model's names reads the same boxes,
         # but a name the model lacks would silently drop its boxes (every AP n/a).
-        if not set(index.class_names) <= set(model.cfg.class_names):
-            _classes_differ(weights, model.cfg.class_names, index.class_names, data)
-        index = load_dataset(data, model.cfg.class_names)
+        if not set(index.class_names) <= set(cfg.class_names):
+            _classes_differ(weights, cfg.class_names, index.class_names, data)
+        index = load_dataset(data, cfg.class_names)
     if split not in index.splits or not index.splits[split]:
         have = sorted(k for k, v in index.splits.items() if v)
         raise ValueError(f"{data}: no '{split}' split (it has {have}); choose one with --split")
-    if model.cfg.class_names and list(model.cfg.class_names) != list(index.class_names):
-        _classes_differ(weights, model.cfg.class_names, index.class_names, data)
+    if cfg.class_names and list(cfg.class_names) != list(index.class_names):
+        _classes_differ(weights, cfg.class_names, index.class_names, data)
     only_split = dataclasses.replace(index, splits={split: index.splits[split]})
     report = check_dataset(only_split, check_policy or CheckPolicy())
     run_dir = numbered_out(out_dir) if out_dir is not None else next_run_dir("runs", "val")
     info = {"weights": str(weights), "dataset": str(data), "dataset_format": index.format, "split": split,
             "data_check": report.summary()}
-    result = evaluate(model, report.splits[split], index.class_names, imgsz or model.cfg.imgsz, batch_size,
-                      nms, run_dir, plots, info)
+    if detector is None:
+        result = evaluate(model, report.splits[split], index.class_names, imgsz or cfg.imgsz, batch_size,
+                          nms, run_dir, plots, info)
+    else:
+        from yolo3.eval.detector_eval import evaluate_detector
+
+        result = evaluate_detector(detector, report.splits[split], index.class_names, nms, run_dir, plots, info)
     result.data_check = report
     if save_json:
         write_coco_json(report.splits[split], result.detections, index.class_names, run_dir)

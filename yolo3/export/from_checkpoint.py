@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from yolo3.export.onnx import export_onnx
+from yolo3.export.openvino import export_openvino
+from yolo3.export.quantize import QuantizeConfig
 from yolo3.export.torchscript import export_torchscript
+from yolo3.inference.device import resolve_device
 from yolo3.io.checkpoint import load_model
 
-SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript"}
+SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript", "openvino": "_openvino"}
 
 
 def export_checkpoint(
@@ -18,12 +22,36 @@ def export_checkpoint(
     imgsz: int | None = None,
     opset: int = 17,
     trust_pickle: bool = False,
+    precision: str = "fp32",
+    device: str = "cpu",
+    quantize: QuantizeConfig | None = None,
+    log: Callable[[str], None] = lambda _: None,
 ) -> Path:
-    """Loads a checkpoint and exports it to `fmt`; its metadata (classes, thresholds…) travels along."""
+    """Loads a checkpoint and exports it to `fmt`; its metadata (classes, thresholds…) travels along.
+
+    Returns the written file (for OpenVINO: DIR/model.xml; default DIR is
+    `<weights stem>_openvino/` next to the weights). `precision` bf16/int8 applies to
+    OpenVINO only (int8 needs `quantize`, whose report is passed to `log` and stored in
+    the model). `device` traces the TorchScript graph there; ONNX and OpenVINO files
+    are device-independent and written from the CPU.
+    """
     if fmt not in SUFFIX:
         raise ValueError(f"unknown export format {fmt!r}; use one of {sorted(SUFFIX)}")
+    dev = resolve_device(device)
+    if fmt != "openvino" and precision != "fp32":
+        raise ValueError(f"--precision {precision}: {fmt} files are written in fp32; bf16 and int8 are "
+                         "for --format openvino")
+    if fmt == "openvino" and dev.type != "cpu":
+        raise ValueError(f"--device {device}: OpenVINO runs on the CPU here; export with --device cpu")
     model, meta = load_model(weights, trust_pickle=trust_pickle)
-    target = Path(out) if out else Path(weights).with_suffix(SUFFIX[fmt])
+    weights = Path(weights)
+    if fmt == "openvino":
+        target = Path(out) if out else weights.with_name(weights.stem + SUFFIX[fmt])
+        path, report = export_openvino(model, target, imgsz, meta, precision, quantize, log=log)
+        if report is not None:
+            log(report.table())
+        return path
+    target = Path(out) if out else weights.with_suffix(SUFFIX[fmt])
     if fmt == "onnx":
         return export_onnx(model, target, imgsz, meta, opset)
-    return export_torchscript(model, target, imgsz, meta)
+    return export_torchscript(model.to(dev), target, imgsz, meta)

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from yolo3.config import to_dict
-from yolo3.export.graph import DecodedModel
+from yolo3.inference.graph import DecodedModel
 from yolo3.io.checkpoint import METADATA_KEY, atomic_write
 from yolo3.models import YOLOv3Base
 

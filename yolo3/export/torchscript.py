@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from yolo3.config import to_dict
-from yolo3.export.graph import DecodedModel
+from yolo3.inference.graph import DecodedModel
 from yolo3.io.checkpoint import atomic_write
 from yolo3.models import YOLOv3Base
 
@@ -33,6 +33,7 @@ def export_torchscript(
     meta = {"model": to_dict(model.cfg), **(metadata or {}), "export": {"format": "torchscript", "imgsz": imgsz}}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        traced = torch.jit.trace(graph, torch.zeros(2, 3, imgsz, imgsz), check_trace=False)
+        example = torch.zeros(2, 3, imgsz, imgsz, device=next(model.parameters()).device)
+        traced = torch.jit.trace(graph, example, check_trace=False)
     atomic_write(path, lambda tmp: torch.jit.save(traced, tmp, _extra_files={EXTRA_FILE: json.dumps(meta)}))
     return path

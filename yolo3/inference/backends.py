@@ -58,6 +58,7 @@ class OnnxBackend:
     """An exported `.onnx` (model + decode) run by ONNX Runtime on CPU."""
 
     name = "onnxruntime"
+    precision = "fp32"
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -66,6 +67,9 @@ class OnnxBackend:
         opts.intra_op_num_threads = configure_threads(threads)
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle workers must not spin after a run: on few cores they steal the time of the
+        # post-processing that follows (measured 245 → 215 ms end-to-end on yolov3, 2 cores).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path = Path(path)
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])

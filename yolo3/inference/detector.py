@@ -1,6 +1,6 @@
 """`Detector`: the Python API of detection (SPEC §8).
 
-    detector = Detector.load("best.safetensors")          # or an exported .onnx
+    detector = Detector.load("best.safetensors")   # or an exported .onnx / OpenVINO folder
     dets = detector(["a.jpg", rgb_array, pil_image], classes=["cat"], roi=[[(0, 0), ...]])
 
 Pipeline per batch: letterbox → backend (model + decode) → candidates (score =
@@ -19,8 +19,8 @@ import torch
 
 from yolo3.config import imgsz_problem
 from yolo3.data.letterbox import LetterboxInfo, boxes_from_letterbox
-from yolo3.inference.backends import Backend, OnnxBackend, TorchBackend
-from yolo3.inference.device import resolve_device
+from yolo3.inference.backends import Backend
+from yolo3.inference.choose import open_model
 from yolo3.inference.fast import configure_threads
 from yolo3.inference.postprocess import NMSConfig, candidates, select
 from yolo3.inference.predict import detections_from_network
@@ -28,10 +28,8 @@ from yolo3.inference.preprocess import ImageInput, letterbox_batch, load_input
 from yolo3.inference.results import Detections
 from yolo3.inference.roi import RoiInput, make_roi
 from yolo3.inference.tta import TTAConfig, merge_boxes, tta_predict
-from yolo3.io.checkpoint import CheckpointError, load_model, model_config_from_metadata, read_onnx_metadata
 
 Thresholds = None | str | Sequence[float] | dict[str, float]
-BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
 
 
 class Detector:
@@ -57,15 +55,16 @@ class Detector:
         self.nms = nms or NMSConfig()
         self.batch_size = batch_size
         self.source = str(self.metadata.get("path", "model"))
-        self.backend_name: str = getattr(backend, "name", type(backend).__name__)
+        self.backend_name: str = getattr(backend, "name", "custom")
         self.precision: str = getattr(backend, "precision", "fp32")
+        self.backend_note = self.backend_name  # why this backend ran (set by `load`)
 
     @classmethod
     def load(
         cls,
         path: str | Path,
         device: str = "cpu",
-        precision: str = "fp32",
+        precision: str | None = "fp32",
         trust_pickle: bool = False,
         threads: int | None = None,
         imgsz: int | None = None,
@@ -73,38 +72,28 @@ class Detector:
         batch_size: int = 8,
         backend: str = "auto",
     ) -> "Detector":
-        """From a yolo3 checkpoint (.safetensors; pickles only with `trust_pickle`) or an .onnx.
+        """From a yolo3 checkpoint (.safetensors; pickles only with `trust_pickle`), an .onnx,
+        or an OpenVINO model (a folder with model.xml, or the .xml).
 
-        backend: 'auto' (by file type: .onnx → onnxruntime, checkpoints → torch), or one of
-        torch / onnxruntime / openvino; a backend that cannot read the file, or that is not
-        installed, raises ValueError naming the file and what to use instead.
+        Args:
+            device: 'cpu', 'cuda', 'cuda:N' or 'N' (see `resolve_device`); only the torch
+                backend runs on CUDA.
+            precision: 'fp32', 'bf16' or 'int8' (int8: a model quantised by
+                `yolo3 export --format openvino --precision int8`); None: an OpenVINO
+                export's own precision, else fp32.
+            backend: 'auto' (the fastest installed for this file, precision and device;
+                see `yolo3.inference.choose`), 'torch', 'onnxruntime' or 'openvino'.
+            threads: intra-op threads (default: the usable cores).
+
+        The chosen engine is `detector.backend_name`, the precision it runs at
+        `detector.precision`, and the reason for the choice `detector.backend_note`.
         """
-        path = Path(path)
-        if backend not in BACKENDS:
-            raise ValueError(f"backend {backend!r}: use one of {', '.join(BACKENDS)}")
-        is_onnx = path.suffix.lower() == ".onnx"
-        chosen = ("onnxruntime" if is_onnx else "torch") if backend == "auto" else backend
-        if chosen == "openvino":
-            raise ValueError(f"{path}: the openvino backend is not available in this build; use --backend auto")
-        if chosen == "onnxruntime" and not is_onnx:
-            raise ValueError(f"{path}: onnxruntime runs exported .onnx files; export it with `yolo3 export` "
-                             "or use --backend torch")
-        if chosen == "torch" and is_onnx:
-            raise ValueError(f"{path}: the torch backend reads checkpoints (.safetensors); "
-                             "use --backend onnxruntime for an .onnx file")
         configure_threads(threads)
-        if is_onnx:
-            if not path.is_file():
-                raise CheckpointError(f"{path}: no such ONNX file")
-            meta = read_onnx_metadata(path)
-            cfg = model_config_from_metadata(meta, path)
-            engine: Backend = OnnxBackend(path, threads)
-        else:
-            model, meta = load_model(path, trust_pickle=trust_pickle)
-            cfg = model.cfg
-            engine = TorchBackend(model, precision, device=str(resolve_device(device)))
-        detector = cls(engine, cfg.names, imgsz or cfg.imgsz, meta, nms, batch_size)
+        opened = open_model(path, backend, precision, device, threads, trust_pickle, imgsz)
+        detector = cls(opened.backend, opened.cfg.names, imgsz or opened.cfg.imgsz, opened.metadata, nms, batch_size)
         detector.source = str(path)
+        detector.backend_name, detector.precision, detector.backend_note = (
+            opened.backend_name, opened.precision, opened.note)
         return detector
 
     def __call__(

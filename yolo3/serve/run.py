@@ -31,7 +31,7 @@ def serve(
     port: int = 8000,
     backend: str = "auto",
     device: str = "cpu",
-    precision: str = "fp32",
+    precision: str | None = None,
     max_batch: int = 8,
     max_wait_ms: float = 5.0,
     queue_size: int = 64,

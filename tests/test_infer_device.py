@@ -1,0 +1,50 @@
+"""`--device`: one shared parser (`resolve_device`), and a one-line error for a device that is not there.
+
+The CUDA device count is monkeypatched, so these tests mean the same on CPU-only and GPU machines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from _infer_utils import saved_model
+from yolo3.cli import main
+from yolo3.inference.device import resolve_device
+
+
+def test_resolve_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    import yolo3.inference.device as device
+
+    assert resolve_device("cpu") == torch.device("cpu") and resolve_device(None) == torch.device("cpu")
+    monkeypatch.setattr(device, "cuda_count", lambda: 0)
+    for spec in ("cuda", "0", "cuda:1"):
+        with pytest.raises(ValueError, match="no CUDA device here"):
+            resolve_device(spec)
+    with pytest.raises(ValueError, match="not a device name"):
+        resolve_device("gpu0")
+    with pytest.raises(ValueError, match="yolo3 runs on"):
+        resolve_device("meta")
+    monkeypatch.setattr(device, "cuda_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert resolve_device("1") == torch.device("cuda", 1) and resolve_device("cuda") == torch.device("cuda", 0)
+    with pytest.raises(ValueError, match=r"has 2 CUDA device\(s\)"):
+        resolve_device("cuda:2")
+
+
+@pytest.mark.parametrize("command", ["detect", "val", "export"])
+def test_device_error_is_one_line(tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import yolo3.inference.device as device
+
+    monkeypatch.setattr(device, "cuda_count", lambda: 0)
+    weights = str(saved_model(tmp_path))
+    args = {"detect": ["detect", "x.png", "--weights", weights],
+            "val": ["val", "--weights", weights, "--data", "nowhere.yaml"],
+            "export": ["export", "--weights", weights, "--format", "torchscript"]}[command]
+    assert main([*args, "--device", "cuda:3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"yolo3 {command}: error: --device 'cuda:3': no CUDA device here " \
+                  f"(torch {torch.__version__} sees none); use --device cpu"

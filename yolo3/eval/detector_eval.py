@@ -1,0 +1,67 @@
+"""Measuring any `Detector` (torch, onnxruntime, OpenVINO, int8) on a dataset split.
+
+`evaluate()` measures a torch model during training; this is the same measurement for a
+deployed model file: the detector's own pipeline (letterbox → backend → NMS → original
+pixels) produces the detections, and `compute_metrics` scores them, so fp32, bf16 and
+int8 numbers differ only by what the backend computes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+from yolo3.data.image_io import read_image
+from yolo3.data.sample import Sample
+from yolo3.eval.evaluate import VAL_NMS, EvalResult, compute_metrics
+from yolo3.inference.detector import Detector
+from yolo3.inference.postprocess import NMSConfig
+from yolo3.inference.results import Detections
+
+
+def detector_detections(detector: Detector, samples: list[Sample], nms: NMSConfig) -> list[Detections]:
+    """Detections per sample in original pixels, in `detector.batch_size` batches."""
+    out: list[Detections] = []
+    for start in range(0, len(samples), detector.batch_size):
+        chunk = samples[start : start + detector.batch_size]
+        out += detector.detect_arrays([read_image(s.image_path) for s in chunk], [str(s.image_path) for s in chunk],
+                                      nms)
+    return out
+
+
+def evaluate_detector(
+    detector: Detector,
+    samples: list[Sample],
+    class_names: list[str],
+    nms: NMSConfig | None = None,
+    out_dir: Path | None = None,
+    plots: bool = False,
+    run_info: dict[str, Any] | None = None,
+) -> EvalResult:
+    """Runs `detector` on `samples` and measures it (COCO + VOC metrics, thresholds).
+
+    nms: default VAL_NMS (conf 0.001, IoU 0.6, 300 detections), as `yolo3 val`.
+    """
+    if len(detector.class_names) != len(class_names):
+        raise ValueError(f"{detector.source} predicts {len(detector.class_names)} classes but the dataset has "
+                         f"{len(class_names)} ({class_names}); evaluate with weights trained on this dataset")
+    if not samples:
+        raise ValueError("no samples to evaluate: the split is empty")
+    nms = nms or dataclasses.replace(VAL_NMS)
+    t0 = time.perf_counter()
+    detections = detector_detections(detector, samples, nms)
+    t1 = time.perf_counter()
+    result = compute_metrics(samples, detections, class_names, nms, detector.imgsz)
+    result.timings = {"inference_s": t1 - t0, "metrics_s": time.perf_counter() - t1}
+    if out_dir is not None:
+        from yolo3.eval.report import save_plots, write_summary
+
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if plots:
+            save_plots(result, samples, out_dir)
+        info = {"backend": detector.backend_name, "precision": detector.precision, **(run_info or {})}
+        write_summary(result, out_dir / "summary.json", info)
+    return result
