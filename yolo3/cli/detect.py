@@ -8,6 +8,7 @@ import sys
 
 from yolo3.inference.detector import Detector
 from yolo3.inference.postprocess import NMSConfig
+from yolo3.inference.preprocess import PREPROCESS_MODES
 from yolo3.inference.run import detect_sources
 from yolo3.inference.tta import TTAConfig
 
@@ -39,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-images", action="store_true", help="do not write annotated images/videos")
     p.add_argument("--no-txt", action="store_true", help="do not write YOLO txt files")
     p.add_argument("--no-json", action="store_true", help="do not write predictions.json")
+    p.add_argument("--preprocess", choices=PREPROCESS_MODES, default="yolo3",
+                   help="letterbox: yolo3's (default) or darknet's own resize and 0.5 padding (official weights)")
     p.set_defaults(run=_run)
 
 
@@ -46,7 +49,8 @@ def _run(args: argparse.Namespace) -> int:
     nms = NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det, method=args.nms)
     try:
         detector = Detector.load(args.weights, precision=args.precision, trust_pickle=args.trust_pickle,
-                                 threads=args.threads, imgsz=args.imgsz, nms=nms, batch_size=args.batch_size)
+                                 threads=args.threads, imgsz=args.imgsz, nms=nms, batch_size=args.batch_size,
+                                 preprocess=args.preprocess)
         thresholds = args.thresholds
         if thresholds is not None and thresholds != "auto":
             thresholds = [float(v) for v in thresholds.split(",")]

@@ -8,6 +8,7 @@ import sys
 from yolo3.eval.evaluate import VAL_NMS
 from yolo3.eval.report import format_result
 from yolo3.inference.postprocess import NMSConfig
+from yolo3.inference.preprocess import PREPROCESS_MODES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip PR/F1/confusion/image plots")
     p.add_argument("--save-thresholds", action="store_true",
                    help="store the per-class F1-optimal thresholds in the checkpoint (for detect --thresholds auto)")
+    p.add_argument("--preprocess", choices=PREPROCESS_MODES, default="yolo3",
+                   help="letterbox: yolo3's (default) or darknet's own resize and 0.5 padding (official weights)")
     p.set_defaults(run=_run)
 
 
@@ -33,7 +36,7 @@ def _run(args: argparse.Namespace) -> int:
     nms = NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det)
     try:
         result, run_dir = val(args.weights, args.data, args.split, args.imgsz, args.batch_size, nms, args.out,
-                              not args.no_plots, args.save_thresholds)
+                              not args.no_plots, args.save_thresholds, preprocess=args.preprocess)
     except (ValueError, OSError) as err:  # CheckpointError, DataError, ImageReadError included
         print(f"yolo3 val: error: {err}", file=sys.stderr)
         return 2

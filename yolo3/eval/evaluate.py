@@ -73,7 +73,8 @@ class EvalResult:
 
 @torch.no_grad()
 def run_inference(
-    model: YOLOv3Base, samples: list[Sample], class_names: list[str], imgsz: int, batch_size: int, nms: NMSConfig
+    model: YOLOv3Base, samples: list[Sample], class_names: list[str], imgsz: int, batch_size: int, nms: NMSConfig,
+    preprocess: str = "yolo3",
 ) -> list[Detections]:
     """Detections per sample (original pixels), batch by batch; restores the model's mode."""
     was_training = model.training
@@ -83,7 +84,7 @@ def run_inference(
         for start in range(0, len(samples), batch_size):
             chunk = samples[start : start + batch_size]
             out += predict_arrays(model, [read_image(s.image_path) for s in chunk], imgsz, nms,
-                                  [str(s.image_path) for s in chunk], class_names)
+                                  [str(s.image_path) for s in chunk], class_names, preprocess)
     finally:
         model.train(was_training)
     return out
@@ -134,6 +135,7 @@ def evaluate(
     out_dir: Path | None = None,
     plots: bool = False,
     run_info: dict[str, Any] | None = None,
+    preprocess: str = "yolo3",
 ) -> EvalResult:
     """Runs `model` on `samples` and measures it (contract 4).
 
@@ -146,6 +148,8 @@ def evaluate(
         out_dir: when given, summary.json (and plots) are written there.
         plots: save PR, F1, confusion and image-grid PNGs to out_dir.
         run_info: extra entries for summary.json (dataset, split, weights, …).
+        preprocess: 'yolo3' letterbox, or 'darknet' (darknet's resize and padding, for
+            converted official weights).
 
     Example:
         >>> result = evaluate(model, index.splits["val"], index.class_names, 416)
@@ -160,7 +164,7 @@ def evaluate(
         raise ValueError(f"imgsz {imgsz} must be a multiple of the largest stride {max(model.strides)}")
     nms = nms or dataclasses.replace(VAL_NMS)
     t0 = time.perf_counter()
-    detections = run_inference(model, samples, class_names, imgsz, batch_size, nms)
+    detections = run_inference(model, samples, class_names, imgsz, batch_size, nms, preprocess)
     t1 = time.perf_counter()
     result = compute_metrics(samples, detections, class_names, nms, imgsz)
     t2 = time.perf_counter()

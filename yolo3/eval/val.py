@@ -40,10 +40,12 @@ def val(
     plots: bool = True,
     save_thresholds: bool = False,
     check_policy: CheckPolicy | None = None,
+    preprocess: str = "yolo3",
 ) -> tuple[EvalResult, Path]:
     """Evaluates `weights` on `split` of dataset `data`; returns (result, run folder).
 
     check_policy: how check-data treats the split's problems (default CheckPolicy()).
+    preprocess: 'yolo3' letterbox or 'darknet' (darknet's own resize and padding).
     """
     from yolo3.data.formats import load_dataset
     from yolo3.data.validate import check_dataset
@@ -60,9 +62,9 @@ def val(
     report = check_dataset(only_split, check_policy or CheckPolicy())
     run_dir = Path(out_dir) if out_dir is not None else next_run_dir(Path("runs/val"), "exp")
     info = {"weights": str(weights), "dataset": str(data), "dataset_format": index.format, "split": split,
-            "data_check": report.summary()}
+            "data_check": report.summary(), "preprocess": preprocess}
     result = evaluate(model, report.splits[split], index.class_names, imgsz or model.cfg.imgsz, batch_size,
-                      nms, run_dir, plots, info)
+                      nms, run_dir, plots, info, preprocess)
     result.data_check = report
     if save_thresholds:
         store_thresholds(weights, result.class_thresholds)

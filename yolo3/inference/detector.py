@@ -22,7 +22,7 @@ from yolo3.inference.backends import Backend, OnnxBackend, TorchBackend
 from yolo3.inference.fast import configure_threads
 from yolo3.inference.postprocess import NMSConfig, candidates, select
 from yolo3.inference.predict import detections_from_network
-from yolo3.inference.preprocess import ImageInput, letterbox_batch, load_input
+from yolo3.inference.preprocess import PREPROCESS_MODES, ImageInput, load_input, preprocess_batch
 from yolo3.inference.results import Detections
 from yolo3.inference.roi import RoiInput, make_roi
 from yolo3.inference.tta import TTAConfig, merge_boxes, tta_predict
@@ -42,8 +42,12 @@ class Detector:
         metadata: dict[str, Any] | None = None,
         nms: NMSConfig | None = None,
         batch_size: int = 8,
+        preprocess: str = "yolo3",
     ) -> None:
+        if preprocess not in PREPROCESS_MODES:
+            raise ValueError(f"preprocess={preprocess!r}; choose one of {', '.join(PREPROCESS_MODES)}")
         self.backend = backend
+        self.preprocess = preprocess
         self.class_names = list(class_names)
         self.imgsz = imgsz
         self.metadata = metadata or {}
@@ -62,8 +66,13 @@ class Detector:
         imgsz: int | None = None,
         nms: NMSConfig | None = None,
         batch_size: int = 8,
+        preprocess: str = "yolo3",
     ) -> "Detector":
-        """From a yolo3 checkpoint (.safetensors; pickles only with `trust_pickle`) or an .onnx."""
+        """From a yolo3 checkpoint (.safetensors; pickles only with `trust_pickle`) or an .onnx.
+
+        preprocess: 'yolo3' (default letterbox) or 'darknet' (darknet's resize and 0.5 padding,
+        to reproduce darknet's numbers with converted official weights).
+        """
         path = Path(path)
         configure_threads(threads)
         if path.suffix.lower() == ".onnx":
@@ -76,7 +85,7 @@ class Detector:
             model, meta = load_model(path, trust_pickle=trust_pickle)
             cfg = model.cfg
             backend = TorchBackend(model, precision, device=device)
-        detector = cls(backend, cfg.names, imgsz or cfg.imgsz, meta, nms, batch_size)
+        detector = cls(backend, cfg.names, imgsz or cfg.imgsz, meta, nms, batch_size, preprocess)
         detector.source = str(path)
         return detector
 
@@ -167,10 +176,13 @@ class Detector:
         """One batch of RGB uint8 arrays through the pipeline (see module docstring)."""
         if not arrays:
             return []
+        if tta is not None and self.preprocess != "yolo3":
+            raise ValueError(f"test-time augmentation uses yolo3's letterbox; "
+                             f"it cannot run with preprocess={self.preprocess!r}")
         if tta is not None:
             preds, infos = tta_predict(self.backend, arrays, self.imgsz, tta)
         else:
-            batch, infos = letterbox_batch(arrays, self.imgsz)
+            batch, infos = preprocess_batch(arrays, self.imgsz, self.preprocess)
             preds = self.backend(batch)
         results = []
         for pred, info, source in zip(preds, infos, sources):
