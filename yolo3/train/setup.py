@@ -111,6 +111,8 @@ def auto_anchors(cfg: TrainConfig, model_cfg: ModelConfig, train: list[Sample]) 
         return model_cfg, "auto-anchor: off"
     if cfg.weights:
         return model_cfg, "auto-anchor: skipped (initialised from weights whose heads fit their anchors)"
+    if model_cfg.xy_mode == "ltrb":
+        return model_cfg, "auto-anchor: skipped (anchor-free head, xy_mode 'ltrb')"
     anchors = model_cfg.anchors if model_cfg.anchors is not None else model_spec(model_cfg.arch).default_anchors
     check = check_anchors(anchors, letterboxed_wh(train, cfg.imgsz), cfg.imgsz, seed=cfg.seed)
     return dataclasses.replace(model_cfg, anchors=check.anchors), f"auto-anchor: {check.report()}"
