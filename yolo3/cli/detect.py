@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-images", action="store_true", help="do not write annotated images/videos")
     p.add_argument("--no-txt", action="store_true", help="do not write YOLO txt files")
     p.add_argument("--no-json", action="store_true", help="do not write predictions.json")
+    p.add_argument("--classifier", default=None,
+                   help="crop classifier from `yolo3 train-classifier`: re-label each detection by its crop "
+                   "(score = objectness x classifier probability; --classes name the classifier's classes)")
     p.add_argument("--preprocess", choices=PREPROCESS_MODES, default="yolo3",
                    help="letterbox: yolo3's (default) or darknet's own resize and 0.5 padding (official weights)")
     p.set_defaults(run=_run)
@@ -50,7 +53,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         detector = Detector.load(args.weights, precision=args.precision, trust_pickle=args.trust_pickle,
                                  threads=args.threads, imgsz=args.imgsz, nms=nms, batch_size=args.batch_size,
-                                 preprocess=args.preprocess)
+                                 preprocess=args.preprocess, classifier=args.classifier)
         thresholds = args.thresholds
         if thresholds is not None and thresholds != "auto":
             thresholds = [float(v) for v in thresholds.split(",")]

@@ -19,6 +19,7 @@ import torch
 
 from yolo3.data.letterbox import boxes_from_letterbox
 from yolo3.inference.backends import Backend, OnnxBackend, TorchBackend
+from yolo3.inference.classify import CropRelabeler
 from yolo3.inference.fast import configure_threads
 from yolo3.inference.postprocess import NMSConfig, candidates, select
 from yolo3.inference.predict import detections_from_network
@@ -43,12 +44,18 @@ class Detector:
         nms: NMSConfig | None = None,
         batch_size: int = 8,
         preprocess: str = "yolo3",
+        classifier: CropRelabeler | str | Path | None = None,
     ) -> None:
         if preprocess not in PREPROCESS_MODES:
             raise ValueError(f"preprocess={preprocess!r}; choose one of {', '.join(PREPROCESS_MODES)}")
         self.backend = backend
         self.preprocess = preprocess
-        self.class_names = list(class_names)
+        if isinstance(classifier, (str, Path)):
+            classifier = CropRelabeler.load(classifier)
+        self.classifier = classifier
+        self.detector_names = list(class_names)
+        # with a crop classifier, class ids, names, subsets and thresholds are the classifier's
+        self.class_names = list(classifier.class_names if classifier is not None else class_names)
         self.imgsz = imgsz
         self.metadata = metadata or {}
         self.nms = nms or NMSConfig()
@@ -67,11 +74,14 @@ class Detector:
         nms: NMSConfig | None = None,
         batch_size: int = 8,
         preprocess: str = "yolo3",
+        classifier: str | Path | None = None,
     ) -> "Detector":
         """From a yolo3 checkpoint (.safetensors; pickles only with `trust_pickle`) or an .onnx.
 
         preprocess: 'yolo3' (default letterbox) or 'darknet' (darknet's resize and 0.5 padding,
         to reproduce darknet's numbers with converted official weights).
+        classifier: a `yolo3 train-classifier` file: detect, then re-label each box by its crop
+        (score = objectness × classifier probability; see `yolo3.inference.classify`).
         """
         path = Path(path)
         configure_threads(threads)
@@ -85,7 +95,7 @@ class Detector:
             model, meta = load_model(path, trust_pickle=trust_pickle)
             cfg = model.cfg
             backend = TorchBackend(model, precision, device=device)
-        detector = cls(backend, cfg.names, imgsz or cfg.imgsz, meta, nms, batch_size, preprocess)
+        detector = cls(backend, cfg.names, imgsz or cfg.imgsz, meta, nms, batch_size, preprocess, classifier)
         detector.source = str(path)
         return detector
 
@@ -152,6 +162,9 @@ class Detector:
         """'auto' (checkpoint metadata), a list of C floats, or {name: score} → list of C floats."""
         n = len(self.class_names)
         if isinstance(thresholds, str):
+            if thresholds == "auto" and self.classifier is not None:
+                raise ValueError("thresholds='auto' are the detector's per-class thresholds; with a classifier give "
+                                 f"{n} numbers (one per classifier class) or {{name: score}}")
             if thresholds != "auto":
                 raise ValueError(f"thresholds={thresholds!r}; use 'auto', a list of {n} floats or {{name: score}}")
             values = self.metadata.get("class_thresholds")
@@ -185,16 +198,34 @@ class Detector:
             batch, infos = preprocess_batch(arrays, self.imgsz, self.preprocess)
             preds = self.backend(batch)
         results = []
-        for pred, info, source in zip(preds, infos, sources):
-            boxes, scores, labels = candidates(pred.float(), cfg)
+        step = cfg if self.classifier is None else self._objectness_config(cfg)
+        for pred, info, source, array in zip(preds, infos, sources, arrays):
+            if self.classifier is not None:  # class-agnostic: objectness alone ranks and suppresses
+                pred = torch.cat([pred[:, :5], torch.ones_like(pred[:, :1])], 1)
+            boxes, scores, labels = candidates(pred.float(), step)
             if roi is not None and len(scores):
                 original = boxes_from_letterbox(boxes, info, clip=False)
                 centres = ((original[:, :2] + original[:, 2:]) / 2).numpy()
                 inside = torch.from_numpy(roi.contains(centres, info.original))
                 boxes, scores, labels = boxes[inside], scores[inside], labels[inside]
-            keep, kept_scores = select(boxes, scores, labels, cfg)
+            keep, kept_scores = select(boxes, scores, labels, step)
             kept_boxes = boxes[keep]
             if tta is not None and tta.merge:
                 kept_boxes = merge_boxes(boxes, scores, labels, keep, tta.merge_iou)
-            results.append(detections_from_network(kept_boxes, kept_scores, labels[keep], info, self.class_names, source))
+            dets = detections_from_network(kept_boxes, kept_scores, labels[keep], info, self.class_names, source)
+            results.append(dets if self.classifier is None else self._relabel(array, dets, cfg))
         return results
+
+    def _objectness_config(self, cfg: NMSConfig) -> NMSConfig:
+        """The detector step before re-labelling: one class, threshold the lowest class threshold."""
+        lowest = min(cfg.class_thresholds) if cfg.class_thresholds is not None else cfg.conf_threshold
+        return dataclasses.replace(cfg, classes=None, class_thresholds=None, conf_threshold=lowest)
+
+    def _relabel(self, image: np.ndarray, dets: Detections, cfg: NMSConfig) -> Detections:
+        """Objectness-scored boxes → classifier classes, score objectness × probability."""
+        assert self.classifier is not None
+        n = len(self.class_names)
+        thresholds = np.asarray(cfg.class_thresholds if cfg.class_thresholds is not None else [cfg.conf_threshold] * n)
+        keep, scores, labels = self.classifier.relabel(image, dets.boxes, dets.scores, cfg.classes, thresholds)
+        order = np.argsort(-scores, kind="stable")
+        return dataclasses.replace(dets, boxes=dets.boxes[keep][order], scores=scores[order], class_ids=labels[order])
