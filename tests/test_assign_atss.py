@@ -29,7 +29,8 @@ def test_threshold_is_mean_plus_sample_std_of_candidate_ious() -> None:
     targets = torch.tensor([[0, 0, 5.0, 5, 21, 21]])
     (cand,) = atss_candidates(targets, ONE, STRIDE, GRID, topk=4)
     assert list(zip(cand["gx"][0].tolist(), cand["gy"][0].tolist())) == [(1, 1), (2, 1), (1, 2), (1, 0)]
-    # prior [4,4,20,20]: 15·15 / (512 − 225); [12,4,28,20] and [4,12,20,28]: 9·15 / (512 − 135); [4,-4,20,12]: 15·7 / (512 − 105)
+    # prior [4,4,20,20]: 15·15 / (512 − 225); [12,4,28,20] and [4,12,20,28]: 9·15 / (512 − 135);
+    # [4,-4,20,12]: 15·7 / (512 − 105)
     ious = [225 / 287, 135 / 377, 135 / 377, 105 / 407]
     torch.testing.assert_close(cand["iou"][0], torch.tensor(ious))
     assert cand["inside"][0].tolist() == [True, True, True, False]  # (12, 4): 4 < y1 = 5

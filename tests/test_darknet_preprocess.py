@@ -26,13 +26,15 @@ def _row(values: list[float]) -> np.ndarray:
 
 
 def test_resize_upscale_one_row_hand_worked() -> None:
-    # w 3 → 4: scale 2/3; c=1: sx 2/3 → 1/3·0 + 2/3·0.6 = 0.4; c=2: sx 4/3 → 2/3·0.6 + 1/3·0.3 = 0.5; c=3 copies 0.3
+    # w 3 → 4: scale 2/3; c=1: sx 2/3 → 1/3·0 + 2/3·0.6 = 0.4; c=2: sx 4/3 → 2/3·0.6 + 1/3·0.3 = 0.5;
+    # c=3 copies 0.3
     out = darknet_resize(_row([0.0, 0.6, 0.3]), 4, 1)
     np.testing.assert_allclose(out[0, :, 0], [0.0, 0.4, 0.5, 0.3], atol=1e-6)
 
 
 def test_resize_downscale_samples_points_not_areas() -> None:
-    # w 4 → 3: scale 3/2; c=1: sx 1.5 → (0.2 + 0.4)/2; the last column copies 0.8 (no area averaging, unlike INTER_AREA)
+    # w 4 → 3: scale 3/2; c=1: sx 1.5 → (0.2 + 0.4)/2; the last column copies 0.8
+    # (no area averaging, unlike INTER_AREA)
     out = darknet_resize(_row([0.1, 0.2, 0.4, 0.8]), 3, 1)
     np.testing.assert_allclose(out[0, :, 0], [0.1, 0.3, 0.8], atol=1e-6)
 
@@ -140,7 +142,8 @@ def test_cpu_bn_formula_hand_numbers(tiny_darknet: tuple[Path, Path], tmp_path: 
     cfg, weights = tiny_darknet
     gpu, _ = load_darknet(cfg, weights)
     cpu, meta = load_darknet(cfg, weights, bn="darknet-cpu")
-    # (2 − 1)/√(1e-4 + 1e-5) = 95.3462589… (cuDNN); (2 − 1)/(√1e-4 + 1e-6) = 1/0.010001 = 99.9900009… (darknet CPU)
+    # (2 − 1)/√(1e-4 + 1e-5) = 95.3462589… (cuDNN);
+    # (2 − 1)/(√1e-4 + 1e-6) = 1/0.010001 = 99.9900009… (darknet CPU)
     assert _first_bn_of_two(gpu) == pytest.approx(95.3462589, rel=1e-6)
     assert _first_bn_of_two(cpu) == pytest.approx(99.9900009, rel=1e-6)
     assert meta["darknet"]["bn"] == "darknet-cpu" and cpu.cfg.bn_eps == 0.0

@@ -5,7 +5,9 @@
 
 Pipeline per batch: letterbox → backend (model + decode) → candidates (score =
 obj × cls, per-class thresholds, class subset) → ROI on the candidates' centres → NMS
-→ optional TTA box merge → boxes in original pixels (`Detections`).
+→ optional TTA box merge → boxes in original pixels (`Detections`). With a crop classifier
+(detect, then classify) the detector is class-agnostic — objectness alone is thresholded and
+suppressed — and each kept box is re-labelled from its crop (`yolo3.inference.classify`).
 """
 
 from __future__ import annotations
@@ -225,7 +227,8 @@ class Detector:
         """Objectness-scored boxes → classifier classes, score objectness × probability."""
         assert self.classifier is not None
         n = len(self.class_names)
-        thresholds = np.asarray(cfg.class_thresholds if cfg.class_thresholds is not None else [cfg.conf_threshold] * n)
+        given = cfg.class_thresholds
+        thresholds = np.asarray(given if given is not None else [cfg.conf_threshold] * n)
         keep, scores, labels = self.classifier.relabel(image, dets.boxes, dets.scores, cfg.classes, thresholds)
         order = np.argsort(-scores, kind="stable")
         return dataclasses.replace(dets, boxes=dets.boxes[keep][order], scores=scores[order], class_ids=labels[order])

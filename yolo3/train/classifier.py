@@ -70,7 +70,10 @@ def _augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out.clip(0, 255).astype(np.uint8)
 
 
-def _batch(images, items, idx, cfg: ClassifierConfig, rng: np.random.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _batch(
+    images: list[np.ndarray], items: list, idx, cfg: ClassifierConfig, rng: np.random.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Crops of items[idx] (jittered and augmented when `rng` is given) → ((B, 3, S, S), (B,) labels)."""
     crops, labels = [], []
     for i in idx:
         image_i, box, cls = items[int(i)]
