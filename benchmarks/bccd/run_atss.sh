@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# BCCD assignment ablation (issue 15): paper, v5, ATSS, ATSS anchor-free — four 1-thread runs side by side
+# (same load on all), each then measured on the val split. Logs: benchmarks/bccd/logs/assign-<name>.log.
+# Usage (repo root): PY=.venv/bin/python bash benchmarks/bccd/run_atss.sh
+set -u
+PY=${PY:-.venv/bin/python}
+DATA=${DATA:-../shared/datasets/bccd}
+LOGS=benchmarks/bccd/logs
+mkdir -p "$LOGS"
+one() {
+  local name=$1
+  local run=runs/bccd-assign/bccd-assign-$name
+  rm -rf "$run"
+  OMP_NUM_THREADS=1 $PY -m yolo3 train --config benchmarks/bccd/configs/bccd-assign-$name.yaml --data "$DATA" \
+    > "$LOGS/assign-$name.log" 2>&1
+  OMP_NUM_THREADS=1 $PY -m yolo3 val --weights "$run/weights/last.safetensors" --data "$DATA" --split val \
+    --out "$run/val" --no-plots >> "$LOGS/assign-$name.log" 2>&1
+}
+echo "$(date -u +%T) start; $(uptime)"
+for name in paper v5 atss atss-af; do one "$name" & done
+wait
+echo "$(date -u +%T) done; $(uptime)"
