@@ -18,7 +18,7 @@ from yolo3.inference.detector import Detector
 from yolo3.io.checkpoint import CheckpointError, read_metadata, save_model
 from yolo3.io.classifier import load_classifier
 from yolo3.models import create_model
-from yolo3.train.classifier import balanced_weights, train_classifier
+from yolo3.train.classifier import balanced_weights, schedule_lr, train_classifier
 
 COLOURS = {0: (220, 30, 30), 1: (30, 30, 220)}  # red, blue
 
@@ -40,6 +40,13 @@ def test_balanced_weights_make_every_class_equally_likely() -> None:
     np.testing.assert_allclose(balanced_weights(np.array([0, 0, 0, 1]), 3), [1 / 6, 1 / 6, 1 / 6, 1 / 2])
     draws = np.random.default_rng(0).choice(4, 4000, p=balanced_weights(np.array([0, 0, 0, 1]), 2))
     assert 0.45 < (draws == 3).mean() < 0.55
+
+
+def test_schedule_warms_up_then_cosines_to_five_percent() -> None:
+    assert schedule_lr(1.0, 0.0) == 0.0 and schedule_lr(1.0, 0.025) == pytest.approx(0.5)  # half of the 5 % warm-up
+    assert schedule_lr(1.0, 0.05) == pytest.approx(1.0)
+    assert schedule_lr(1.0, 0.525) == pytest.approx(0.05 + 0.95 * 0.5)  # half-way through the cosine
+    assert schedule_lr(2.0, 1.0) == pytest.approx(0.1) and schedule_lr(2.0, 3.0) == pytest.approx(0.1)
 
 
 def _colour_dataset(root: Path, n_train: int = 16, n_val: int = 6) -> tuple[Path, dict[str, list]]:

@@ -16,6 +16,7 @@ thousand images).
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from pathlib import Path
 
@@ -48,6 +49,16 @@ def balanced_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
     present = counts > 0
     weights = np.where(present[labels], 1.0 / np.maximum(counts[labels], 1), 0.0)
     return weights / weights.sum()
+
+
+def schedule_lr(lr: float, progress: float, warmup: float = 0.05, final_ratio: float = 0.05) -> float:
+    """Learning rate at `progress` in [0, 1] of the run: linear warm-up over the first `warmup`,
+    then cosine from lr down to lr·final_ratio."""
+    p = min(max(progress, 0.0), 1.0)
+    if p < warmup:
+        return lr * p / warmup
+    t = (p - warmup) / (1 - warmup)
+    return lr * (final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
 def _items(samples: list[Sample]) -> tuple[list[np.ndarray], list[tuple[int, np.ndarray, int]]]:
@@ -116,7 +127,9 @@ def train_classifier(
         out: the classifier file to write.
         epochs / max_minutes: stop after this many epochs or this much wall time.
         imgsz / context / width: see `ClassifierConfig`.
-        batch_size, lr, seed: AdamW batch, learning rate (cosine to 5 %), and the seed.
+        batch_size, lr, seed: AdamW batch, learning rate and the seed. The schedule (5 % warm-up,
+            cosine to 5 %) runs on progress = the larger of the epoch and the time fractions, so a
+            `max_minutes` budget gets a whole schedule too.
     """
     from yolo3.data.formats import load_dataset
 
@@ -135,25 +148,31 @@ def train_classifier(
     model = CropClassifier(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
     steps = max(1, epochs * int(np.ceil(len(train_items) / batch_size)))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.1, final_div_factor=20)
+    budget_s = max_minutes * 60 if max_minutes is not None else None
+    step = 0
     best, best_state, best_per_class, done = -1.0, None, np.zeros(0), 0
     for epoch in range(epochs):
         model.train()
         draws = rng.choice(len(train_items), size=len(train_items), p=probs)
         for i in range(0, len(draws), batch_size):
+            progress = step / steps
+            if budget_s is not None:
+                progress = max(progress, (time.perf_counter() - start_time) / budget_s)
+            for group in opt.param_groups:
+                group["lr"] = schedule_lr(lr, progress)
             x, y = _batch(train_images, train_items, draws[i : i + batch_size], cfg, rng)
             loss = F.cross_entropy(model(x), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
-            sched.step()
+            step += 1
         done = epoch + 1
         if val_items:
             acc, per_class = _accuracy(model, val_images, val_items, cfg, batch_size)
             if acc > best:
                 best, best_per_class = acc, per_class
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if max_minutes is not None and time.perf_counter() - start_time > max_minutes * 60:
+        if budget_s is not None and time.perf_counter() - start_time > budget_s:
             break
     if best_state is not None:
         model.load_state_dict(best_state)
