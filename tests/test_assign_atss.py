@@ -59,6 +59,15 @@ def test_centre_inside_rule_for_thin_objects() -> None:
     off = torch.tensor([[0, 0, 13.0, 0, 15, 32]])
     result = assign_atss(off, ONE, STRIDE, GRID, topk=2)
     assert sum(st.num for st in result.scales) == 0 and result.unmatched == 1
+    # fallback: the best candidate anyway; IoUs tie (32/288), so the first one, cell (1, 1) (centre (12, 12))
+    rescued = assign_atss(off, ONE, STRIDE, GRID, topk=2, fallback=True)
+    assert cells(rescued) == {(1, 1)} and rescued.unmatched == 0
+    torch.testing.assert_close(rescued.scales[0].offset, torch.tensor([[14 / 8 - 1, 16 / 8 - 1]]))
+    # with the hair in the same image: the hair keeps its two cells; the fallback's cell (1, 1) collides with
+    # the hair's (IoU 0.2 > 0.111) and loses, so the shifted GT stays unmatched
+    both = assign_atss(torch.cat([hair, off]), ONE, STRIDE, GRID, topk=2, fallback=True)
+    assert sorted(both.scales[0].gt_index.tolist()) == [0, 0] and cells(both) == {(1, 1), (1, 2)}
+    assert both.collisions == 1 and both.unmatched == 1
 
 
 def test_claimed_cell_goes_to_highest_iou_and_exact_ties_to_later_gt() -> None:

@@ -15,6 +15,10 @@ candidates with IoU ≥ t whose prior centre lies strictly inside the GT box, an
 cell the model's decode can reach (paper: the centre's own cell, offsets in [0, 1); v5: offsets in
 (−0.5, 1.5); ltrb: any cell, the point being inside the box). A prediction claimed by
 several GTs goes to the one with the highest IoU (exact ties: the GT listed later).
+With `fallback` (off by default) a GT that no candidate passes — typically an object
+thinner than the stride, whose box contains no cell centre — takes its reachable
+candidate of highest IoU anyway (first in scale, then candidate order on ties), so
+small and thin objects are not left without a positive.
 Vectorised over the batch: one loop over the 2–3 scales, none over images or boxes.
 """
 
@@ -88,6 +92,7 @@ def assign_atss(
     topk: int = 9,
     xy_mode: str = "ltrb",
     clamp_to_best: bool = True,
+    fallback: bool = False,
 ) -> Assignment:
     """Builds ATSS targets (see the module docstring).
 
@@ -99,6 +104,7 @@ def assign_atss(
         topk: candidates per GT and scale (k).
         xy_mode: the model's decode: which cells can be reached.
         clamp_to_best: threshold at most the GT's best candidate IoU (False: as published).
+        fallback: a GT without positives takes its best reachable candidate (see module docstring).
 
     Returns:
         Assignment; a GT may be positive on several cells and scales, or on none
@@ -110,14 +116,27 @@ def assign_atss(
     thr = atss_threshold(torch.cat([c["iou"] for c in cands], 1), clamp_to_best) if m else targets.new_zeros(0)
     centre = xyxy_to_cxcywh(targets[:, 2:6].float())[:, 0:2]
     num_anchors = anchors.shape[1]
+    positives, offsets = [], []
+    for c, stride in zip(cands, strides):
+        offset = centre[:, None, :] / stride - torch.stack([c["gx"], c["gy"]], -1).float()  # (M, K, 2)
+        reach = _reachable(offset.reshape(-1, 2), xy_mode).view(offset.shape[:2])
+        c["reach"] = reach
+        positives.append((c["iou"] >= thr[:, None]) & c["inside"] & reach)
+        offsets.append(offset)
+    if fallback and m:
+        pooled = torch.cat([c["iou"].masked_fill(~c["reach"], -1.0) for c in cands], 1)
+        best_iou, best = pooled.max(1)
+        lonely = ~torch.cat(positives, 1).any(1) & (best_iou >= 0)
+        start = 0
+        for pos in positives:
+            inside_scale = lonely & (best >= start) & (best < start + pos.shape[1])
+            rows = inside_scale.nonzero(as_tuple=True)[0]
+            pos[rows, best[rows] - start] = True
+            start += pos.shape[1]
     scales, collisions = [], 0
-    for s, (c, stride, (h, w)) in enumerate(zip(cands, strides, grid_sizes)):
-        positive = (c["iou"] >= thr[:, None]) & c["inside"]
-        gi, j = positive.nonzero(as_tuple=True)
-        gx, gy, a = c["gx"][gi, j], c["gy"][gi, j], c["a"][gi, j]
-        offset = centre[gi] / stride - torch.stack([gx, gy], 1).float()
-        ok = _reachable(offset, xy_mode)
-        gi, j, gx, gy, a, offset = gi[ok], j[ok], gx[ok], gy[ok], a[ok], offset[ok]
+    for s, (c, pos, off, stride, (h, w)) in enumerate(zip(cands, positives, offsets, strides, grid_sizes)):
+        gi, j = pos.nonzero(as_tuple=True)
+        gx, gy, a, offset = c["gx"][gi, j], c["gy"][gi, j], c["a"][gi, j], off[gi, j]
         b = targets[gi, 0].long()
         key = ((b * num_anchors + a) * h + gy) * w + gx
         kept, dropped = resolve_collisions(key, c["iou"][gi, j])

@@ -53,6 +53,8 @@ class LossConfig:
     atss_topk: ATSS candidates per GT and scale (k, 9 as in the paper).
     atss_clamp: ATSS threshold at most the GT's best candidate IoU, so tied top candidates
         still pass (False = as published: such GTs may get no positive at all).
+    atss_fallback: a GT that ATSS leaves without positives (e.g. thinner than the stride,
+        no cell centre inside its box) takes its best reachable candidate anyway.
     ignore_thresh: IoU above which a non-responsible prediction is ignored in the
         objectness loss (§3.2). 0.5 as in the paper; darknet's cfgs use 0.7; ≥ 1 turns
         the ignore mask off. Applies in both modes.
@@ -74,6 +76,7 @@ class LossConfig:
     anchor_t: float = 4.0
     atss_topk: int = 9
     atss_clamp: bool = True
+    atss_fallback: bool = False
     box_loss: str = "paper"
     box_weight: float = 0.05
     obj_weight: float = 1.0
@@ -136,7 +139,7 @@ class YOLOLoss(nn.Module):
             return assign_paper(targets, anchors, self.strides, grid_sizes)
         if self.cfg.assign_mode == "atss":
             return assign_atss(targets, anchors, self.strides, grid_sizes, self.cfg.atss_topk, self.xy_mode,
-                               self.cfg.atss_clamp)
+                               self.cfg.atss_clamp, self.cfg.atss_fallback)
         return assign_v5(targets, anchors, self.strides, grid_sizes, self.cfg.anchor_t)
 
     def forward(
