@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# BCCD assignment ablation (issue 15): paper, v5, ATSS, ATSS anchor-free — four 1-thread runs side by side
-# (same load on all), each then measured on the val split. Logs: benchmarks/bccd/logs/assign-<name>.log.
+# BCCD assignment ablation (issue 15): paper, v5, ATSS, ATSS anchor-free — 1-thread runs side by side, in pairs
+# (paper + v5, then atss + atss-af; PAIRS=all runs the four at once), each then measured on the val split.
+# Logs: benchmarks/bccd/logs/assign-<name>.log.
 # Usage (repo root): PY=.venv/bin/python bash benchmarks/bccd/run_atss.sh
 set -u
 PY=${PY:-.venv/bin/python}
@@ -17,6 +18,14 @@ one() {
     --out "$run/val" --no-plots >> "$LOGS/assign-$name.log" 2>&1
 }
 echo "$(date -u +%T) start; $(uptime)"
-for name in paper v5 atss atss-af; do one "$name" & done
-wait
+if [ "${PAIRS:-pairs}" = all ]; then
+  for name in paper v5 atss atss-af; do one "$name" & done
+  wait
+else
+  for pair in "paper v5" "atss atss-af"; do
+    set -- $pair
+    echo "$(date -u +%T) start $1 + $2; $(uptime)"
+    one "$1" & one "$2" & wait
+  done
+fi
 echo "$(date -u +%T) done; $(uptime)"
