@@ -102,6 +102,19 @@ def test_negative_batchnorm_variance_is_refused_naming_the_tensor(tmp_path: Path
     assert name in _one_error_line(capsys.readouterr().err, "detect")
 
 
+def test_zero_variance_with_zero_bn_eps_is_refused(tmp_path: Path, tiny) -> None:
+    """bn_eps 0 is allowed (darknet's CPU formula is folded into running_var), but then a
+    variance of exactly 0 divides by zero: refused, while the same file with eps > 0 loads."""
+    state = {k: v.clone() for k, v in tiny.state_dict().items()}
+    name = sorted(k for k in state if k.endswith("running_var"))[2]
+    state[name][1] = 0.0
+    path = _save(tmp_path / "zerovar.safetensors", state, {**BASE, "bn_eps": 0.0})
+    with pytest.raises(CheckpointError, match=rf"{path}: .*{name}.*eps 0"):
+        load_model(path)
+    ok = _save(tmp_path / "zerovar_eps.safetensors", state, BASE)
+    assert load_model(ok)[0].cfg.bn_eps == BASE.get("bn_eps", 1e-5)
+
+
 def test_non_finite_weights_are_refused_where_training_starts_from_them(tmp_path: Path, tiny) -> None:
     from yolo3.darknet.finetune import load_for_finetuning
     from yolo3.train.setup import build_train_model

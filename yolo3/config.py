@@ -62,7 +62,11 @@ class ModelConfig:
         anchors: per scale (stride ascending) a list of (w, h) in input pixels;
             None = the architecture's COCO defaults.
         imgsz: input size (pixels, divisible by 32) the anchors were fitted for.
-        xy_mode: `paper` (bx = σ(tx) + cx) or `v5` (bx = 2σ(tx) − 0.5 + cx).
+        xy_mode: `paper` (bx = σ(tx) + cx), `v5` (bx = 2σ(tx) − 0.5 + cx), or `ltrb`: the
+            anchor-free head (FCOS/ATSS style): one prior point per cell (its centre) and the
+            box as distances e^{t}·stride to its four sides; `anchors` then holds one square
+            per scale, used only by ATSS assignment as the point's reference box (default
+            8·stride, as in the ATSS paper).
         prior_obj: initial objectness probability of the head bias.
         prior_cls: initial class probability of the head bias.
         bn_eps: BatchNorm epsilon.
@@ -90,8 +94,11 @@ class ModelConfig:
             )
         if imgsz_problem(self.imgsz):
             raise ConfigError(f"imgsz: {imgsz_problem(self.imgsz)}")
-        if self.xy_mode not in ("paper", "v5"):
-            raise ConfigError(f"xy_mode must be 'paper' or 'v5', got {self.xy_mode!r}")
+        if self.xy_mode not in ("paper", "v5", "ltrb"):
+            raise ConfigError(f"xy_mode must be 'paper', 'v5' or 'ltrb' (anchor-free), got {self.xy_mode!r}")
+        if self.xy_mode == "ltrb" and self.anchors is not None and any(len(scale) != 1 for scale in self.anchors):
+            raise ConfigError("xy_mode 'ltrb' (anchor-free) has one prior point per cell: give one (w, h) per scale "
+                              "in anchors (ATSS's reference box), or leave anchors empty for 8·stride squares")
         if not (self.width > 0 and self.depth > 0):
             raise ConfigError("width and depth multipliers must be positive")
         if self.anchors is not None:

@@ -19,7 +19,7 @@ from yolo3.train.guard import TrainingDiverged
 # Sub-command modules, in the order `yolo3 --help` lists them.
 COMMAND_MODULES = (
     "demo", "info", "synth", "convert", "check_data", "show_batch", "anchors", "train", "lr_find",
-    "overfit", "diagnose", "val", "detect", "export", "benchmark", "convert_darknet", "serve",
+    "overfit", "diagnose", "val", "detect", "export", "benchmark", "convert_darknet", "train_classifier", "serve",
 )
 
 

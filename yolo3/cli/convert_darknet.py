@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from yolo3.darknet.bn import BN_MODES
 from yolo3.darknet import DarknetCfgError, DarknetWeightsError, convert_darknet, export_darknet
 from yolo3.io.checkpoint import CheckpointError
 
@@ -25,13 +26,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output .safetensors (from darknet) or .weights (to darknet)")
     p.add_argument("--names", help="darknet .names file with the class names, from darknet only (default: the COCO names for an 80-class cfg, else the class ids)")
     p.add_argument("--cfg-out", help="output .cfg (to darknet only; default: --out with suffix .cfg)")
+    p.add_argument("--bn", choices=BN_MODES, default="darknet-gpu",
+                   help="BatchNorm formula of the converted model (from darknet only): darknet-gpu "
+                   "(x-mean)/sqrt(var+1e-5), as cuDNN and training (default), or darknet-cpu "
+                   "(x-mean)/(sqrt(var)+1e-6), to reproduce darknet's CPU build exactly")
     p.set_defaults(run=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     try:
         if len(args.inputs) == 2:
-            cfg = convert_darknet(args.inputs[0], args.inputs[1], args.out, args.names)
+            cfg = convert_darknet(args.inputs[0], args.inputs[1], args.out, args.names, args.bn)
             if args.names is None and cfg.class_names is not None:
                 print(f"names: the {len(cfg.class_names)} COCO class names shipped with yolo3 (no --names given)")
             print(f"{args.out}: {cfg.arch} (width {cfg.width:g}, depth {cfg.depth:g}), {cfg.num_classes} classes, "

@@ -10,6 +10,7 @@ from yolo3.inference.choose import BACKENDS, PRECISIONS
 from yolo3.inference.detector import Detector
 from yolo3.inference.device import DEVICE_HELP
 from yolo3.inference.postprocess import NMS_METHODS, NMSConfig
+from yolo3.inference.preprocess import PREPROCESS_MODES
 from yolo3.inference.run import detect_sources
 from yolo3.inference.tta import TTAConfig
 from yolo3.io.runs import numbered_out
@@ -49,6 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-images", action="store_true", help="do not write annotated images/videos")
     p.add_argument("--no-txt", action="store_true", help="do not write YOLO txt files")
     p.add_argument("--no-json", action="store_true", help="do not write predictions.json")
+    p.add_argument("--classifier", default=None,
+                   help="crop classifier from `yolo3 train-classifier`: re-label each detection by its crop "
+                   "(score = objectness x classifier probability; --classes name the classifier's classes) (default: none)")
+    p.add_argument("--preprocess", choices=PREPROCESS_MODES, default="yolo3",
+                   help="letterbox: yolo3's (default) or darknet's own resize and 0.5 padding (official weights)")
     p.set_defaults(run=_run)
 
 
@@ -57,7 +63,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         detector = Detector.load(args.weights, device=args.device, precision=args.precision,
                                  trust_pickle=args.trust_pickle, threads=args.threads, imgsz=args.imgsz, nms=nms,
-                                 batch_size=args.batch_size, backend=args.backend)
+                                 batch_size=args.batch_size, backend=args.backend, preprocess=args.preprocess,
+                                 classifier=args.classifier)
         print(f"backend: {detector.backend_name} {detector.precision} ({detector.backend_note})")
         thresholds = args.thresholds
         if thresholds is not None and thresholds != "auto":

@@ -22,9 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trust-pickle", action="store_true", help="allow a pickled .pt/.pth you trust")
     p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32",
                    help="openvino: bf16 runs the fp32 weights in bf16; int8 quantises with NNCF (needs --data)")
-    p.add_argument("--data", default=None, help="int8: dataset whose train images calibrate and val split is measured")
-    p.add_argument("--calib-images", type=int, default=300, help="int8: calibration images (default 300)")
-    p.add_argument("--max-drop", type=float, default=1.0,
+    p.add_argument("--data", default=None, help="int8: dataset whose train images calibrate and val split is measured (default: none; "
+                   "needed for int8)")
+    p.add_argument("--calib-images", type=positive_int, default=300, help="int8: calibration images (default: 300)")
+    p.add_argument("--max-drop", type=nonneg_float, default=1.0,
                    help="int8: allowed mAP@0.5:0.95 loss in points before a warning (default 1.0)")
     p.add_argument("--accuracy-aware", action="store_true",
                    help="int8: keep the most sensitive layers in fp32 until the drop is within --max-drop")

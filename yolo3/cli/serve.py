@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=nonneg_int, default=None, help="intra-op threads (default: usable cores)")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow a pickled .pt/.pth (read with weights_only=True); only for files you trust")
+    p.add_argument("--classifier", default=None,
+                   help="crop classifier from `yolo3 train-classifier`: re-label each detection by its crop "
+                   "(default: none, the detector's own classes)")
     p.add_argument("--access-log", action="store_true", help="log every request line")
     p.set_defaults(run=_run)
 
@@ -47,4 +50,4 @@ def _run(args: argparse.Namespace) -> int:
                  queue_size=args.queue_size, timeout_s=args.timeout, max_body_mb=args.max_body_mb,
                  api_key=args.api_key, threads=args.threads, imgsz=args.imgsz,
                  nms=NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det),
-                 trust_pickle=args.trust_pickle, access_log=args.access_log)
+                 trust_pickle=args.trust_pickle, access_log=args.access_log, classifier=args.classifier)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from yolo3.data.synth import SHAPES, write_synth_dataset
+from yolo3.data.synth import SHAPES, THIN_SHAPES, write_synth_dataset
 from yolo3.cli.options import nonneg_int, positive_int
 
 
@@ -17,11 +17,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--imgsz", type=positive_int, default=256, help="image side in pixels")
     p.add_argument("--max-objects", type=positive_int, default=6, help="shapes per image at most")
     p.add_argument("--seed", type=int, default=0, help="seed of shapes, colours and positions")
+    p.add_argument("--thin", action="store_true",
+                   help=f"add thin, elongated, variable classes ({', '.join(THIN_SHAPES)}) to the shapes")
     p.set_defaults(run=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     path = write_synth_dataset(args.out, args.n_train, args.n_val, args.n_test, args.imgsz, args.seed,
-                               args.max_objects)
+                               args.max_objects, args.thin)
     print(f"wrote {path}")
     return 0

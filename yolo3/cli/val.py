@@ -12,6 +12,7 @@ from yolo3.inference.choose import BACKENDS, PRECISIONS
 from yolo3.inference.device import DEVICE_HELP
 from yolo3.inference.postprocess import NMSConfig
 from yolo3.cli.options import fraction, imgsz, positive_int
+from yolo3.inference.preprocess import PREPROCESS_MODES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fp32, bf16 or int8 (a quantised OpenVINO export) (default: the export's own, else fp32)")
     p.add_argument("--device", default="cpu", help=DEVICE_HELP)
     p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: usable cores)")
+    p.add_argument("--preprocess", choices=PREPROCESS_MODES, default="yolo3",
+                   help="letterbox: yolo3's or darknet's own resize and 0.5 padding (official weights)")
     p.set_defaults(run=_run)
 
 
@@ -53,7 +56,8 @@ def _run(args: argparse.Namespace) -> int:
             raise ValueError("--in-place only applies with --save-thresholds")
         result, run_dir = val(args.weights, args.data, args.split, args.imgsz, args.batch_size, nms, args.out,
                               not args.no_plots, save_json=args.save_json, backend=args.backend,
-                              precision=args.precision, device=args.device, threads=args.threads, log=print)
+                              precision=args.precision, device=args.device, threads=args.threads, log=print,
+                              preprocess=args.preprocess)
     except (ValueError, OSError, ImportError) as err:  # CheckpointError, DataError, ImageReadError included
         print(f"yolo3 val: error: {err}", file=sys.stderr)
         return 2

@@ -6,17 +6,20 @@ anchors, input size, class count and [yolo] ignore_thresh from the cfg, plus the
 darknet header and training options, so `export_darknet` writes the same files back
 (the `.weights` byte for byte; the `.cfg` with the same layers and options).
 
-Converted models use bn_eps = 1e-5: darknet's GPU/cuDNN BatchNorm exactly (see
-`yolo3.darknet.network` for the CPU path's deviation).
+Converted models use bn_eps = 1e-5 by default: darknet's GPU/cuDNN BatchNorm exactly (see
+`yolo3.darknet.network` for the CPU path's deviation); `bn="darknet-cpu"` stores darknet's
+CPU formula instead (`yolo3.darknet.bn`; metadata darknet.bn records it, and export undoes it).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 from typing import Any
 
 from yolo3.config import ModelConfig
+from yolo3.darknet.bn import BN_MODES, from_cpu_bn, to_cpu_bn
 from yolo3.darknet.cfg import DarknetCfg, DarknetCfgError, Net, Yolo, format_cfg, load_cfg
 from yolo3.darknet.match import match_cfg
 from yolo3.darknet.network import yolo_indices
@@ -80,30 +83,42 @@ def darknet_metadata(cfg: DarknetCfg, header: WeightsHeader, model_cfg: ModelCon
 
 
 def load_darknet(cfg_path: str | Path, weights_path: str | Path | None = None,
-                 class_names: list[str] | None = None) -> tuple[YOLOv3Base, dict[str, Any]]:
+                 class_names: list[str] | None = None, bn: str = "darknet-gpu") -> tuple[YOLOv3Base, dict[str, Any]]:
     """Builds the registered yolo3 model a darknet cfg describes and loads its weights.
 
     Returns (model in eval mode, checkpoint metadata). Without `weights_path` the
     model keeps its fresh initialisation; without `class_names` an 80-class cfg gets
-    the COCO names (`COCO_NAMES`), others none (the class ids). Raises DarknetCfgError / DarknetWeightsError
-    naming the file when cfg or weights do not fit.
+    the COCO names (`COCO_NAMES`), others none (the class ids). `bn`: 'darknet-gpu'
+    ((x − μ)/√(var + 1e-5), default) or 'darknet-cpu' ((x − μ)/(√var + 1e-6), darknet's
+    CPU path; bn_eps 0). Raises DarknetCfgError / DarknetWeightsError naming the file
+    when cfg or weights do not fit.
     """
+    if bn not in BN_MODES:
+        raise ValueError(f"bn={bn!r}; choose one of {', '.join(BN_MODES)}")
     cfg = load_cfg(cfg_path)
     model_cfg = match_cfg(cfg, class_names)
     if class_names is None and model_cfg.num_classes == 80:  # darknet's stock COCO models
         model_cfg = dataclasses.replace(model_cfg, class_names=default_names(80))
+    if bn == "darknet-cpu":
+        model_cfg = dataclasses.replace(model_cfg, bn_eps=0.0)
     model = build_model(model_cfg)
     header = load_weights(weights_path, model.conv_layers()) if weights_path is not None else WeightsHeader()
+    if bn == "darknet-cpu":
+        to_cpu_bn(model)
     meta = darknet_metadata(cfg, header, model_cfg)
+    meta["darknet"]["bn"] = bn
     meta["source"]["weights"] = str(weights_path) if weights_path is not None else None
     return model.eval(), meta
 
 
 def convert_darknet(cfg_path: str | Path, weights_path: str | Path, out: str | Path,
-                    names_path: str | Path | None = None) -> ModelConfig:
-    """darknet `.cfg` + `.weights` → yolo3 safetensors checkpoint at `out`; returns its config."""
+                    names_path: str | Path | None = None, bn: str = "darknet-gpu") -> ModelConfig:
+    """darknet `.cfg` + `.weights` → yolo3 safetensors checkpoint at `out`; returns its config.
+
+    bn: 'darknet-gpu' (default) or 'darknet-cpu' BatchNorm formula (see `load_darknet`).
+    """
     names = read_names(names_path) if names_path is not None else None
-    model, meta = load_darknet(cfg_path, weights_path, names)
+    model, meta = load_darknet(cfg_path, weights_path, names, bn)
     save_model(out, model, **meta)
     return model.cfg
 
@@ -140,7 +155,13 @@ def darknet_cfg_for(model: YOLOv3Base, meta: dict[str, Any] | None = None) -> Da
 
 def save_darknet(model: YOLOv3Base, cfg_path: str | Path, weights_path: str | Path,
                  meta: dict[str, Any] | None = None) -> None:
-    """Writes a yolo3 model as darknet `.cfg` + `.weights` (header from `meta` if recorded)."""
+    """Writes a yolo3 model as darknet `.cfg` + `.weights` (header from `meta` if recorded).
+
+    A model converted with bn='darknet-cpu' gets its variances back first (on a copy).
+    """
+    if ((meta or {}).get("darknet") or {}).get("bn") == "darknet-cpu":
+        model = copy.deepcopy(model)
+        from_cpu_bn(model)
     text = format_cfg(darknet_cfg_for(model, meta))
     header_data = (meta or {}).get("darknet", {}).get("header")
     header = WeightsHeader(**header_data) if header_data else WeightsHeader()

@@ -5,6 +5,12 @@ in varied colours, and may partly occlude each other. Each box is the tight box 
 shape's visible pixels; a new shape that would hide more than 1 − `min_visible` of an
 earlier one is not drawn, so occlusion stays partial and every visible object is labelled.
 Deterministic: image i of split k is drawn from the generator seeded by (seed, k, i).
+
+With `thin=True` two shapeless classes join the six: "hair" (a curved quadratic-Bézier
+stroke, 1–2 px thick) and "scratch" (a straight, slightly jagged stroke, 2–3 px thick),
+of varied length and orientation: the thin, elongated objects (hair, foreign matter)
+ATSS / anchor-free heads are meant for. Their boxes are also the tight boxes of their
+visible pixels, so a diagonal hair gets a large, mostly empty box.
 """
 
 from __future__ import annotations
@@ -17,6 +23,24 @@ import numpy as np
 import yaml
 
 SHAPES = ("circle", "square", "triangle", "star", "cross", "hexagon")
+THIN_SHAPES = ("hair", "scratch")
+
+
+def draw_thin(mask: np.ndarray, kind: str, rng: np.random.Generator, cx: float, cy: float, length: float,
+              angle: float) -> None:
+    """Draws a hair (curved, 1–2 px) or scratch (straight, jagged, 2–3 px) centred at (cx, cy) into `mask`."""
+    d = np.array([math.cos(angle), math.sin(angle)])
+    normal = np.array([-d[1], d[0]])
+    t = np.linspace(-0.5, 0.5, 24)[:, None]
+    if kind == "hair":
+        bend = rng.uniform(-0.35, 0.35) * length  # control-point offset → curvature
+        pts = np.array([cx, cy]) + t * length * d + (1 - 4 * t**2) * bend * normal
+        thickness = int(rng.integers(1, 3))
+    else:
+        jitter = rng.normal(0, 0.6, (len(t), 1))
+        pts = np.array([cx, cy]) + t * length * d + jitter * normal
+        thickness = int(rng.integers(2, 4))
+    cv2.polylines(mask, [pts.round().astype(np.int32)], False, 1, thickness, cv2.LINE_8)
 
 
 def _polygon(kind: str, cx: float, cy: float, r: float, angle: float) -> np.ndarray:
@@ -69,8 +93,8 @@ def background(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def synth_image(rng: np.random.Generator, size: int, max_objects: int = 6,
-                min_visible: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One image (size, size, 3) uint8 RGB, boxes (N, 4) float64 xyxy, class ids (N,)."""
+                min_visible: float = 0.5, kinds: tuple[str, ...] = SHAPES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image (size, size, 3) uint8 RGB, boxes (N, 4) float64 xyxy, class ids (N,) indexing `kinds`."""
     img = background(rng, size)
     label = np.full((size, size), -1, np.int32)  # which object owns each pixel
     objects = []
@@ -79,10 +103,13 @@ def synth_image(rng: np.random.Generator, size: int, max_objects: int = 6,
         side = math.exp(rng.uniform(math.log(8), math.log(0.6 * size)))
         r = side / 2
         cx, cy = rng.uniform(r * 0.6, size - r * 0.6, 2)
-        cls = int(rng.integers(len(SHAPES)))
+        cls = int(rng.integers(len(kinds)))
         mask = np.zeros((size, size), np.uint8)
-        draw_shape(mask, SHAPES[cls], cx, cy, r, rng.uniform(0, 2 * math.pi) if cls != 0 else 0.0)
-        if mask.sum() < 16:
+        if kinds[cls] in THIN_SHAPES:
+            draw_thin(mask, kinds[cls], rng, cx, cy, 2 * r, rng.uniform(0, 2 * math.pi))
+        else:
+            draw_shape(mask, kinds[cls], cx, cy, r, rng.uniform(0, 2 * math.pi) if cls != 0 else 0.0)
+        if mask.sum() < (8 if kinds[cls] in THIN_SHAPES else 16):
             continue
         covered = np.bincount(label[mask > 0] + 1, minlength=len(objects) + 2)[1:]
         if any(np.count_nonzero(label == j) - covered[j] < min_visible * a for j, _, a in objects):
@@ -102,17 +129,21 @@ def synth_image(rng: np.random.Generator, size: int, max_objects: int = 6,
 
 
 def write_synth_dataset(out: str | Path, n_train: int = 200, n_val: int = 50, n_test: int = 0, imgsz: int = 256,
-                        seed: int = 0, max_objects: int = 6) -> Path:
-    """Writes a YOLO dataset (images/, labels/, data.yaml) under `out`; returns data.yaml."""
+                        seed: int = 0, max_objects: int = 6, thin: bool = False) -> Path:
+    """Writes a YOLO dataset (images/, labels/, data.yaml) under `out`; returns data.yaml.
+
+    thin: add the classes "hair" and "scratch" (thin, elongated, variable shapes) to the six.
+    """
     out = Path(out)
-    data: dict = {"path": ".", "nc": len(SHAPES), "names": list(SHAPES)}
+    kinds = SHAPES + THIN_SHAPES if thin else SHAPES
+    data: dict = {"path": ".", "nc": len(kinds), "names": list(kinds)}
     for k, (split, n) in enumerate((("train", n_train), ("val", n_val), ("test", n_test))):
         if n <= 0:
             continue
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
         (out / "labels" / split).mkdir(parents=True, exist_ok=True)
         for i in range(n):
-            img, boxes, ids = synth_image(np.random.default_rng([seed, k, i]), imgsz, max_objects)
+            img, boxes, ids = synth_image(np.random.default_rng([seed, k, i]), imgsz, max_objects, kinds=kinds)
             name = f"{split}_{i:06d}"
             cv2.imwrite(str(out / "images" / split / f"{name}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
             cxcywh = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2,

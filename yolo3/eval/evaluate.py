@@ -77,6 +77,7 @@ class EvalResult:
 def run_inference(
     model: YOLOv3Base, samples: list[Sample], class_names: list[str], imgsz: int, batch_size: int, nms: NMSConfig,
     progress: bool = False,
+    preprocess: str = "yolo3",
 ) -> list[Detections]:
     """Detections per sample (original pixels), batch by batch; restores the model's mode.
     progress: a 'val' bar over the images (training's validation shows it)."""
@@ -90,7 +91,7 @@ def run_inference(
         for start in range(0, len(samples), batch_size):
             chunk = samples[start : start + batch_size]
             out += predict_arrays(model, [read_image(s.image_path) for s in chunk], imgsz, nms,
-                                  [str(s.image_path) for s in chunk], class_names)
+                                  [str(s.image_path) for s in chunk], class_names, preprocess)
             bar.update(len(chunk))
     finally:
         bar.close()
@@ -144,6 +145,7 @@ def evaluate(
     plots: bool = False,
     run_info: dict[str, Any] | None = None,
     progress: bool = False,
+    preprocess: str = "yolo3",
 ) -> EvalResult:
     """Runs `model` on `samples` and measures it (contract 4).
 
@@ -157,6 +159,8 @@ def evaluate(
         plots: save PR, F1, confusion and image-grid PNGs to out_dir.
         run_info: extra entries for summary.json (dataset, split, weights, …).
         progress: show a progress bar over the images.
+        preprocess: 'yolo3' letterbox, or 'darknet' (darknet's resize and padding, for
+            converted official weights).
 
     Example:
         >>> result = evaluate(model, index.splits["val"], index.class_names, 416)
@@ -174,7 +178,7 @@ def evaluate(
         raise ValueError(f"batch_size {batch_size}: must be at least 1")
     nms = nms or dataclasses.replace(VAL_NMS)
     t0 = time.perf_counter()
-    detections = run_inference(model, samples, class_names, imgsz, batch_size, nms, progress)
+    detections = run_inference(model, samples, class_names, imgsz, batch_size, nms, progress, preprocess)
     t1 = time.perf_counter()
     result = compute_metrics(samples, detections, class_names, nms, imgsz)
     t2 = time.perf_counter()

@@ -43,6 +43,7 @@ def val(
     device: str = "cpu",
     threads: int | None = None,
     log: Callable[[str], None] = lambda _: None,
+    preprocess: str = "yolo3",
 ) -> tuple[EvalResult, Path]:
     """Evaluates `weights` on `split` of dataset `data`; returns (result, run folder).
 
@@ -56,6 +57,7 @@ def val(
     backend, precision, device, threads: as `Detector.load`; the plain torch fp32 path
     (the default) evaluates the checkpoint's model itself, every other combination (and
     .onnx / OpenVINO weights) runs through a `Detector`.
+    preprocess: 'yolo3' letterbox or 'darknet' (darknet's own resize and padding).
     """
     from yolo3.data.formats import load_dataset
     from yolo3.data.validate import check_dataset
@@ -94,10 +96,10 @@ def val(
     report = check_dataset(only_split, check_policy or CheckPolicy())
     run_dir = numbered_out(out_dir) if out_dir is not None else next_run_dir("runs", "val")
     info = {"weights": str(weights), "dataset": str(data), "dataset_format": index.format, "split": split,
-            "data_check": report.summary()}
+            "data_check": report.summary(), "preprocess": preprocess}
     if detector is None:
         result = evaluate(model, report.splits[split], index.class_names, imgsz or cfg.imgsz, batch_size,
-                          nms, run_dir, plots, info)
+                          nms, run_dir, plots, info, preprocess=preprocess)
     else:
         from yolo3.eval.detector_eval import evaluate_detector
 

@@ -5,7 +5,9 @@
 
 Pipeline per batch: letterbox → backend (model + decode) → candidates (score =
 obj × cls, per-class thresholds, class subset) → ROI on the candidates' centres → NMS
-→ optional TTA box merge → boxes in original pixels (`Detections`).
+→ optional TTA box merge → boxes in original pixels (`Detections`). With a crop classifier
+(detect, then classify) the detector is class-agnostic — objectness alone is thresholded and
+suppressed — and each kept box is re-labelled from its crop (`yolo3.inference.classify`).
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from yolo3.config import imgsz_problem
 from yolo3.data.letterbox import LetterboxInfo, boxes_from_letterbox
 from yolo3.inference.backends import Backend
 from yolo3.inference.choose import open_model
+from yolo3.inference.classify import CropRelabeler
 from yolo3.inference.fast import configure_threads
 from yolo3.inference.postprocess import NMSConfig, candidates, select
 from yolo3.inference.predict import detections_from_network
-from yolo3.inference.preprocess import ImageInput, letterbox_batch, load_input
+from yolo3.inference.preprocess import PREPROCESS_MODES, ImageInput, load_input, preprocess_batch
 from yolo3.inference.results import Detections
 from yolo3.inference.roi import RoiInput, make_roi
 from yolo3.inference.tta import TTAConfig, merge_boxes, tta_predict
@@ -43,13 +46,23 @@ class Detector:
         metadata: dict[str, Any] | None = None,
         nms: NMSConfig | None = None,
         batch_size: int = 8,
+        preprocess: str = "yolo3",
+        classifier: CropRelabeler | str | Path | None = None,
     ) -> None:
         if imgsz_problem(imgsz):
             raise ValueError(f"imgsz: {imgsz_problem(imgsz)}")
         if batch_size < 1:
             raise ValueError(f"batch_size {batch_size}: must be at least 1")
+        if preprocess not in PREPROCESS_MODES:
+            raise ValueError(f"preprocess={preprocess!r}; choose one of {', '.join(PREPROCESS_MODES)}")
         self.backend = backend
-        self.class_names = list(class_names)
+        self.preprocess = preprocess
+        if isinstance(classifier, (str, Path)):
+            classifier = CropRelabeler.load(classifier)
+        self.classifier = classifier
+        self.detector_names = list(class_names)
+        # with a crop classifier, class ids, names, subsets and thresholds are the classifier's
+        self.class_names = list(classifier.class_names if classifier is not None else class_names)
         self.imgsz = imgsz
         self.metadata = metadata or {}
         self.nms = nms or NMSConfig()
@@ -71,6 +84,8 @@ class Detector:
         nms: NMSConfig | None = None,
         batch_size: int = 8,
         backend: str = "auto",
+        preprocess: str = "yolo3",
+        classifier: str | Path | None = None,
     ) -> "Detector":
         """From a yolo3 checkpoint (.safetensors; pickles only with `trust_pickle`), an .onnx,
         or an OpenVINO model (a folder with model.xml, or the .xml).
@@ -84,13 +99,19 @@ class Detector:
             backend: 'auto' (the fastest installed for this file, precision and device;
                 see `yolo3.inference.choose`), 'torch', 'onnxruntime' or 'openvino'.
             threads: intra-op threads (default: the usable cores).
+            preprocess: 'yolo3' (default letterbox) or 'darknet' (darknet's resize and 0.5
+                padding, to reproduce darknet's numbers with converted official weights).
+            classifier: a `yolo3 train-classifier` file: detect, then re-label each box by
+                its crop (score = objectness × classifier probability; see
+                `yolo3.inference.classify`).
 
         The chosen engine is `detector.backend_name`, the precision it runs at
         `detector.precision`, and the reason for the choice `detector.backend_note`.
         """
         configure_threads(threads)
         opened = open_model(path, backend, precision, device, threads, trust_pickle, imgsz)
-        detector = cls(opened.backend, opened.cfg.names, imgsz or opened.cfg.imgsz, opened.metadata, nms, batch_size)
+        detector = cls(opened.backend, opened.cfg.names, imgsz or opened.cfg.imgsz, opened.metadata, nms, batch_size,
+                       preprocess, classifier)
         detector.source = str(path)
         detector.backend_name, detector.precision, detector.backend_note = (
             opened.backend_name, opened.precision, opened.note)
@@ -159,6 +180,9 @@ class Detector:
         """'auto' (checkpoint metadata), a list of C floats, or {name: score} → list of C floats."""
         n = len(self.class_names)
         if isinstance(thresholds, str):
+            if thresholds == "auto" and self.classifier is not None:
+                raise ValueError("thresholds='auto' are the detector's per-class thresholds; with a classifier give "
+                                 f"{n} numbers (one per classifier class) or {{name: score}}")
             if thresholds != "auto":
                 raise ValueError(f"thresholds={thresholds!r}; use 'auto', a list of {n} floats or {{name: score}}")
             values = self.metadata.get("class_thresholds")
@@ -184,7 +208,8 @@ class Detector:
         if not arrays:
             return []
         preds, infos = self.forward(arrays, tta)
-        return [self.finish(pred, info, source, cfg, roi, tta) for pred, info, source in zip(preds, infos, sources)]
+        return [self.finish(pred, info, source, cfg, roi, tta, array)
+                for pred, info, source, array in zip(preds, infos, sources, arrays)]
 
     def forward(
         self, arrays: list[np.ndarray], tta: TTAConfig | None = None
@@ -194,25 +219,51 @@ class Detector:
         The per-image controls (thresholds, classes, ROI, NMS) come after, in `finish`, so
         a server can batch requests with different controls into one forward pass.
         """
+        if tta is not None and self.preprocess != "yolo3":
+            raise ValueError(f"test-time augmentation uses yolo3's letterbox; "
+                             f"it cannot run with preprocess={self.preprocess!r}")
         if tta is not None:
             return tta_predict(self.backend, arrays, self.imgsz, tta)
-        batch, infos = letterbox_batch(arrays, self.imgsz)
+        batch, infos = preprocess_batch(arrays, self.imgsz, self.preprocess)
         return self.backend(batch), infos
 
     def finish(
         self, pred: torch.Tensor, info: LetterboxInfo, source: str, cfg: NMSConfig, roi: Any = None,
-        tta: TTAConfig | None = None,
+        tta: TTAConfig | None = None, image: np.ndarray | None = None,
     ) -> Detections:
         """One image's decoded predictions (N, 5+C) → its Detections in original pixels:
-        candidates → ROI on their centres → NMS → optional TTA box merge → map back."""
-        boxes, scores, labels = candidates(pred.float(), cfg)
+        candidates → ROI on their centres → NMS → optional TTA box merge → map back; with a
+        crop classifier, objectness alone ranks and suppresses, then each box of `image`
+        (the RGB array, needed only then) is re-labelled by its crop."""
+        step = cfg if self.classifier is None else self._objectness_config(cfg)
+        if self.classifier is not None:  # class-agnostic: objectness alone ranks and suppresses
+            if image is None:
+                raise ValueError("a Detector with a crop classifier needs the image in finish(image=...)")
+            pred = torch.cat([pred[:, :5], torch.ones_like(pred[:, :1])], 1)
+        boxes, scores, labels = candidates(pred.float(), step)
         if roi is not None and len(scores):
             original = boxes_from_letterbox(boxes, info, clip=False)
             centres = ((original[:, :2] + original[:, 2:]) / 2).numpy()
             inside = torch.from_numpy(roi.contains(centres, info.original))
             boxes, scores, labels = boxes[inside], scores[inside], labels[inside]
-        keep, kept_scores = select(boxes, scores, labels, cfg)
+        keep, kept_scores = select(boxes, scores, labels, step)
         kept_boxes = boxes[keep]
         if tta is not None and tta.merge:
             kept_boxes = merge_boxes(boxes, scores, labels, keep, tta.merge_iou)
-        return detections_from_network(kept_boxes, kept_scores, labels[keep], info, self.class_names, source)
+        dets = detections_from_network(kept_boxes, kept_scores, labels[keep], info, self.class_names, source)
+        return dets if self.classifier is None else self._relabel(image, dets, cfg)
+
+    def _objectness_config(self, cfg: NMSConfig) -> NMSConfig:
+        """The detector step before re-labelling: one class, threshold the lowest class threshold."""
+        lowest = min(cfg.class_thresholds) if cfg.class_thresholds is not None else cfg.conf_threshold
+        return dataclasses.replace(cfg, classes=None, class_thresholds=None, conf_threshold=lowest)
+
+    def _relabel(self, image: np.ndarray, dets: Detections, cfg: NMSConfig) -> Detections:
+        """Objectness-scored boxes → classifier classes, score objectness × probability."""
+        assert self.classifier is not None
+        n = len(self.class_names)
+        given = cfg.class_thresholds
+        thresholds = np.asarray(given if given is not None else [cfg.conf_threshold] * n)
+        keep, scores, labels = self.classifier.relabel(image, dets.boxes, dets.scores, cfg.classes, thresholds)
+        order = np.argsort(-scores, kind="stable")
+        return dataclasses.replace(dets, boxes=dets.boxes[keep][order], scores=scores[order], class_ids=labels[order])

@@ -7,6 +7,7 @@ import torch
 
 from yolo3.data.letterbox import LetterboxInfo, boxes_from_letterbox, letterbox
 from yolo3.inference.postprocess import NMSConfig, postprocess
+from yolo3.inference.preprocess import preprocess_batch
 from yolo3.inference.results import Detections
 from yolo3.models import YOLOv3Base
 from yolo3.ops.decode import decode
@@ -26,18 +27,24 @@ def predict_arrays(
     nms: NMSConfig | None = None,
     sources: list[str] | None = None,
     class_names: list[str] | None = None,
+    preprocess: str = "yolo3",
 ) -> list[Detections]:
     """Detects objects in RGB uint8 (h, w, 3) arrays; boxes come back in their pixels.
 
     Runs on the model's device, in its current mode; `class_names` default to the model's.
+    preprocess: 'yolo3' letterbox or 'darknet' (see `yolo3.inference.preprocess.PREPROCESS_MODES`).
     """
     if not images:
         return []
     imgsz = imgsz or model.cfg.imgsz
     nms = nms or NMSConfig()
     names = class_names if class_names is not None else model.cfg.names
-    boxed, infos = zip(*(letterbox(img, imgsz) for img in images))
-    raw = model(to_tensor(list(boxed)).to(next(model.parameters()).device))
+    if preprocess == "yolo3":
+        boxed, infos = zip(*(letterbox(img, imgsz) for img in images))
+        batch = to_tensor(list(boxed))
+    else:
+        batch, infos = preprocess_batch(images, imgsz, preprocess)
+    raw = model(batch.to(next(model.parameters()).device))
     preds = decode(raw, model.anchors, model.strides, model.cfg.xy_mode)
     results = []
     for i, ((boxes, scores, labels), info) in enumerate(zip(postprocess(preds, nms), infos)):

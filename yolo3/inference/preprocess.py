@@ -72,6 +72,24 @@ def letterbox_batch(images: list[np.ndarray], imgsz: int) -> tuple[torch.Tensor,
     return uint8_to_float(buffer), infos
 
 
+PREPROCESS_MODES = ("yolo3", "darknet")
+"""'yolo3': OpenCV resize, padding 114 (training's letterbox); 'darknet': darknet's own
+bilinear resize and padding 0.5 (`yolo3.inference.darknet_preprocess`), for official weights."""
+
+
+def preprocess_batch(
+    images: list[np.ndarray], imgsz: int, mode: str = "yolo3"
+) -> tuple[torch.Tensor, list[LetterboxInfo]]:
+    """RGB uint8 images → ((B, 3, imgsz, imgsz) float32 in [0, 1], infos) with the chosen letterbox."""
+    if mode == "yolo3":
+        return letterbox_batch(images, imgsz)
+    if mode == "darknet":
+        from yolo3.inference.darknet_preprocess import darknet_letterbox_batch
+
+        return darknet_letterbox_batch(images, imgsz)
+    raise ValueError(f"preprocess={mode!r}; choose one of {', '.join(PREPROCESS_MODES)}")
+
+
 def uint8_to_float(batch: np.ndarray) -> torch.Tensor:
     """(B, H, W, 3) uint8 → (B, 3, H, W) float32 / 255 with channels-last strides."""
     return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)

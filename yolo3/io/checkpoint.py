@@ -217,7 +217,7 @@ MODEL_LIMITS: dict[str, tuple[float, float]] = {
     "width": (0.01, 4.0),
     "depth": (0.01, 4.0),
     "imgsz": (32, 4096),
-    "bn_eps": (1e-12, 1.0),
+    "bn_eps": (0.0, 1.0),  # 0: darknet's CPU formula, folded into running_var (convert-darknet --bn darknet-cpu)
     "prior_obj": (1e-9, 1 - 1e-9),
     "prior_cls": (1e-9, 1 - 1e-9),
 }
@@ -304,22 +304,24 @@ def check_weights(cfg: ModelConfig, tensors: dict[str, torch.Tensor], path: str 
             f"wrong shape {wrong[:3]}{' …' if len(wrong) > 3 else ''}" if wrong else "") if part)
         raise CheckpointError(f"{path}: weights do not match the {cfg.arch} architecture in its metadata "
                               f"(num_classes={cfg.num_classes}, width={cfg.width}, depth={cfg.depth}): {detail}")
-    check_values(tensors, path)
+    check_values(tensors, path, cfg.bn_eps)
 
 
-def check_values(tensors: dict[str, torch.Tensor], path: str | Path = "checkpoint") -> None:
+def check_values(tensors: dict[str, torch.Tensor], path: str | Path = "checkpoint", bn_eps: float = 1e-5) -> None:
     """Refuses values a model cannot compute with: floating tensors holding NaN or inf, and
-    BatchNorm running variances below zero (sqrt(var + eps) would be NaN). The message
-    names the file and the first such tensor."""
+    BatchNorm running variances below zero (sqrt(var + eps) would be NaN) — or at zero when
+    bn_eps is 0 (a division by zero). The message names the file and the first such tensor."""
     bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         raise CheckpointError(f"{path}: {len(bad)} weight tensor(s) hold NaN or inf (e.g. {bad[0]}); the file "
                               "comes from a diverged or corrupted run: use an earlier checkpoint")
-    negative = [k for k, v in tensors.items() if k.endswith("running_var") and bool((v < 0).any())]
+    negative = [k for k, v in tensors.items()
+                if k.endswith("running_var") and bool((v < 0).any() if bn_eps > 0 else (v <= 0).any())]
     if negative:
         k = negative[0]
-        raise CheckpointError(f"{path}: BatchNorm statistic {k} holds a negative variance "
-                              f"(min {float(tensors[k].min()):.3g}), so the model would compute NaN; "
+        what = "a negative variance" if bn_eps > 0 else "a variance ≤ 0 with BatchNorm eps 0"
+        raise CheckpointError(f"{path}: BatchNorm statistic {k} holds {what} "
+                              f"(min {float(tensors[k].min()):.3g}), so the model would compute NaN or inf; "
                               "the file is corrupt: use another checkpoint")
 
 

@@ -17,9 +17,9 @@ MAX_LOG_WH = 8.0  # e^8 ≈ 3000× the anchor: beyond any real box; keeps exp fi
 
 
 def xy_scale(xy_mode: str) -> float:
-    """s of the centre decode: 1 (paper) or 2 (v5)."""
+    """s of the centre decode: 1 (paper) or 2 (v5); 'ltrb' (anchor-free) has none."""
     if xy_mode not in ("paper", "v5"):
-        raise ValueError(f"xy_mode must be 'paper' or 'v5', got {xy_mode!r}")
+        raise ValueError(f"xy_mode must be 'paper' or 'v5' here, got {xy_mode!r}")
     return 1.0 if xy_mode == "paper" else 2.0
 
 
@@ -49,7 +49,13 @@ def paper_box_loss(
 def decode_positive_boxes(
     raw: torch.Tensor, anchor_wh: torch.Tensor, stride: float, xy_mode: str = "paper"
 ) -> torch.Tensor:
-    """Predicted (cx, cy, w, h) relative to the cell corner, in cells: (P, 4)."""
+    """Predicted (cx, cy, w, h) relative to the cell corner, in cells: (P, 4).
+
+    ltrb (anchor-free): distances e^{t} cells from the cell centre (0.5, 0.5) to the four sides.
+    """
+    if xy_mode == "ltrb":
+        ltrb = torch.exp(raw[:, 0:4].clamp(max=MAX_LOG_WH))
+        return torch.cat([0.5 + (ltrb[:, 2:4] - ltrb[:, 0:2]) / 2, ltrb[:, 0:2] + ltrb[:, 2:4]], 1)
     s = xy_scale(xy_mode)
     xy = torch.sigmoid(raw[:, 0:2]) * s - (s - 1) / 2
     wh = torch.exp(raw[:, 2:4].clamp(max=MAX_LOG_WH)) * anchor_wh / stride

@@ -30,6 +30,7 @@ import dataclasses
 import torch
 from torch import nn
 
+from yolo3.assign.atss import assign_atss
 from yolo3.assign.ignore import ignore_mask, pad_targets_per_image
 from yolo3.assign.paper import assign_paper
 from yolo3.assign.targets import Assignment, ScaleTargets, check_targets
@@ -45,8 +46,15 @@ OBJ_BALANCE_BY_STRIDE = {8: 4.0, 16: 1.0, 32: 0.4, 64: 0.1}
 class LossConfig:
     """Loss and assignment settings (YAML-loadable).
 
-    assign_mode: 'paper' (one anchor per GT, §3.1) or 'v5' (ratio test, 3 cells, §3.3;
-        needs a model with xy_mode 'v5' so that neighbour-cell offsets are reachable).
+    assign_mode: 'paper' (one anchor per GT, §3.1), 'v5' (ratio test, 3 cells, §3.3;
+        needs a model with xy_mode 'v5' so that neighbour-cell offsets are reachable) or
+        'atss' (adaptive IoU threshold mean + std over the k nearest priors per scale,
+        `yolo3.assign.atss`; with anchors or the anchor-free head, xy_mode 'ltrb').
+    atss_topk: ATSS candidates per GT and scale (k, 9 as in the paper).
+    atss_clamp: ATSS threshold at most the GT's best candidate IoU, so tied top candidates
+        still pass (False = as published: such GTs may get no positive at all).
+    atss_fallback: a GT that ATSS leaves without positives (e.g. thinner than the stride,
+        no cell centre inside its box) takes its best reachable candidate anyway.
     ignore_thresh: IoU above which a non-responsible prediction is ignored in the
         objectness loss (§3.2). 0.5 as in the paper; darknet's cfgs use 0.7; ≥ 1 turns
         the ignore mask off. Applies in both modes.
@@ -66,6 +74,9 @@ class LossConfig:
     assign_mode: str = "paper"
     ignore_thresh: float = 0.5
     anchor_t: float = 4.0
+    atss_topk: int = 9
+    atss_clamp: bool = True
+    atss_fallback: bool = False
     box_loss: str = "paper"
     box_weight: float = 0.05
     obj_weight: float = 1.0
@@ -78,8 +89,10 @@ class LossConfig:
     label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.assign_mode not in ("paper", "v5"):
-            raise ValueError(f"assign_mode must be 'paper' or 'v5', got {self.assign_mode!r}")
+        if self.assign_mode not in ("paper", "v5", "atss"):
+            raise ValueError(f"assign_mode must be 'paper', 'v5' or 'atss', got {self.assign_mode!r}")
+        if self.atss_topk < 1:
+            raise ValueError(f"atss_topk must be >= 1, got {self.atss_topk}")
         if self.box_loss not in ("paper", "iou", "giou", "diou", "ciou"):
             raise ValueError(f"box_loss must be paper, iou, giou, diou or ciou, got {self.box_loss!r}")
         if self.anchor_t <= 1:
@@ -108,6 +121,10 @@ class YOLOLoss(nn.Module):
             raise ValueError("assign_mode 'v5' puts positives in neighbour cells (offsets in (-0.5, 1.5)) that the "
                              "paper decode σ(t) ∈ (0, 1) cannot reach; build the model with xy_mode='v5' or use "
                              "assign_mode 'paper'")
+        if self.xy_mode == "ltrb" and self.cfg.box_loss == "paper":
+            raise ValueError("the anchor-free head (xy_mode 'ltrb') predicts distances to the box sides, which the "
+                             "paper's σ-offset/log-size box loss does not cover; use box_loss 'giou', 'diou', 'ciou' "
+                             "or 'iou'")
         balance = self.cfg.obj_balance
         if balance is None:
             balance = [OBJ_BALANCE_BY_STRIDE.get(s, 1.0) for s in self.strides]
@@ -120,6 +137,9 @@ class YOLOLoss(nn.Module):
         anchors = self.anchors.to(targets.device)
         if self.cfg.assign_mode == "paper":
             return assign_paper(targets, anchors, self.strides, grid_sizes)
+        if self.cfg.assign_mode == "atss":
+            return assign_atss(targets, anchors, self.strides, grid_sizes, self.cfg.atss_topk, self.xy_mode,
+                               self.cfg.atss_clamp, self.cfg.atss_fallback)
         return assign_v5(targets, anchors, self.strides, grid_sizes, self.cfg.anchor_t)
 
     def forward(

@@ -6,6 +6,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
 from yolo3.config import COCO_ANCHORS, TINY_ANCHORS, ModelConfig
 from yolo3.models.yolov3 import YOLOv3, YOLOv3Base, YOLOv3Tiny
 
@@ -42,10 +44,18 @@ def model_spec(name: str) -> ModelSpec:
 
 
 def build_model(cfg: ModelConfig) -> YOLOv3Base:
-    """Builds the model a config describes (anchors default to the arch's COCO ones)."""
+    """Builds the model a config describes (anchors default to the arch's COCO ones).
+
+    Anchor-free models (xy_mode 'ltrb') default to one 8·stride square per scale.
+    """
     spec = model_spec(cfg.arch)
-    anchors = cfg.anchors if cfg.anchors is not None else spec.default_anchors
-    return spec.build(cfg, anchors)
+    if cfg.anchors is not None:
+        return spec.build(cfg, cfg.anchors)
+    if cfg.xy_mode != "ltrb":
+        return spec.build(cfg, spec.default_anchors)
+    model = spec.build(cfg, [[[1.0, 1.0]] for _ in spec.default_anchors])
+    model.anchors.copy_(torch.tensor([[[8.0 * s, 8.0 * s]] for s in model.strides]))
+    return model
 
 
 def create_model(name: str, **overrides: Any) -> YOLOv3Base:

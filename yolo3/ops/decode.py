@@ -2,6 +2,8 @@
 
     bx = (σ(tx)·s − (s − 1)/2 + cx) · stride      s = 1 (paper) or 2 (v5)
     bw = pw · e^{tw}                               pw: anchor width in input pixels
+    ltrb (anchor-free): l, t, r, b = e^{t0..t3} · stride from the point ((cx, cy) + 0.5)·stride,
+    so bx = point_x + (r − l)/2 and bw = l + r
     objectness = σ(to),  class_c = σ(tc)            independent sigmoids, never softmax
 """
 
@@ -27,13 +29,18 @@ def decode_scale(raw: torch.Tensor, anchors: torch.Tensor, stride: int, xy_mode:
         raw: (B, A, H, W, 5+C) logits.
         anchors: (A, 2) anchor (w, h) in input pixels.
         stride: input pixels per cell.
-        xy_mode: `paper` or `v5`.
+        xy_mode: `paper`, `v5` or `ltrb` (anchor-free; anchors unused).
 
     Returns:
         (B, A·H·W, 5+C): cx, cy, w, h in input pixels, objectness and class probabilities.
     """
     b, a, h, w, n = raw.shape
     grid = make_grid(h, w, raw.device, raw.dtype)
+    if xy_mode == "ltrb":
+        ltrb = torch.exp(raw[..., 0:4]) * stride
+        xy = (grid + 0.5) * stride + (ltrb[..., 2:4] - ltrb[..., 0:2]) / 2
+        wh = ltrb[..., 0:2] + ltrb[..., 2:4]
+        return torch.cat([xy, wh, torch.sigmoid(raw[..., 4:])], -1).reshape(b, a * h * w, n)
     xy = torch.sigmoid(raw[..., 0:2])
     if xy_mode == "v5":
         xy = xy * 2 - 0.5

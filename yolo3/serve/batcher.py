@@ -90,8 +90,8 @@ class MicroBatcher:
         """One forward pass outside the queue, on the inference thread (first-call costs)."""
         def run() -> None:
             preds, infos = self.detector.forward(images)
-            for pred, info in zip(preds, infos):
-                self.detector.finish(pred, info, "warmup", self.detector.nms)
+            for pred, info, image in zip(preds, infos, images):
+                self.detector.finish(pred, info, "warmup", self.detector.nms, image=image)
 
         await asyncio.get_running_loop().run_in_executor(self._executor, run)
 
@@ -149,7 +149,7 @@ class MicroBatcher:
         out = []
         for job, pred, info in zip(jobs, preds, infos):
             t0 = time.perf_counter()
-            dets = self.detector.finish(pred, info, "request", job.cfg, job.roi)
+            dets = self.detector.finish(pred, info, "request", job.cfg, job.roi, image=job.image)
             timing = {"queue": (start - job.enqueued) * 1e3, "forward": (forward_end - start) * 1e3,
                       "postprocess": (time.perf_counter() - t0) * 1e3, "batch_size": len(jobs)}
             out.append((dets, timing))

@@ -185,6 +185,8 @@ def auto_anchors(cfg: TrainConfig, model_cfg: ModelConfig, train: list[Sample],
         return model_cfg, "auto-anchor: off"
     if bool(cfg.weights) if heads_loaded is None else heads_loaded:
         return model_cfg, "auto-anchor: skipped (initialised from weights whose heads fit their anchors)"
+    if model_cfg.xy_mode == "ltrb":
+        return model_cfg, "auto-anchor: skipped (anchor-free head, xy_mode 'ltrb')"
     anchors, factor = anchors_at(cfg)
     scaled = "" if factor == 1 else f" (anchors scaled ×{factor:.3g} to imgsz {cfg.imgsz})"
     check = check_anchors(anchors, letterboxed_wh(train, cfg.imgsz), cfg.imgsz, seed=cfg.seed)

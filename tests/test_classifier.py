@@ -1,0 +1,164 @@
+"""Detect, then classify: crops with context (hand pixels), class-balanced sampling, training a crop
+classifier (Python and CLI), and the Detector re-labelling detections by it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from yolo3.cli import main
+from yolo3.data.crops import crop_with_context
+from yolo3.inference.classify import CropRelabeler
+from yolo3.inference.detector import Detector
+from yolo3.io.checkpoint import CheckpointError, read_metadata, save_model
+from yolo3.io.classifier import load_classifier
+from yolo3.models import create_model
+from yolo3.train.classifier import balanced_weights, schedule_lr, train_classifier
+
+COLOURS = {0: (220, 30, 30), 1: (30, 30, 220)}  # red, blue
+
+
+def test_crop_square_with_context_hand_pixels() -> None:
+    image = np.arange(100, dtype=np.uint8).reshape(10, 10)[:, :, None].repeat(3, 2)
+    # box [2,2,6,6], context 0.25: side 4·1.5 = 6 centred at (4, 4) → rows/cols 1..6, unscaled at size 6
+    np.testing.assert_array_equal(crop_with_context(image, [2, 2, 6, 6], 6, 0.25), image[1:7, 1:7])
+    # at the corner the square reaches outside: grey 114 there
+    corner = crop_with_context(image, [0, 0, 4, 4], 6, 0.25)
+    assert (corner[0] == 114).all() and (corner[:, 0] == 114).all()
+    np.testing.assert_array_equal(corner[1:, 1:], image[0:5, 0:5])
+    # half size: each output pixel is the mean of a 2×2 block, e.g. (11 + 12 + 21 + 22)/4 = 16.5
+    half = crop_with_context(image, [2, 2, 6, 6], 3, 0.25)[:, :, 0].astype(float)
+    np.testing.assert_allclose(half, [[16.5, 18.5, 20.5], [36.5, 38.5, 40.5], [56.5, 58.5, 60.5]], atol=0.51)
+
+
+def test_balanced_weights_make_every_class_equally_likely() -> None:
+    np.testing.assert_allclose(balanced_weights(np.array([0, 0, 0, 1]), 3), [1 / 6, 1 / 6, 1 / 6, 1 / 2])
+    draws = np.random.default_rng(0).choice(4, 4000, p=balanced_weights(np.array([0, 0, 0, 1]), 2))
+    assert 0.45 < (draws == 3).mean() < 0.55
+
+
+def test_schedule_warms_up_then_cosines_to_five_percent() -> None:
+    assert schedule_lr(1.0, 0.0) == 0.0 and schedule_lr(1.0, 0.025) == pytest.approx(0.5)  # half of the 5 % warm-up
+    assert schedule_lr(1.0, 0.05) == pytest.approx(1.0)
+    assert schedule_lr(1.0, 0.525) == pytest.approx(0.05 + 0.95 * 0.5)  # half-way through the cosine
+    assert schedule_lr(2.0, 1.0) == pytest.approx(0.1) and schedule_lr(2.0, 3.0) == pytest.approx(0.1)
+
+
+def _colour_dataset(root: Path, n_train: int = 16, n_val: int = 6) -> tuple[Path, dict[str, list]]:
+    """64×64 grey images with red / blue squares (classes 'red', 'blue'); returns data.yaml and val boxes."""
+    rng = np.random.default_rng(0)
+    val_boxes: dict[str, list] = {}
+    for split, n in (("train", n_train), ("val", n_val)):
+        (root / "images" / split).mkdir(parents=True)
+        (root / "labels" / split).mkdir(parents=True)
+        for i in range(n):
+            img = rng.normal(128, 10, (64, 64, 3)).clip(0, 255).astype(np.uint8)
+            lines, boxes = [], []
+            for k in range(2):
+                c = (i + k) % 2
+                s = int(rng.integers(10, 20))
+                x, y = int(rng.integers(0, 28 - s)) + 32 * k, int(rng.integers(0, 64 - s))
+                img[y : y + s, x : x + s] = COLOURS[c]
+                lines.append(f"{c} {(x + s / 2) / 64} {(y + s / 2) / 64} {s / 64} {s / 64}\n")
+                boxes.append((c, [x, y, x + s, y + s]))
+            cv2.imwrite(str(root / "images" / split / f"{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+            (root / "labels" / split / f"{i}.txt").write_text("".join(lines))
+            val_boxes[str(root / "images" / split / f"{i}.png")] = boxes
+    data = {"path": str(root), "train": "images/train", "val": "images/val", "names": ["red", "blue"]}
+    (root / "data.yaml").write_text(yaml.safe_dump(data))
+    return root / "data.yaml", val_boxes
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    root = tmp_path_factory.mktemp("colours")
+    data, boxes = _colour_dataset(root / "d")
+    result = train_classifier(data, root / "c.safetensors", epochs=6, imgsz=32, width=8, batch_size=16)
+    assert result.val_accuracy is not None and result.val_accuracy >= 0.9, result
+    assert result.train_counts == {"red": 16, "blue": 16} and result.epochs == 6
+    return data, root / "c.safetensors", boxes
+
+
+def test_classifier_file_has_metadata_and_loads(trained, tmp_path: Path) -> None:
+    _, path, _ = trained
+    meta = read_metadata(path)
+    assert meta["kind"] == "crop_classifier" and meta["classifier"]["class_names"] == ["red", "blue"]
+    assert meta["classifier"]["imgsz"] == 32 and meta["train_counts"] == {"red": 16, "blue": 16}
+    model, _ = load_classifier(path)
+    assert model.cfg.context == 0.2 and not model.training
+    save_model(tmp_path / "det.safetensors", create_model("yolov3-tiny", num_classes=2, width=0.25, imgsz=64))
+    with pytest.raises(CheckpointError, match="not a crop classifier"):
+        load_classifier(tmp_path / "det.safetensors")
+
+
+def test_cli_trains_a_classifier(trained, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data, _, _ = trained
+    assert main(["train-classifier", "--data", str(data), "--out", str(tmp_path / "k.safetensors"), "--epochs", "1",
+                 "--imgsz", "32", "--width", "8"]) == 0
+    assert "2 classes, 32 training crops, 1 epochs" in capsys.readouterr().out
+    assert (tmp_path / "k.safetensors").is_file()
+
+
+class _GTBackend:
+    """A class-agnostic 'detector' that predicts the given boxes with objectness 0.8 (one class)."""
+
+    name = "gt"
+
+    def __init__(self, boxes: list[list[float]]) -> None:
+        self.boxes = boxes
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        pred = torch.zeros(images.shape[0], len(self.boxes), 6)
+        pred[:, :, :4] = torch.tensor(self.boxes)
+        pred[:, :, 4], pred[:, :, 5] = 0.8, 1.0
+        return pred
+
+
+def test_detector_relabels_by_crop_with_objectness_times_probability(trained) -> None:
+    from yolo3.data.image_io import read_image
+
+    _, path, val = trained
+    source, gts = next(iter(val.items()))
+    image = read_image(source)
+    backend = _GTBackend([box for _, box in gts])
+    detector = Detector(backend, ["object"], 64, classifier=path)
+    assert detector.class_names == ["red", "blue"]
+    (dets,) = detector(image, nms=None)
+    probs = CropRelabeler.load(path).probabilities(image, np.array([box for _, box in gts], np.float32))
+    order = np.argsort(-probs.max(1))
+    assert dets.class_ids.tolist() == [gts[i][0] for i in order]  # re-labelled by colour
+    np.testing.assert_allclose(dets.scores, 0.8 * probs.max(1)[order], rtol=1e-5)
+    # the class subset names the classifier's classes: only blue, each box scored by its blue probability
+    (only_blue,) = detector(image, classes=["blue"], thresholds={"blue": 0.0})
+    assert set(only_blue.labels) == {"blue"} and len(only_blue) == len(gts)
+    np.testing.assert_allclose(np.sort(only_blue.scores), np.sort(0.8 * probs[:, 1]), rtol=1e-5)
+    with pytest.raises(ValueError, match="unknown class 'object'"):
+        detector(image, classes=["object"])
+    with pytest.raises(ValueError, match="with a classifier"):
+        detector(image, thresholds="auto")
+
+
+def test_served_detector_with_a_classifier_answers_like_the_detector(trained) -> None:
+    """`yolo3 serve --classifier`: the server's batched forward + per-image finish re-labels
+    each box by its crop exactly as a direct Detector call does."""
+    from fastapi.testclient import TestClient
+
+    from _serve_utils import encode
+    from yolo3.data.image_io import read_image
+    from yolo3.serve import create_app
+
+    _, path, val = trained
+    source, gts = next(iter(val.items()))
+    image = read_image(source)
+    detector = Detector(_GTBackend([box for _, box in gts]), ["object"], 64, classifier=path)
+    (ref,) = detector(image)
+    with TestClient(create_app(detector)) as client:
+        body = client.post("/v1/detect", content=encode(image), headers={"content-type": "image/png"}).json()
+    assert [d["class_name"] for d in body["detections"]] == ref.labels
+    np.testing.assert_allclose([d["score"] for d in body["detections"]], ref.scores, rtol=1e-5)
+    np.testing.assert_allclose([d["box"] for d in body["detections"]], ref.boxes, atol=1e-3)
