@@ -8,6 +8,8 @@ import json
 import re
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from yolo3.cli import main as cli_main
@@ -34,3 +36,36 @@ def test_hostile_dataset_files_are_one_line(tmp_path: Path, capsys, name: str, t
     err_text = capsys.readouterr().err
     lines = err_text.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"yolo3 anchors: error: {path}") and fragment in lines[0], err_text
+
+
+def test_deeply_nested_roi_json_is_one_line_everywhere(tmp_path: Path, capsys) -> None:
+    """`--roi` / a served `roi` field of 10⁵ nested brackets: json raises RecursionError,
+    which must reach the user as one line naming the option (CLI exit 2, HTTP 422)."""
+    from yolo3.cli import main
+    from yolo3.io.text import parse_json_text
+
+    hostile = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(ValueError, match="roi: JSON nested too deeply"):
+        parse_json_text(hostile, "roi", "[[x, y], ...]")
+    with pytest.raises(ValueError, match=r"roi: not valid JSON \(Expecting value\)"):
+        parse_json_text("[[1, 2], ", "roi", "[[x, y], ...]")
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), np.full((32, 32, 3), 100, np.uint8))
+    weights = tmp_path / "m.safetensors"
+    from yolo3.io.checkpoint import save_model
+    from yolo3.models import create_model
+
+    save_model(weights, create_model("yolov3-tiny", num_classes=1, width=0.25, imgsz=64))
+    assert main(["detect", str(image), "--weights", str(weights), "--backend", "torch", "--roi", hostile,
+                 "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("yolo3 detect: error: --roi: JSON nested too deeply"), err
+    from fastapi.testclient import TestClient
+
+    from yolo3.inference.detector import Detector
+    from yolo3.serve import create_app
+
+    with TestClient(create_app(Detector.load(weights, backend="torch", threads=1))) as client:
+        answer = client.post("/v1/detect", files={"image": ("a.png", image.read_bytes(), "image/png")},
+                             data={"roi": hostile})
+    assert answer.status_code == 422 and "roi: JSON nested too deeply" in answer.json()["error"], answer.text

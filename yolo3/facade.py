@@ -213,18 +213,19 @@ class YOLO:
         labels/, predictions.json in a new runs/detect folder, or `out=`) and returns its
         DetectSummary.
         """
-        import json
-
         from yolo3.inference.run import detect_sources
         from yolo3.inference.tta import TTAConfig
         from yolo3.io.runs import numbered_out
+        from yolo3.io.text import parse_json_text
 
         args = parse_command("detect", ["_", "--weights", "_"], controls)
         detector = self._detector(args)
         thresholds = args.thresholds
         if isinstance(thresholds, str) and thresholds != "auto":
             thresholds = [float(v) for v in thresholds.split(",")]
-        roi = json.loads(args.roi) if isinstance(args.roi, str) and args.roi.lstrip().startswith("[") else args.roi
+        roi = args.roi
+        if isinstance(roi, str) and roi.lstrip().startswith("["):
+            roi = parse_json_text(roi, "roi", "polygons '[[[x,y],...], ...]' in original pixels")
         items = list(source) if isinstance(source, (list, tuple)) else [source]
         if save:
             return detect_sources(detector, items, numbered_out(args.out), classes=args.classes, roi=roi, thresholds=thresholds,

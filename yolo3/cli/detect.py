@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from yolo3.inference.choose import BACKENDS, PRECISIONS
@@ -14,6 +13,7 @@ from yolo3.inference.preprocess import PREPROCESS_MODES
 from yolo3.inference.run import detect_sources
 from yolo3.inference.tta import TTAConfig
 from yolo3.io.runs import numbered_out
+from yolo3.io.text import parse_json_text
 from yolo3.cli.options import fraction, imgsz, positive_int
 
 METHODS = NMS_METHODS
@@ -71,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
             thresholds = [float(v) for v in thresholds.split(",")]
         roi = args.roi
         if roi is not None and roi.lstrip().startswith("["):
-            roi = json.loads(roi)
+            roi = parse_json_text(roi, "--roi", "polygons '[[[x,y],...], ...]' in original pixels")
         summary = detect_sources(
             detector, args.sources, numbered_out(args.out), classes=args.classes, roi=roi, thresholds=thresholds,
             tta=TTAConfig() if args.tta else None, save_images=not args.no_images, save_txt=not args.no_txt,

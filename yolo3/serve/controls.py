@@ -10,7 +10,6 @@ the field and the fix; the server answers it with 422.
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any, Mapping
 
 import numpy as np
@@ -76,10 +75,7 @@ def _list(text: str, name: str) -> list[Any]:
     """'a,b' or a JSON list → list of items (strings or numbers)."""
     text = text.strip()
     if text.startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{name}: not valid JSON ({err.msg}); use a list like [\"cat\", 2] or cat,2") from None
+        items = parse_json_text(text, name, 'a list like ["cat", 2] or cat,2')
         if not isinstance(items, list) or not all(isinstance(v, (str, int, float)) for v in items):
             raise ValueError(f"{name}: expected a flat JSON list of names or numbers")
         return [str(v) if isinstance(v, int) else v for v in items]
@@ -95,10 +91,7 @@ def _float_item(value: Any, name: str) -> float:
 
 def _roi(text: str) -> ROI:
     """JSON polygon [[x, y], ...] or polygons [[[x, y], ...], ...] in original pixels → ROI."""
-    try:
-        spec = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"roi: not valid JSON ({err.msg}); use [[x, y], [x, y], [x, y], ...]") from None
+    spec = parse_json_text(text, "roi", "[[x, y], [x, y], [x, y], ...]")
     if isinstance(spec, list) and spec and isinstance(spec[0], list) and spec[0] and not isinstance(spec[0][0], list):
         spec = [spec]  # one polygon
     if not isinstance(spec, list) or not spec:
