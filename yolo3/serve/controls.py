@@ -17,6 +17,7 @@ import numpy as np
 from yolo3.inference.detector import Detector
 from yolo3.inference.postprocess import NMSConfig
 from yolo3.inference.roi import ROI, make_roi
+from yolo3.io.text import parse_json_text
 
 FIELDS = ("conf", "iou", "max_det", "classes", "thresholds", "roi")
 
