@@ -258,7 +258,7 @@ def main() -> None:
             records, latencies, wall = asyncio.run(load_phase(base, images, clients, args.seconds))
             thirds = [max([r for t, r in sampler.samples if t0 + k * wall / 3 <= t < t0 + (k + 1) * wall / 3] or [0])
                       for k in range(3)]
-            rss_after, server_cpu = sampler.rss(), sampler.cpu_seconds() - server_cpu
+            server_cpu = sampler.cpu_seconds() - server_cpu
             client_cpu = time.process_time() - client_cpu
             ok = [(i, json.loads(body)) for i, status, body in records if status == 200]
             errors = len(records) - len(ok)

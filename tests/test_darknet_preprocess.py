@@ -11,12 +11,11 @@ import torch
 
 from _darknet_utils import randomise
 from yolo3.cli import main
-from yolo3.darknet import convert_darknet, load_cfg, load_darknet, save_darknet
+from yolo3.darknet import convert_darknet, load_darknet, save_darknet
 from yolo3.darknet.weights import load_weights
 from yolo3.data.letterbox import LetterboxInfo
 from yolo3.inference.darknet_preprocess import darknet_letterbox, darknet_resize, darknet_sizes
 from yolo3.inference.detector import Detector
-from yolo3.inference.postprocess import NMSConfig
 from yolo3.io.checkpoint import load_model, read_metadata
 from yolo3.models import create_model
 

@@ -8,7 +8,6 @@ is built; the CLI prints it as `yolo3 COMMAND: error: ...` with exit 2.
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import signal

@@ -15,7 +15,6 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
 import httpx
 import pytest
 import uvicorn

@@ -15,7 +15,7 @@ import torch
 
 from yolo3.config import ConfigError, ModelConfig
 from yolo3.data.sample import Sample
-from yolo3.io.checkpoint import load_checkpoint, remove_stale_temps
+from yolo3.io.checkpoint import remove_stale_temps
 from yolo3.io.runs import next_run_dir
 from yolo3.models import YOLOv3Base, build_model
 from yolo3.train.config import TrainConfig

@@ -22,7 +22,7 @@ from torch import nn
 
 from yolo3.config import ConfigError, ModelConfig
 from yolo3.darknet.weights import count_floats, layers_in_file, load_partial_weights, load_weights, read_header
-from yolo3.io.checkpoint import CheckpointError, load_checkpoint, model_config_from_metadata
+from yolo3.io.checkpoint import load_checkpoint, model_config_from_metadata
 from yolo3.models import build_model
 from yolo3.models.registry import model_spec
 
