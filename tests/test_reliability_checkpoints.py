@@ -9,8 +9,6 @@ is built; the CLI prints it as `yolo3 COMMAND: error: ...` with exit 2.
 from __future__ import annotations
 
 import os
-import resource
-import signal
 import struct
 import subprocess
 import sys
@@ -147,21 +145,23 @@ def test_darknet_weights_with_nan_do_not_convert(tmp_path: Path, capsys) -> None
 
 
 # -- 12: write failures and foreign files -------------------------------------------------
-def _limit_file_size() -> None:
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write then fails with EFBIG, like a full disk
-    resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+# Set inside the child, not with preexec_fn: a Python preexec_fn after fork() in this
+# multi-threaded test process (torch, OpenVINO thread pools) is unsafe and crashed the run.
+LIMIT_FILE_SIZE = ("import resource, signal\n"
+                   "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails with EFBIG, like a full disk\n"
+                   "resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))\n")
 
 
 def test_a_full_disk_while_saving_is_one_line_and_leaves_nothing(tmp_path: Path, tiny) -> None:
     src = _save(tmp_path / "src.safetensors", tiny.state_dict(), BASE)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    script = ("import sys\nfrom yolo3.io.checkpoint import load_model, save_model\n"
+    script = (LIMIT_FILE_SIZE + "import sys\nfrom yolo3.io.checkpoint import load_model, save_model\n"
               "m, _ = load_model(sys.argv[1])\n"
               "try:\n    save_model(sys.argv[2], m)\nexcept OSError as err:\n"
               "    print('OSError', err); sys.exit(3)\n")
     proc = subprocess.run([sys.executable, "-c", script, str(src), str(out_dir / "big.safetensors")],
-                          capture_output=True, text=True, preexec_fn=_limit_file_size, timeout=120)
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3, proc.stderr
     assert "big.safetensors" in proc.stdout and "too large" in proc.stdout.lower(), proc.stdout
     assert list(out_dir.iterdir()) == []  # the temp file is removed

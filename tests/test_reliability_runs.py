@@ -9,7 +9,6 @@ hold it still at the moment of interest, as in tests/test_reliability_crash.py.
 from __future__ import annotations
 
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -147,14 +146,19 @@ def test_resume_applies_safe_options_and_refuses_the_others(data, tmp_path, caps
     assert "epochs: 1 → 3" in resumed_log, resumed_log
 
 
-def _limit_file_size() -> None:
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG, like a full disk
-    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+# Set inside the child, not with preexec_fn: a Python preexec_fn after fork() in this
+# multi-threaded test process (torch, OpenVINO thread pools) is unsafe and crashed the run.
+RUN_CLI_WITH_SMALL_DISK = (
+    "import resource, runpy, signal, sys\n"
+    "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG, like a full disk\n"
+    "resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))\n"
+    "sys.argv = ['yolo3', *sys.argv[1:]]\n"
+    "runpy.run_module('yolo3', run_name='__main__')\n")
 
 
 def test_a_full_disk_while_saving_a_checkpoint_is_one_line(data, tmp_path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "yolo3", *_train_args(data, tmp_path, epochs=1)],
-                          capture_output=True, text=True, preexec_fn=_limit_file_size, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", RUN_CLI_WITH_SMALL_DISK, *_train_args(data, tmp_path, epochs=1)],
+                          capture_output=True, text=True, timeout=300)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert lines[-1].startswith("yolo3 train: error: ") and "last.safetensors" in lines[-1], lines
