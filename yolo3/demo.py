@@ -220,7 +220,9 @@ def run_demo(
 
     t = time.perf_counter()
     detections_dir = out / "detections"
-    detector = Detector.load(weights)
+    # the model just trained, on torch: converting it for OpenVINO (`auto`) costs more than
+    # annotating a few images saves, and keeps the demo to the engine it trained with
+    detector = Detector.load(weights, backend="torch")
     detect_sources(detector, [s.image_path for s in held[:DETECT_IMAGES]], detections_dir, save_txt=False,
                    progress=False)
     seconds["detect"] = time.perf_counter() - t
