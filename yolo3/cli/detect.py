@@ -16,9 +16,6 @@ from yolo3.io.runs import numbered_out
 from yolo3.io.text import parse_json_text
 from yolo3.cli.options import fraction, imgsz, positive_int
 
-METHODS = NMS_METHODS
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", aliases=["predict"], help="detect objects in images, folders, globs or videos")
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="image/video files, folders or globs")
@@ -29,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--conf", type=fraction, default=0.25, help="score threshold (obj × cls)")
     p.add_argument("--iou", type=fraction, default=0.45, help="NMS IoU threshold")
     p.add_argument("--max-det", type=positive_int, default=300, help="detections kept per image")
-    p.add_argument("--nms", choices=METHODS, default="class_aware", help="NMS variant")
+    p.add_argument("--nms", choices=NMS_METHODS, default="class_aware", help="NMS variant")
     p.add_argument("--classes", nargs="+", default=None, help="only these class ids or names (default: all)")
     p.add_argument("--roi", default=None,
                    help="region of interest: a mask image file, or JSON polygons '[[[x,y],...], ...]' (default: whole image)")

@@ -16,12 +16,6 @@ from yolo3.inference.results import Detections
 from yolo3.io.checkpoint import atomic_write
 
 
-def image_id_for(path: Path, frame: int | None = None) -> int | str:
-    """COCO image_id: the file stem (as an int when it is a number), `stem_frame` for video."""
-    stem = path.stem if frame is None else f"{path.stem}_{frame:06d}"
-    return int(stem) if stem.isdigit() else stem
-
-
 @dataclasses.dataclass(frozen=True)
 class OutputName:
     """Where the outputs of one input go (paths relative to the output folder).
