@@ -17,7 +17,6 @@ from yolo3.io.text import parse_json_text
 from yolo3.cli.options import fraction, imgsz, positive_int
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", aliases=["predict"], help="detect objects in images, folders, globs or videos")
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="image/video files, folders or globs")
