@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(VENV)/bin/yolo3 demo $(if $(DATA),--data $(DATA),)
 
 test: $(STAMP) browser
-	$(PY) -m pytest -q -rs -n 2 --dist loadfile
+	$(PY) -m pytest -q -rs -n 2 --dist loadfile --max-worker-restart=0
 
 # The serve page's browser test drives Debian's chromium (Playwright cannot download its
 # own browser here). Install it when missing and possible (root with apt-get); otherwise

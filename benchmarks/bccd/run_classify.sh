@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# BCCD detect-then-classify (issue 15), same CPU budget (7 thread-minutes) side by side. PREPARED, NOT YET RUN
-# (the 2026-11-29 run was skipped: the shared machine fit only 2 epochs in 7 minutes; see RESULTS.md):
+# BCCD detect-then-classify (issue 15), same CPU budget (7 thread-minutes), two 1-thread chains side by side
+# on the 2 cores:
 #   single: the recipe's 3-class model, 7 minutes, 1 thread;
-#   two-stage: a class-agnostic detector (the recipe on a one-class view of BCCD, 5 minutes, 1 thread) and,
-#   at the same time, a crop classifier (2 minutes, 1 thread); evaluated together on val.
+#   two-stage: a class-agnostic detector (the recipe on a one-class view of BCCD, 5 minutes, 1 thread), then
+#   a crop classifier (2 minutes, 1 thread); evaluated together on val.
 # Logs: benchmarks/bccd/logs/classify-*.log. Usage (repo root): PY=.venv/bin/python bash benchmarks/bccd/run_classify.sh
 set -u
 PY=${PY:-.venv/bin/python}
@@ -21,8 +21,8 @@ echo "$(date -u +%T) start; $(uptime)"
  OMP_NUM_THREADS=1 $PY -m yolo3 val --weights $OUT/single/weights/last.safetensors --data "$DATA" --split val \
    --out $OUT/single/val --no-plots >> "$LOGS/classify-single.log" 2>&1) &
 (OMP_NUM_THREADS=1 $PY -m yolo3 train --config $CFG --data "$AGN" --project $OUT --name agnostic --time-budget 5 \
-   > "$LOGS/classify-detector.log" 2>&1) &
-(OMP_NUM_THREADS=1 $PY -m yolo3 train-classifier --data "$DATA" --out $OUT/classifier.safetensors --epochs 1000 \
+   > "$LOGS/classify-detector.log" 2>&1
+ OMP_NUM_THREADS=1 $PY -m yolo3 train-classifier --data "$DATA" --out $OUT/classifier.safetensors --epochs 1000 \
    --minutes 2 > "$LOGS/classify-classifier.log" 2>&1) &
 wait
 echo "$(date -u +%T) trained; $(uptime)"

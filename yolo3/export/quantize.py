@@ -25,6 +25,7 @@ import numpy as np
 from yolo3.data.image_io import read_image
 from yolo3.data.sample import Sample
 from yolo3.inference.preprocess import letterbox_batch
+from yolo3.inference.signal_stack import pinned_signal_stack
 
 if TYPE_CHECKING:
     import torch
@@ -157,10 +158,11 @@ def quantize_openvino(
                        .metrics["mAP@0.5:0.95"], 0.0)
 
         _quiet_nncf()
-        quantized = nncf.quantize_with_accuracy_control(
-            ov_model, calibration, nncf.Dataset([0]), validate, max_drop=cfg.max_drop / 100,
-            drop_type=nncf.DropType.ABSOLUTE, preset=nncf.QuantizationPreset.MIXED,
-            subset_size=len(calib_arrays), ignored_scope=scope)
+        with pinned_signal_stack():  # NNCF compiles models internally (signal_stack.py)
+            quantized = nncf.quantize_with_accuracy_control(
+                ov_model, calibration, nncf.Dataset([0]), validate, max_drop=cfg.max_drop / 100,
+                drop_type=nncf.DropType.ABSOLUTE, preset=nncf.QuantizationPreset.MIXED,
+                subset_size=len(calib_arrays), ignored_scope=scope)
     else:
         quantized = quantize_arrays(ov_model, calib_arrays)
     if val:
@@ -184,9 +186,9 @@ def quantize_arrays(ov_model: Any, arrays: list[np.ndarray]) -> Any:
     import nncf
 
     _quiet_nncf()
-
-    return nncf.quantize(ov_model, nncf.Dataset(arrays), preset=nncf.QuantizationPreset.MIXED,
-                         subset_size=len(arrays), ignored_scope=nncf.IgnoredScope(types=DECODE_TYPES, validate=False))
+    with pinned_signal_stack():  # NNCF compiles models internally (signal_stack.py)
+        return nncf.quantize(ov_model, nncf.Dataset(arrays), preset=nncf.QuantizationPreset.MIXED, subset_size=len(arrays),
+                             ignored_scope=nncf.IgnoredScope(types=DECODE_TYPES, validate=False))
 
 
 class CompiledBackend:

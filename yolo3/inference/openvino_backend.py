@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from yolo3.inference.graph import DecodedModel
+from yolo3.inference.signal_stack import pinned_signal_stack
 from yolo3.io.checkpoint import METADATA_KEY, CheckpointError
 from yolo3.models import YOLOv3Base
 
@@ -53,7 +54,8 @@ def openvino_available() -> tuple[bool, str]:
     except OpenVINOUnavailable as err:
         return False, str(err)
     try:
-        devices = ov.Core().available_devices
+        with pinned_signal_stack():
+            devices = ov.Core().available_devices
     except RuntimeError as err:  # pragma: no cover - a broken install
         return False, f"OpenVINO cannot start: {err}"
     if "CPU" not in devices:  # pragma: no cover - CPUs without the plugin's minimum ISA
@@ -142,8 +144,9 @@ class OpenVINOBackend:
             "INFERENCE_PRECISION_HINT": HINTS[precision],
             "PERFORMANCE_HINT": "LATENCY",
         }
-        self.compiled = ov.Core().compile_model(ppp.build(), "CPU", config)
-        self.request = self.compiled.create_infer_request()
+        with pinned_signal_stack():  # OpenVINO would leave a dangling signal stack behind (signal_stack.py)
+            self.compiled = ov.Core().compile_model(ppp.build(), "CPU", config)
+            self.request = self.compiled.create_infer_request()
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         nhwc = np.ascontiguousarray(images.detach().cpu().float().permute(0, 2, 3, 1).numpy())  # no copy if NHWC
