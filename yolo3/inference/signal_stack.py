@@ -25,7 +25,7 @@ import gc
 import os
 import sys
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 PINNED_BYTES = 64 * 1024
 """Size of a pinned stack: well over a signal frame with every x86 state (AMX: ~ 11 KiB)."""
