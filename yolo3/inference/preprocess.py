@@ -91,5 +91,10 @@ def preprocess_batch(
 
 
 def uint8_to_float(batch: np.ndarray) -> torch.Tensor:
-    """(B, H, W, 3) uint8 → (B, 3, H, W) float32 / 255 with channels-last strides."""
-    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
+    """(B, H, W, 3) uint8 → (B, 3, H, W) float32 / 255 with channels-last strides.
+
+    Divided in numpy, on the calling thread: bit-identical to torch's float32 division,
+    but a torch elementwise op here waits for its intra-op worker threads, which on a
+    busy 2-core machine cost 20–40 ms for one 416² image (benchmarks/RESULTS.md, issue 16).
+    """
+    return torch.from_numpy(np.divide(batch, np.float32(255.0), dtype=np.float32)).permute(0, 3, 1, 2)
