@@ -122,6 +122,21 @@ def test_a_dip_and_a_climb_back_below_the_old_best_keeps_going() -> None:
     assert first_stop(history, 10, dataclasses.replace(cfg, trend_t=0.0)) == 4 + 10
 
 
+def test_the_plain_settings_are_the_old_rule() -> None:
+    """smooth 1, trend_t 0, min_share 0: a counter of validations since the last strictly
+    better value, reset on improvement (the engine's rule before issue 18)."""
+    for seed in range(20):
+        rng = random.Random(seed)
+        history = [round(rng.uniform(0.0, 1.0), 2) for _ in range(40)]  # ties happen
+        best, bad, expected = -math.inf, 0, None
+        for i, value in enumerate(history):
+            best, bad = (value, 0) if value > best else (best, bad + 1)
+            if bad >= 3:
+                expected = i
+                break
+        assert first_stop(history, 3, PLAIN) == expected, seed
+
+
 def test_patience_zero_never_stops() -> None:
     history = [0.5 - 0.01 * i for i in range(50)]
     assert first_stop(history, 0, EarlyStopConfig(min_share=0.0)) is None

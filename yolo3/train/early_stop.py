@@ -7,19 +7,18 @@ no val split) and stops only when all three hold:
 1. No better *smoothed* fitness for `patience` validations. The smoothed fitness is the
    mean of the last `smooth` values (fewer at the start), so one lucky validation does
    not set a bar that the noise of the next ones cannot reach: with the single best
-   value (`smooth: 1`, the old rule) a BCCD run stopped 45 epochs after a spike while
-   its mAP was still rising (issue 18).
+   value (the old rule) a BCCD re-run stopped at epoch 132, 45 epochs after its best
+   validation, while its val mAP was still trending up (issue 18).
 2. The fitness is not still trending up: the least-squares slope of the last `patience`
    values is not above `trend_t` times its standard error (a one-sided t test; a slow
    climb back after a dip keeps the run going even below its old best).
 3. At least `min_share` of the planned epochs are done. Under a time budget the plan is
    the epochs fitted to the budget, so the first part of the budget is never cut short
-   for noise alone (the cosine LR does most of its decay, and the model most of its
-   gains, in the second half).
+   for noise alone (in the first half the cosine LR is still near its peak, validation
+   mAP is at its noisiest, and a plateau is often followed by gains as the LR decays).
 
-`patience: 0` turns early stopping off. `smooth: 1, trend_t: 0, min_share: 0` is
-nearly the old rule (it stops after `patience` validations without a strictly better
-value, unless the last `patience` values rise).
+`patience: 0` turns early stopping off. `smooth: 1, trend_t: 0, min_share: 0` is the
+old rule: stop after `patience` validations without a strictly better value.
 
 Everything is a pure function of `history`, which the checkpoint stores exactly
 (`train.fitness_history`), so a resumed run decides as the unbroken one would. A
