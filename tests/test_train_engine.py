@@ -118,8 +118,12 @@ def test_lr_find_suggests_inside_range(data, tmp_path) -> None:
 
 
 def test_validation_and_early_stopping(tmp_path) -> None:
+    from yolo3.train.early_stop import EarlyStopConfig
+
     data = synth_data(tmp_path, n_train=8, n_val=4)
-    cfg = small_config(data, tmp_path, epochs=6, val_interval=1, patience=1)
+    # the plain rule (no smoothing, no trend test, no minimum share; the defaults are in test_train_early_stop.py)
+    cfg = small_config(data, tmp_path, epochs=6, val_interval=1, patience=1,
+                       early_stop=EarlyStopConfig(smooth=1, trend_t=0.0, min_share=0.0))
     result = train(cfg)
     maps = [row["mAP@0.5:0.95"] for row in result.metrics]
     # stops at the first validation that does not beat the best so far

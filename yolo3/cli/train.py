@@ -123,7 +123,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-ema", action="store_true", help="no exponential moving average of the weights")
     p.add_argument("--swa", action="store_true", help="stochastic weight averaging over the last epochs")
     p.add_argument("--patience", type=nonneg_int,
-                   help=f"early stop after N validations without improvement, 0 = never ({_preset_default(base.patience)})")
+                   help="early stop after N validations without a better smoothed val fitness, unless it still rises or "
+                   f"under half the run is done (config early_stop), 0 = never ({_preset_default(base.patience)})")
     p.add_argument("--val-interval", type=nonneg_int,
                    help=f"validate every N epochs, 0 = never ({_preset_default(base.val_interval)})")
     p.add_argument("--max-steps", type=nonneg_int, dest="max_steps_per_epoch",

@@ -14,6 +14,7 @@ from yolo3.config import ConfigError, ModelConfig, imgsz_problem
 from yolo3.data.augment.config import AugmentConfig
 from yolo3.data.validate import CheckPolicy
 from yolo3.losses.yolo_loss import LossConfig
+from yolo3.train.early_stop import EarlyStopConfig
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("cosine", "linear", "step", "onecycle", "constant")
@@ -141,8 +142,12 @@ class TrainConfig:
             (any class count: the heads then start fresh), or a darknet partial file
             such as `darknet53.conv.74` (its first N conv layers); see train/transfer.py.
         resume: continue the run in this folder (or its last.safetensors) exactly.
-        patience: stop when validation fitness has not improved for this many
-            validations (0 = never).
+        patience: early stopping, in validations (0 = never): stop when the fitness
+            (val mAP@0.5:0.95, smoothed over `early_stop.smooth` validations) has not
+            improved for this many validations, unless it is still trending up or less
+            than `early_stop.min_share` of the planned epochs (of the time budget) is done.
+        early_stop: how `patience` decides (smoothing, trend test, minimum share of the
+            run); see yolo3/train/early_stop.py. Old configs without it get the defaults.
         val_interval: validate every N epochs (0 = never; best = lowest training loss).
         val_batch_size: images per validation batch.
         data_check: the data check's policy per kind of problem (fix | skip | warn | stop).
@@ -191,6 +196,7 @@ class TrainConfig:
     weights: str | None = None
     resume: str | None = None
     patience: int = 0
+    early_stop: EarlyStopConfig = field(default_factory=EarlyStopConfig)
     val_interval: int = 1
     val_batch_size: int = 8
     data_check: CheckPolicy = field(default_factory=CheckPolicy)

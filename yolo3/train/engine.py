@@ -27,6 +27,7 @@ from yolo3.config import save_yaml, to_dict
 from yolo3.data.split import SPLIT_FILE, save_split
 from yolo3.train import distributed as ddp
 from yolo3.train.config import TrainConfig
+from yolo3.train.early_stop import decide, history_from_metrics
 from yolo3.train.ema import SWA, ModelEMA, unwrap
 from yolo3.train.guard import NonFiniteGuard, TrainingDiverged
 from yolo3.train.logging import MetricsCSV, TensorBoard, plot_metrics, read_metrics, summary_table
@@ -189,6 +190,9 @@ class _Trainer:
         self.plan = SchedulePlan(self.iters_per_epoch * cfg.epochs)  # re-planned only forward (time budget)
 
         self.start_epoch, self.best_fitness, self.best_epoch, self.bad_validations = 0, -math.inf, -1, 0
+        # fitness of every counted validation, oldest first: what early stopping decides on
+        # (None until fit() rebuilds it from metrics.csv, for a checkpoint from before it was saved)
+        self.fitness_history: list[float] | None = []
         self.saved_epochs = 0  # epochs whose checkpoint is on disk (what Ctrl-C leaves)
         if cfg.resume:
             meta = load_train_state(cfg.resume, model, self.optimizer, self.ema, self.swa)
@@ -196,6 +200,8 @@ class _Trainer:
             self.best_fitness = float(meta.get("best_fitness", -math.inf))
             self.best_epoch = int(meta.get("best_epoch", -1))
             self.bad_validations = int(meta.get("bad_validations", 0))
+            history = meta.get("fitness_history")
+            self.fitness_history = [float(v) for v in history] if isinstance(history, list) else None
             if isinstance(meta.get("schedule"), dict):  # the plan and epoch count a time budget had fitted
                 self.plan = SchedulePlan.from_dict(meta["schedule"])
                 if self.epochs_changed:  # resumed with --epochs: the rest of the schedule stretches to the new
@@ -373,7 +379,7 @@ class _Trainer:
 
     def _save(self, epoch: int, row: dict[str, Any], improved: bool) -> None:
         progress = {"epoch": epoch, "best_fitness": self.best_fitness, "best_epoch": self.best_epoch,
-                    "bad_validations": self.bad_validations,
+                    "bad_validations": self.bad_validations, "fitness_history": self.fitness_history,
                     "schedule": {**self.plan.to_dict(), "epochs": self.cfg.epochs},
                     "scaler": self.scaler.state_dict() if self.scaler is not None else None}
         summary = {"epoch": epoch, "metrics": {k: v for k, v in row.items() if isinstance(v, float)}}
@@ -393,6 +399,8 @@ class _Trainer:
     def fit(self, callbacks: Sequence[EpochCallback]) -> TrainResult:
         cfg, info = self.cfg, self.info
         rows = read_metrics(self.run_dir / "metrics.csv") if info.is_main and cfg.resume else []
+        if self.fitness_history is None:  # resumed from a checkpoint without it: rebuilt from the CSV
+            self.fitness_history = history_from_metrics(rows, validated_only=bool(self.data.val))
         stopped = False
         epoch = self.start_epoch - 1
         epoch_seconds: list[float] = []
@@ -409,22 +417,23 @@ class _Trainer:
             if info.is_main:
                 fit = fitness(row)
                 improved = fit > self.best_fitness
-                validated = any(k.startswith("mAP") for k in row)
+                counted = any(k.startswith("mAP") for k in row) or not self.data.val
                 if improved:
                     self.best_fitness, self.best_epoch, self.bad_validations = fit, epoch, 0
-                elif validated or not self.data.val:
+                elif counted:
                     self.bad_validations += 1
+                if counted:
+                    self.fitness_history.append(fit)
                 row["fitness"] = fit
                 self.csv.write(row)  # before the checkpoint: resume trims rows past it, a lost row can't be rebuilt
                 self._save(epoch, row, improved)
                 self.tb.scalars({k: v for k, v in row.items() if k != "epoch"}, epoch + 1)
                 rows.append(row)
-                decision = bool(cfg.patience and self.bad_validations >= cfg.patience)
+                decision = self._early_stop(epoch) if counted else False
             stopped = ddp.broadcast(decision, info)
             for callback in callbacks:
                 callback(epoch, row)
             if stopped:
-                log.info("early stop: no improvement in %d validations (best epoch %d)", cfg.patience, self.best_epoch + 1)
                 break
             epoch_seconds.append(time.perf_counter() - t_epoch)
             if cfg.time_budget_minutes > 0:
@@ -433,6 +442,19 @@ class _Trainer:
             self._finish(rows)
         return TrainResult(self.run_dir, self.weights_dir / "last.safetensors", self.weights_dir / "best.safetensors",
                            epoch + 1, self.best_epoch, self.best_fitness, stopped, rows, unwrap(self.model))
+
+    def _early_stop(self, epoch: int) -> bool:
+        """The early-stopping verdict after a counted validation (yolo3/train/early_stop.py),
+        logged when it stops or when only the trend or the run's share holds it back."""
+        cfg = self.cfg
+        if not cfg.patience:
+            return False
+        verdict = decide(self.fitness_history, cfg.patience, cfg.early_stop, epoch + 1, cfg.epochs)
+        if verdict.stop:
+            log.info("early stop: %s (best epoch %d)", verdict.reason, self.best_epoch + 1)
+        elif verdict.since_best >= cfg.patience:
+            log.info("epoch %d: no early stop yet: %s", epoch + 1, verdict.reason)
+        return verdict.stop
 
     def _unfreeze(self, epoch: int) -> None:
         """Ends `freeze_epochs`: the backbone trains from this epoch on (its parameters are
