@@ -14,7 +14,6 @@ import json
 import re
 from pathlib import Path
 
-MACHINE = "2-core Intel Sapphire Rapids, 24 GB, no GPU; shared with other work during measurement"
 COMMAND = "bash benchmarks/bccd/run_final.sh"
 TRAIN = "yolo3 train --config yolo3/configs/bccd.yaml --data ../shared/datasets/bccd --name bccd --no-progress"
 TEST = "yolo3 val --weights runs/bccd/weights/best.safetensors --data ../shared/datasets/bccd --split test"
@@ -55,9 +54,11 @@ def main() -> None:
     val_rows = [r for r in rows if r.get("mAP@0.5:0.95")]
     best = max(val_rows, key=lambda r: float(r["mAP@0.5:0.95"])) if val_rows else rows[-1]
     wall, rss = time_v(args.logs / "final-train.time")
-    commit, started, load = (args.logs / "final-provenance.txt").read_text().splitlines()[:3]
+    provenance = (args.logs / "final-provenance.txt").read_text()
+    commit, started, load = provenance.splitlines()[:3]
+    cpu = re.search(r"Model name:\s*(.+)", provenance)
     log = (args.logs / "final-train.log").read_text()
-    stop = "early stop (patience)" if "early stop" in log else "end of schedule (epochs / time budget)"
+    stop = "early stop (patience)" if "early stop:" in log else "end of schedule (epochs / time budget)"
     if args.picture:
         picture(args.run / "detect", args.picture)
     fmt = lambda v: "n/a" if v is None or v < 0 else f"{v:.3f}"
@@ -66,12 +67,13 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     print(f"| test (72 img) | {fmt(m['mAP@0.5:0.95'])} | {fmt(m['mAP@0.5'])} | {fmt(ap50['RBC'])} | "
           f"{fmt(ap50['WBC'])} | {fmt(ap50['Platelets'])} | {fmt(m['APs'])} | {fmt(m['APm'])} | {fmt(m['APl'])} | "
-          f"{wall} | {seen / train_s:.1f} | {rss:.2f} GiB | {len(rows)} ({int(best['epoch']) + 1}) |")
+          f"{wall} | {seen / train_s:.1f} | {rss:.2f} GiB | {len(rows)} ({int(best['epoch'])}) |")
     print()
-    print(f"- Commit: `{commit}` (HEAD when the run started); started {started}; load at start: `{load.strip()}`")
+    print(f"- Commit: `{commit}` (HEAD when the run started); started {started}; load at start: `{load.strip()}`; "
+          f"CPU (`lscpu`): {cpu.group(1).strip() if cpu else 'not recorded'}, 2 cores")
     print(f"- Command: `{COMMAND}`, i.e. `{TRAIN}` then `{TEST}` (thresholds for the picture from the val split)")
     print(f"- Stopped by: {stop}; best val mAP@0.5:0.95 {float(best.get('mAP@0.5:0.95') or 0):.3f} "
-          f"(val mAP@0.5 {float(best.get('mAP@0.5') or 0):.3f}) at epoch {int(best['epoch']) + 1}")
+          f"(val mAP@0.5 {float(best.get('mAP@0.5') or 0):.3f}) at epoch {int(best['epoch'])} (1-based, as metrics.csv)")
 
 
 if __name__ == "__main__":

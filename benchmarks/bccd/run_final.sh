@@ -8,7 +8,7 @@ RUN=runs/bccd
 LOGS=benchmarks/bccd/logs
 mkdir -p "$LOGS"
 rm -rf "$RUN"
-{ git rev-parse HEAD; date -u +%FT%TZ; uptime; sha256sum yolo3/configs/bccd.yaml;
+{ git rev-parse HEAD; date -u +%FT%TZ; uptime; sha256sum yolo3/configs/bccd.yaml; lscpu | grep 'Model name';
   git status --short -- yolo3 | sed 's/^/uncommitted: /'; } > "$LOGS/final-provenance.txt"
 /usr/bin/time -v -o "$LOGS/final-train.time" \
   .venv/bin/yolo3 train --config yolo3/configs/bccd.yaml --data "$DATA" --name bccd --no-progress \
