@@ -32,6 +32,7 @@ from yolo3.inference.preprocess import letterbox_batch
 from yolo3.models import create_model
 from yolo3.models.summary import info
 from yolo3.ops.decode import decode
+from yolo3.train.ema import recompute_bn
 
 IMAGE = Path(__file__).resolve().parents[2] / "shared/datasets/bccd/JPEGImages/BloodImage_00000.jpg"
 
@@ -62,11 +63,7 @@ def calibrated(model, imgsz: int):
     A freshly built yolov3 in eval mode (mean 0, var 1 BN) overflows to inf/NaN after
     its 75 layers, which makes both the timing and the bf16 comparison meaningless.
     """
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average: one batch sets the stats exactly
-    model.train()(torch.rand(2, 3, imgsz, imgsz))
+    recompute_bn(model, [torch.rand(2, 3, imgsz, imgsz)])
     return model.eval()
 
 

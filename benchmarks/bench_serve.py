@@ -41,6 +41,7 @@ from yolo3.inference.detector import Detector
 from yolo3.inference.results import Detections
 from yolo3.io.checkpoint import save_model
 from yolo3.models import create_model
+from yolo3.train.ema import recompute_bn
 
 REPO = Path(__file__).resolve().parents[1]
 BCCD = REPO.parent / "shared/datasets/bccd/JPEGImages"
@@ -50,14 +51,8 @@ def make_model(path: Path, imgsz: int, width: float, prior_obj: float = 0.005) -
     """Random yolov3-tiny with BN statistics from random batches (so it yields detections)."""
     torch.manual_seed(0)
     model = create_model("yolov3-tiny", num_classes=3, width=width, imgsz=imgsz, class_names=["a", "b", "c"])
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    recompute_bn(model.train(), (torch.rand(2, 3, imgsz, imgsz) for _ in range(2)))
     with torch.no_grad():
-        for m in norms:
-            m.reset_running_stats()
-            m.momentum = None
-        model.train()
-        for _ in range(2):
-            model(torch.rand(2, 3, imgsz, imgsz))
         for head in model.heads:
             head.conv.weight.view(head.num_anchors, head.num_outputs, -1)[:, 4:].normal_(0.0, 0.15)
             head.init_biases(prior_obj, 0.4)  # a few dozen boxes per image above 0.25, as a trained model

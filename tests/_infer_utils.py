@@ -9,6 +9,7 @@ import torch
 
 from yolo3.io.checkpoint import save_model
 from yolo3.models import YOLOv3Base, create_model
+from yolo3.train.ema import recompute_bn
 
 
 def small_model(arch: str = "yolov3-tiny", imgsz: int = 96, class_names: tuple[str, ...] = ("cat", "dog", "car"),
@@ -17,16 +18,11 @@ def small_model(arch: str = "yolov3-tiny", imgsz: int = 96, class_names: tuple[s
     width = 0.25 if arch == "yolov3-tiny" else 0.125
     model = create_model(arch, num_classes=len(class_names), width=width, imgsz=imgsz, class_names=list(class_names),
                          **kwargs)
+    # Real BN statistics from two random batches: without them a deep random net's
+    # activations grow layer by layer until exp(tw) overflows.
+    recompute_bn(model.train(), (torch.rand(2, 3, imgsz, imgsz) for _ in range(2)))
     norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     with torch.no_grad():
-        # Real BN statistics from two random batches (cumulative average): without them a
-        # deep random net's activations grow layer by layer until exp(tw) overflows.
-        for m in norms:
-            m.reset_running_stats()
-            m.momentum = None
-        model.train()
-        for _ in range(2):
-            model(torch.rand(2, 3, imgsz, imgsz))
         for m in norms:  # then non-trivial offsets so that folding matters
             m.momentum = 0.03
             m.running_mean.add_(torch.empty_like(m.running_mean).uniform_(-0.1, 0.1))
