@@ -61,7 +61,8 @@ def test_openvino_fp32_matches_torch_and_carries_metadata(tmp_path: Path) -> Non
     assert len(auto) and (auto.scores > np.array([0.2, 0.3, 0.25])[auto.class_ids]).all()
 
 
-def test_checkpoint_auto_converts_in_memory_and_bf16_stays_close(tmp_path: Path) -> None:
+def test_checkpoint_auto_converts_in_memory_and_bf16_stays_close(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("YOLO3_CACHE_DIR", "off")  # the in-memory conversion (the cache: test_infer_openvino_cache.py)
     weights = saved_model(tmp_path)
     image = random_image(96, 96, 3)
     ref = Detector.load(weights, nms=NMS, backend="torch")(image)[0]

@@ -4,13 +4,17 @@
 
 | file | device cpu, OpenVINO usable | OpenVINO missing | device cuda |
 |---|---|---|---|
-| `.safetensors` / `.pt` | openvino (converted in memory) | torch | torch |
+| `.safetensors` / `.pt` | openvino (converted once, then read from the cache) | torch | torch |
 | `.onnx` | openvino (reads ONNX) | onnxruntime | error |
 | OpenVINO folder / `.xml` | openvino | error (install it) | error |
 
 int8 needs a model quantised by `yolo3 export --format openvino --precision int8`;
 a quantised file runs as int8 whatever precision was asked for (its other layers then
 follow the request where it is bf16).
+
+A checkpoint run on OpenVINO is converted once and the conversion is cached on disk
+(`openvino_cache.py`; `YOLO3_CACHE_DIR=off` turns that off); the metadata always comes
+from the checkpoint itself.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from yolo3.config import ModelConfig
 from yolo3.inference.backends import Backend, OnnxBackend, TorchBackend
 from yolo3.inference.device import resolve_device
 from yolo3.inference.openvino_backend import (
-    INSTALL_HINT, OpenVINOBackend, openvino_available, read_openvino, to_openvino,
+    INSTALL_HINT, OpenVINOBackend, openvino_available, read_openvino,
 )
+from yolo3.inference.openvino_cache import convert_checkpoint, file_stamp
 from yolo3.io.checkpoint import CheckpointError, load_model, model_config_from_metadata, read_onnx_metadata
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
@@ -139,9 +144,10 @@ def open_model(
         meta = read_onnx_metadata(path)
         return OpenedModel(OnnxBackend(path, threads), model_config_from_metadata(meta, path), meta, name, "fp32",
                            note)
+    stamp = file_stamp(path) if name == "openvino" and path.is_file() else None  # before reading it
     model, meta = load_model(path, trust_pickle=trust_pickle)
     if name == "openvino":
-        engine = OpenVINOBackend(to_openvino(model, imgsz), precision, threads)
-        return OpenedModel(engine, model.cfg, meta, name, precision, note + "; converted in memory, "
-                           "`yolo3 export --format openvino` saves the conversion")
+        conversion = convert_checkpoint(model, path, imgsz, stamp)
+        engine = OpenVINOBackend(conversion.model, precision, threads)
+        return OpenedModel(engine, model.cfg, meta, name, precision, f"{note}; {conversion.note}")
     return OpenedModel(TorchBackend(model, precision, device=str(dev)), model.cfg, meta, name, precision, note)
