@@ -15,7 +15,7 @@ rm -rf "$RUN"
   > "$LOGS/final-train.log" 2>&1
 # per-class F1-optimal thresholds from val (for the picture only; mAP uses conf 0.001)
 .venv/bin/yolo3 val --weights "$RUN/weights/best.safetensors" --data "$DATA" --split val --out "$RUN/val" \
-  --save-thresholds > "$LOGS/final-val.log" 2>&1
+  --save-thresholds --in-place > "$LOGS/final-val.log" 2>&1
 # the one and only look at the test split
 /usr/bin/time -v -o "$LOGS/final-test.time" \
   .venv/bin/yolo3 val --weights "$RUN/weights/best.safetensors" --data "$DATA" --split test --out "$RUN/test" \
