@@ -76,3 +76,17 @@ def test_cli_demo_missing_data_is_a_clear_error(tmp_path: Path, capsys: pytest.C
     assert cli_main(["demo", "--data", str(missing), "--out", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err
     assert str(missing) in err and "no such dataset" in err
+
+
+@pytest.mark.parametrize("mode, decode", [("paper", "paper"), ("v5", "v5"), ("atss", "v5")])
+def test_demo_config_pairs_each_assignment_with_a_decode_that_reaches_its_positives(
+        tmp_path: Path, mode: str, decode: str) -> None:
+    """v5 and ATSS put positives in neighbour cells: only the v5 decode reaches them (YOLOLoss refuses the rest)."""
+    from yolo3.demo import demo_config
+    from yolo3.losses.yolo_loss import YOLOLoss
+    from yolo3.models import create_model
+
+    cfg = demo_config("data.yaml", tmp_path, 64, 1.0, assign_mode=mode)
+    assert (cfg.model.xy_mode, cfg.loss.assign_mode) == (decode, mode)
+    model = create_model("yolov3-tiny", num_classes=2, width=0.25, imgsz=64, xy_mode=cfg.model.xy_mode)
+    YOLOLoss(model, cfg.loss)  # raises for an assignment its decode cannot reach

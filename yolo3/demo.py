@@ -87,7 +87,8 @@ def demo_config(data: str, out: Path, imgsz: int, minutes: float, assign_mode: s
         data=data,
         project=str(out),
         name="train",
-        model=ModelConfig(arch="yolov3-tiny", width=0.5, imgsz=imgsz, xy_mode=assign_mode),
+        model=ModelConfig(arch="yolov3-tiny", width=0.5, imgsz=imgsz,
+                          xy_mode="paper" if assign_mode == "paper" else "v5"),  # v5 and ATSS reach neighbour cells
         loss=LossConfig(assign_mode=assign_mode, box_loss="ciou", ignore_thresh=0.7),
         augment=AugmentConfig(mosaic=0.5, translate=0.1, scale=0.3, flip_lr=0.5),
         optim=OptimConfig(name="adam", lr0=0.003, weight_decay=5e-4),
