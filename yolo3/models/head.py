@@ -28,7 +28,8 @@ class YOLOHead(nn.Module):
         self.num_anchors = num_anchors
         self.num_outputs = 5 + num_classes
         self.conv = nn.Conv2d(in_channels, num_anchors * self.num_outputs, 1, bias=True)
-        nn.init.normal_(self.conv.weight, std=0.01)
+        if not self.conv.weight.is_meta:  # shape-only skeletons (io.checkpoint.check_weights): see layers.ConvBNAct
+            nn.init.normal_(self.conv.weight, std=0.01)
         self.init_biases(prior_obj, prior_cls)
 
     @torch.no_grad()

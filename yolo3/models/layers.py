@@ -45,7 +45,9 @@ class ConvBNAct(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels, eps=bn_eps, momentum=0.03) if bn else None
         self.act = nn.LeakyReLU(LEAKY_SLOPE, inplace=True) if act else None
         # Kaiming (He) initialisation for a conv followed by leaky ReLU.
-        nn.init.kaiming_normal_(self.conv.weight, a=LEAKY_SLOPE, mode="fan_in", nonlinearity="leaky_relu")
+        if not self.conv.weight.is_meta:  # shape-only skeletons (io.checkpoint.check_weights): nothing to draw, and
+            # torch's normal_ on the meta device imports torch._dynamo (~1.4 s per process)
+            nn.init.kaiming_normal_(self.conv.weight, a=LEAKY_SLOPE, mode="fan_in", nonlinearity="leaky_relu")
         if self.conv.bias is not None:
             nn.init.zeros_(self.conv.bias)
 
