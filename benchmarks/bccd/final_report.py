@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 
 COMMAND = "bash benchmarks/bccd/run_final.sh"
-TRAIN = "yolo3 train --config yolo3/configs/bccd.yaml --data ../shared/datasets/bccd --name bccd --no-progress"
-TEST = "yolo3 val --weights runs/bccd/weights/best.safetensors --data ../shared/datasets/bccd --split test"
+TRAIN = "yolo3 train --config yolo3/configs/bccd.yaml --data ../shared/datasets/bccd --name {name} --seed {seed} --no-progress"
+TEST = "yolo3 val --weights runs/{name}/weights/best.safetensors --data ../shared/datasets/bccd --split test"
 
 
 def time_v(path: Path) -> tuple[str, float]:
@@ -71,7 +71,10 @@ def main() -> None:
     print()
     print(f"- Commit: `{commit}` (HEAD when the run started); started {started}; load at start: `{load.strip()}`; "
           f"CPU (`lscpu`): {cpu.group(1).strip() if cpu else 'not recorded'}, 2 cores")
-    print(f"- Command: `{COMMAND}`, i.e. `{TRAIN}` then `{TEST}` (thresholds for the picture from the val split)")
+    seed = re.search(r"^seed: (\S+)", (args.run / "config.yaml").read_text(), re.M)
+    names = {"name": args.run.name, "seed": seed.group(1) if seed else "?"}
+    print(f"- Command: `{'SEED=' + names['seed'] + ' ' if names['seed'] not in ('0', '?') else ''}{COMMAND}`, i.e. "
+          f"`{TRAIN.format(**names)}` then `{TEST.format(**names)}` (thresholds for the picture from the val split)")
     print(f"- Stopped by: {stop}; best val mAP@0.5:0.95 {float(best.get('mAP@0.5:0.95') or 0):.3f} "
           f"(val mAP@0.5 {float(best.get('mAP@0.5') or 0):.3f}) at epoch {int(best['epoch'])} (1-based, as metrics.csv)")
 
