@@ -189,7 +189,7 @@ class _Trainer:
             self.iters_per_epoch = min(self.iters_per_epoch, cfg.max_steps_per_epoch)
         self.plan = SchedulePlan(self.iters_per_epoch * cfg.epochs)  # re-planned only forward (time budget)
 
-        self.start_epoch, self.best_fitness, self.best_epoch, self.bad_validations = 0, -math.inf, -1, 0
+        self.start_epoch, self.best_fitness, self.best_epoch = 0, -math.inf, -1
         # fitness of every counted validation, oldest first: what early stopping decides on
         # (None until fit() rebuilds it from metrics.csv, for a checkpoint from before it was saved)
         self.fitness_history: list[float] | None = []
@@ -199,7 +199,6 @@ class _Trainer:
             self.start_epoch = int(meta["epoch"]) + 1
             self.best_fitness = float(meta.get("best_fitness", -math.inf))
             self.best_epoch = int(meta.get("best_epoch", -1))
-            self.bad_validations = int(meta.get("bad_validations", 0))
             history = meta.get("fitness_history")
             self.fitness_history = [float(v) for v in history] if isinstance(history, list) else None
             if isinstance(meta.get("schedule"), dict):  # the plan and epoch count a time budget had fitted
@@ -379,7 +378,7 @@ class _Trainer:
 
     def _save(self, epoch: int, row: dict[str, Any], improved: bool) -> None:
         progress = {"epoch": epoch, "best_fitness": self.best_fitness, "best_epoch": self.best_epoch,
-                    "bad_validations": self.bad_validations, "fitness_history": self.fitness_history,
+                    "fitness_history": self.fitness_history,
                     "schedule": {**self.plan.to_dict(), "epochs": self.cfg.epochs},
                     "scaler": self.scaler.state_dict() if self.scaler is not None else None}
         summary = {"epoch": epoch, "metrics": {k: v for k, v in row.items() if isinstance(v, float)}}
@@ -419,9 +418,7 @@ class _Trainer:
                 improved = fit > self.best_fitness
                 counted = any(k.startswith("mAP") for k in row) or not self.data.val
                 if improved:
-                    self.best_fitness, self.best_epoch, self.bad_validations = fit, epoch, 0
-                elif counted:
-                    self.bad_validations += 1
+                    self.best_fitness, self.best_epoch = fit, epoch
                 if counted:
                     self.fitness_history.append(fit)
                 row["fitness"] = fit
