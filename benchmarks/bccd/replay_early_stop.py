@@ -52,13 +52,10 @@ def read_curve(path: Path) -> Curve:
     return [(int(r["epoch"]) + shift, float(r["fitness"])) for r in rows if r.get("mAP@0.5:0.95")]
 
 
-def old_rule(patience: int) -> Rule:
-    """The rule before issue 18: stop after `patience` validations without a strictly
-    better single value."""
-    def stop(history: Sequence[float], epochs_done: int, planned: int) -> bool:
-        best = max(range(len(history)), key=lambda i: (history[i], -i))
-        return len(history) - 1 - best >= patience
-    return stop
+OLD_RULE = EarlyStopConfig(smooth=1, trend_t=0, min_share=0)
+"""The rule before issue 18 (stop after `patience` validations without a strictly better
+single value): these settings of `decide`, checked against a separate implementation of
+the old counter in tests/test_train_early_stop.py."""
 
 
 def new_rule(patience: int, cfg: EarlyStopConfig) -> Rule:
@@ -165,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     intel = intel_like(amd, 87, args.spike, args.delay)
     base = EarlyStopConfig()
     rules: dict[str, Rule] = {
-        "old: best single value": old_rule(args.patience),
+        "old: best single value": new_rule(args.patience, OLD_RULE),
         f"new (defaults: smooth {base.smooth}, trend_t {base.trend_t:g}, min_share {base.min_share:g})":
             new_rule(args.patience, base),
         "new, smoothing only": new_rule(args.patience, EarlyStopConfig(smooth=base.smooth, trend_t=0, min_share=0)),
