@@ -13,6 +13,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -25,14 +26,6 @@ import torch  # noqa: E402
 
 from yolo3.inference.openvino_backend import OpenVINOBackend  # noqa: E402
 from yolo3.inference.signal_stack import current_signal_stack  # noqa: E402
-
-TINY_MODEL = """
-import torch, openvino as ov
-from yolo3.inference.openvino_backend import OpenVINOBackend
-def tiny():
-    return ov.convert_model(torch.nn.Conv2d(3, 4, 3), example_input=torch.zeros(1, 3, 8, 8))
-"""
-
 
 def tiny():
     """A one-convolution OpenVINO model: compiling it is all the tests need."""
@@ -70,8 +63,10 @@ def test_a_model_compiled_on_another_thread_and_destroyed_here_leaves_a_mapped_s
 
 def test_a_handled_signal_after_out_of_order_destruction_is_delivered() -> None:
     """The crash itself, in a child process: SIGUSR1 with a Python handler after FIFO destruction."""
-    script = TINY_MODEL + """
-import faulthandler, os, signal
+    script = f"""
+import faulthandler, os, signal, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_infer_signal_stack import OpenVINOBackend, tiny
 faulthandler.enable()
 first, second = OpenVINOBackend(tiny()), OpenVINOBackend(tiny())
 del first
