@@ -105,6 +105,15 @@ def test_kept_settings_are_left_alone() -> None:
         auto_config(base, crowded, keep=("lr",))
 
 
+def test_an_anchor_free_head_keeps_its_assignment_and_has_no_anchors_to_fit() -> None:
+    from yolo3.config import ModelConfig
+    from yolo3.losses.yolo_loss import LossConfig
+
+    base = TrainConfig(model=ModelConfig(arch="yolov3-tiny", xy_mode="ltrb"), loss=LossConfig(assign_mode="atss"))
+    cfg, _ = auto_config(base, split(12, 2))  # sparse: would be v5 with anchors
+    assert (cfg.loss.assign_mode, cfg.model.xy_mode, cfg.model.anchors) == ("atss", "ltrb", None)
+
+
 def test_no_augmentation_stays_off() -> None:
     cfg, choices = auto_config(TrainConfig(augment=None), split(12, 10))
     assert cfg.augment is None

@@ -41,10 +41,12 @@ run() {
     s320)  pair s320 "$DATA/s320/data.yaml" auto "" static "--no-auto" ;;
     # which half of the crowding rule matters: ATSS alone (Mosaic as static) vs Mosaic off alone (v5 as static)
     dense-split) pair dense "$DATA/dense/data.yaml" atss-only "--no-auto mosaic" nomosaic-only "--no-auto assign" ;;
+    # the input size at equal time: fewer pixels, more epochs (BCCD's median long side is 640: auto takes 416)
+    bccd-size) pair bccd "$BCCD" imgsz320 "--imgsz 320" imgsz416 "--imgsz 416" ;;
     *) echo "unknown pair $1" >&2; exit 2 ;;
   esac
 }
 
 { git rev-parse HEAD; lscpu | grep 'Model name'; } >> "$LOGS/provenance.txt"
-for p in "${@:-bccd dense s320 dense-split}"; do for q in $p; do run "$q"; done; done
+for p in "${@:-bccd dense s320 dense-split bccd-size}"; do for q in $p; do run "$q"; done; done
 $PY benchmarks/auto/table.py "$LOGS"

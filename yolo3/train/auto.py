@@ -139,8 +139,9 @@ def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str]
     crowd = (f"{profile.boxes_per_image:.1f} boxes per image {'>=' if profile.crowded else '<'} "
              f"{CROWDED_BOXES_PER_IMAGE:g}")
 
-    if "assign" in keep:
-        choices.append(Choice("assignment", loss.assign_mode, "kept: set explicitly"))
+    if "assign" in keep or model.xy_mode == "ltrb":
+        why = "set explicitly" if "assign" in keep else "the anchor-free head trains with its ATSS"
+        choices.append(Choice("assignment", loss.assign_mode, f"kept: {why}"))
     else:
         mode = "atss" if profile.crowded else "v5"
         why = ("crowded: ATSS picks positives by each box's own IoU statistics" if profile.crowded
