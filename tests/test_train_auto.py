@@ -100,7 +100,7 @@ def test_kept_settings_are_left_alone() -> None:
     cfg, choices = auto_config(base, crowded, keep=("assign", "mosaic", "imgsz", "anchors", "warmup"))
     assert cfg.loss == base.loss and cfg.augment == base.augment and cfg.imgsz == 320
     assert cfg.model.anchors is None and cfg.schedule == base.schedule
-    assert sum("kept: set explicitly" in c.reason for c in choices) == 5
+    assert sum("kept: given, not chosen from the data" in c.reason for c in choices) == 5
     with pytest.raises(ValueError, match="unknown settings"):
         auto_config(base, crowded, keep=("lr",))
 
@@ -142,7 +142,7 @@ def test_cli_train_auto_writes_its_choices_and_keeps_given_options(tmp_path: Pat
     assert saved.loss.assign_mode == "v5" and saved.augment is not None and saved.augment.mosaic == 0.5
     assert saved.model.anchors is not None and saved.model.imgsz == 64
     log = (run / "train.log").read_text()
-    assert "auto: assignment = v5" in log and "auto: imgsz = 64 (kept: set explicitly)" in log
+    assert "auto: assignment = v5" in log and "auto: imgsz = 64 (kept: given, not chosen from the data)" in log
 
 
 def test_demo_static_recipe_is_one_flag_away(tmp_path: Path) -> None:

@@ -41,6 +41,8 @@ run() {
     s320)  pair s320 "$DATA/s320/data.yaml" auto "" static "--no-auto" ;;
     # which half of the crowding rule matters: ATSS alone (Mosaic as static) vs Mosaic off alone (v5 as static)
     dense-split) pair dense "$DATA/dense/data.yaml" atss-only "--no-auto mosaic" nomosaic-only "--no-auto assign" ;;
+    # the fourth cell of the 2×2 at 256 px (v5 + Mosaic 0.5, the synthetic demo's recipe), beside a repeat of auto
+    dense-2x2) pair dense "$DATA/dense/data.yaml" auto-repeat "" v5-mosaic "--no-auto assign,mosaic" ;;
     # the input size at equal time: fewer pixels, more epochs (BCCD's median long side is 640: auto takes 416)
     bccd-size) pair bccd "$BCCD" imgsz320 "--imgsz 320" imgsz416 "--imgsz 416" ;;
     *) echo "unknown pair $1" >&2; exit 2 ;;
@@ -48,5 +50,5 @@ run() {
 }
 
 { git rev-parse HEAD; lscpu | grep 'Model name'; } >> "$LOGS/provenance.txt"
-for p in "${@:-bccd dense s320 dense-split bccd-size}"; do for q in $p; do run "$q"; done; done
+for p in "${@:-bccd dense s320 dense-split bccd-size dense-2x2}"; do for q in $p; do run "$q"; done; done
 $PY benchmarks/auto/table.py "$LOGS"

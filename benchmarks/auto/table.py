@@ -17,7 +17,7 @@ def choices(path: Path) -> dict[str, str]:
     for line in path.read_text(encoding="utf-8").splitlines():
         m = re.match(r"auto: (\w+) = (.+?) \((.*)\)$", line)
         if m:
-            kept = " (static)" if m.group(3).startswith("kept") else ""
+            kept = " (given)" if m.group(3).startswith("kept") else ""
             found[m.group(1)] = m.group(2) + kept
     return found
 

@@ -2,7 +2,7 @@
 
 `profile_data` measures what the rules look at in the training split; `auto_config`
 applies the rules to a TrainConfig and returns each choice with its reason, for the
-training log. Settings the user set explicitly (`keep`) are never changed.
+training log. Settings the user gave (`keep`) are never changed.
 
 The rules, and the measurements behind them (benchmarks/RESULTS.md, "Defaults chosen
 from the data"):
@@ -125,7 +125,7 @@ def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str]
                 seed: int | None = None) -> tuple[TrainConfig, list[Choice]]:
     """Applies the rules of this module to `cfg` for the training split `train`.
 
-    keep: names from AUTO_SETTINGS the user set explicitly (left as in `cfg`, said so).
+    keep: names from AUTO_SETTINGS the user gave (left as in `cfg`, said so).
     Returns the new config (its `imgsz` and `model.imgsz` agree, anchors are for that
     size) and the choices, profile first, in the order applied.
     """
@@ -140,7 +140,7 @@ def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str]
              f"{CROWDED_BOXES_PER_IMAGE:g}")
 
     if "assign" in keep or model.xy_mode == "ltrb":
-        why = "set explicitly" if "assign" in keep else "the anchor-free head trains with its ATSS"
+        why = "given, not chosen from the data" if "assign" in keep else "the anchor-free head trains with its ATSS"
         choices.append(Choice("assignment", loss.assign_mode, f"kept: {why}"))
     else:
         mode = "atss" if profile.crowded else "v5"
@@ -153,7 +153,7 @@ def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str]
     if augment is None:
         choices.append(Choice("mosaic", "off", "kept: augmentation is off"))
     elif "mosaic" in keep:
-        choices.append(Choice("mosaic", augment.mosaic, "kept: set explicitly"))
+        choices.append(Choice("mosaic", augment.mosaic, "kept: given, not chosen from the data"))
     else:
         p = 0.0 if profile.crowded else 0.5
         augment = dataclasses.replace(augment, mosaic=p)
@@ -163,7 +163,7 @@ def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str]
 
     imgsz = cfg.imgsz
     if "imgsz" in keep:
-        choices.append(Choice("imgsz", imgsz, "kept: set explicitly"))
+        choices.append(Choice("imgsz", imgsz, "kept: given, not chosen from the data"))
     else:
         imgsz = auto_imgsz(profile)
         choices.append(Choice("imgsz", imgsz, f"median long side {profile.long_side} px, rounded up to 32, within "
@@ -175,7 +175,7 @@ def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str]
 
     auto_anchor = cfg.auto_anchor
     if "anchors" in keep or model.xy_mode == "ltrb":
-        why = "set explicitly" if "anchors" in keep else "anchor-free head"
+        why = "given, not chosen from the data" if "anchors" in keep else "anchor-free head"
         choices.append(Choice("anchors", "as configured", f"kept: {why}"))
     else:
         fit = _fit_anchors(train, imgsz, model.arch, seed)
@@ -189,7 +189,7 @@ def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str]
     accumulate = max(1, round(cfg.nominal_batch_size / cfg.batch_size))
     updates = max(1, math.ceil(math.ceil(len(train) / cfg.batch_size) / accumulate))
     if "warmup" in keep:
-        choices.append(Choice("warmup", f"{schedule.warmup_epochs:g} epochs", "kept: set explicitly"))
+        choices.append(Choice("warmup", f"{schedule.warmup_epochs:g} epochs", "kept: given, not chosen from the data"))
     else:
         epochs = float(max(1, math.ceil(MIN_WARMUP_UPDATES / updates)))
         schedule = dataclasses.replace(schedule, warmup_epochs=epochs)
