@@ -5,17 +5,30 @@ applies the rules to a TrainConfig and returns each choice with its reason, for 
 training log. Settings the user gave (`keep`) are never changed.
 
 The rules, and the measurements behind them (benchmarks/RESULTS.md, "Defaults chosen
-from the data"):
+from the data"; 5-minute demos unless said otherwise):
 
-| setting | rule | evidence |
-|---|---|---|
-| assignment, decode | ATSS (k=9) when the images hold >= CROWDED_BOXES_PER_IMAGE boxes on average, else v5; both with the v5 decode | BCCD (13 boxes/image): ATSS 0.855 vs v5 0.737 val mAP@0.5; synthetic shapes (3.5/image): v5 0.733 vs ATSS 0.669; a crowded synthetic set and the demos below |
-| Mosaic | off when crowded, else on half of the batches | BCCD: Mosaic off +0.33 val mAP@0.5; synthetic: Mosaic off 0.31 vs 0.52 |
-| input size | the images' median long side rounded up to 32, at most MAX_AUTO_IMGSZ, at least 128 | BCCD: 512 lost 0.07 val mAP@0.5 to 416 at equal time (fewer epochs); upscaling adds no pixels |
-| anchors | k-means + genetic fit to the training boxes at the chosen input size | BCCD: fitted anchors' mean best IoU 0.865 vs 0.692 for darknet's (mAP a tie) |
-| warmup | at least MIN_WARMUP_UPDATES optimizer updates, in whole epochs | keeps both tuned recipes: 1 epoch on the 400-image demo (50 updates), 2 on BCCD's 205 images (13) |
+- assignment: ATSS (k=9) when the training images hold >= CROWDED_BOXES_PER_IMAGE boxes
+  on average, else v5; both with the v5 decode. BCCD (13.7 boxes/image): ATSS 0.855 vs
+  v5 0.737 val mAP@0.5 (7-minute ablation); a crowded synthetic set (11.7/image): ATSS
+  0.497 vs v5 0.291 with Mosaic, 0.570 vs 0.390 without; the sparse synthetic shapes
+  (3.5/image): v5 0.733 vs ATSS 0.669.
+- Mosaic: off when crowded, else on half of the batches. Crowded synthetic: off +0.07
+  with ATSS, +0.10 with v5; BCCD: off +0.33 val mAP@0.5 (7-minute ablation); sparse
+  synthetic: off 0.31 vs 0.52.
+- input size: the images' median long side rounded up to 32, within [128, 416]. BCCD
+  (640 px): 416 0.871 vs 320 0.851 held-back mAP@0.5, and 512 lost 0.07 val mAP@0.5 to
+  416 (7-minute ablation); sparse shapes at 320 px: 320 0.681 vs 416 0.677, with 1.75×
+  the epochs.
+- anchors: k-means + genetic fit to the training boxes at the chosen input size (BCCD:
+  mean best IoU 0.865 vs 0.692 for darknet's).
+- warmup: at least MIN_WARMUP_UPDATES optimizer updates, in whole epochs (what both
+  tuned recipes used: 1 epoch of 50 updates on the demo, 2 of 13 on BCCD).
 
-What the rules do not choose (kept from the config, stated in the log): the model
+All together, auto vs the static demo recipe (v5, Mosaic 0.5, 416 px for a user's
+data): BCCD 0.873 vs 0.772 held-back mAP@0.5; crowded synthetic 0.570 vs 0.504; sparse
+synthetic at 320 px 0.681 vs 0.677.
+
+Not chosen from the data (kept from the config, said in the log): the model
 (yolov3-tiny ×0.5 beat ×1.0 and a 3-scale yolov3 ×0.25 at equal time on BCCD), the
 optimizer and LR, the EMA, the batch size.
 """
