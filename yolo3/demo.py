@@ -16,6 +16,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from yolo3.config import ModelConfig
 from yolo3.data.augment.config import AugmentConfig
 from yolo3.data.sample import Sample
 from yolo3.losses.yolo_loss import LossConfig
+from yolo3.train.auto import STATIC_DEMO, auto_config
 from yolo3.train.config import AveragingConfig, OptimConfig, ScheduleConfig, TrainConfig
 
 log = logging.getLogger("yolo3.demo")
@@ -78,12 +80,14 @@ class DemoResult:
 
 
 def demo_config(data: str, out: Path, imgsz: int, minutes: float, assign_mode: str = "v5") -> TrainConfig:
-    """The demo's training recipe: yolov3-tiny ×0.5 width, Adam, cosine schedule fitted to
-    `minutes` of wall time, light augmentation (half of the batches Mosaic), v5
-    assignment (3–9 positives per box: faster learning than paper's one; 0.63 vs 0.52
-    held-back mAP@0.5 in 5 minutes) with CIoU, a short EMA (a run is a few hundred
-    steps), batch 8, no validation during training (NMS at conf 0.001 on an untrained
-    model costs more than the epochs), RAM cache."""
+    """The demo's training recipe before the data is seen: yolov3-tiny ×0.5 width, Adam,
+    cosine schedule fitted to `minutes` of wall time, light augmentation (half of the
+    batches Mosaic), v5 assignment (3–9 positives per box: faster learning than paper's
+    one; 0.63 vs 0.52 held-back mAP@0.5 in 5 minutes) with CIoU, a short EMA (a run is a
+    few hundred steps), batch 8, no validation during training (NMS at conf 0.001 on an
+    untrained model costs more than the epochs), RAM cache. `run_demo` then lets
+    `yolo3.train.auto` choose the assignment, Mosaic, input size, anchors and warmup
+    from the training split."""
     return TrainConfig(
         data=data,
         project=str(out),
@@ -124,16 +128,6 @@ def prepare_demo_data(data: str | Path | None, out: Path, seed: int = 0) -> Path
     return path
 
 
-def fitted_anchors(train: list[Sample], imgsz: int, scales: int, seed: int = 0) -> list[list[list[float]]]:
-    """k-means + genetic anchors (3 per scale) on the training boxes at `imgsz`, per scale."""
-    from yolo3.assign.anchors import fit_anchors, letterboxed_wh
-
-    fit = fit_anchors(letterboxed_wh(train, imgsz), 3 * scales, imgsz, scales, restarts=3, generations=300,
-                      seed=seed)
-    log.info("%s", fit.report())
-    return fit.per_scale
-
-
 def choose_held_back(splits: dict[str, list[Sample]], out: Path, split_ratio: float,
                      seed: int) -> tuple[list[Sample], list[Sample], list[Sample], str]:
     """(train, val for training, held-back, its name): the test split if any, else val,
@@ -163,6 +157,7 @@ def run_demo(
     seed: int = 0,
     progress: bool = True,
     split_ratio: float = 0.2,
+    static: Collection[str] = (),
 ) -> DemoResult:
     """Runs the whole pipeline and returns the held-back metrics and output paths.
 
@@ -171,9 +166,15 @@ def run_demo(
         out: folder for everything (data when synthetic, train/, eval/, detections/,
             metrics.json).
         minutes: wall-clock budget of training (the schedule is fitted to it).
-        imgsz: network input size; default 256 for the synthetic data, 416 otherwise.
+        imgsz: network input size; default: chosen from the images (yolo3.train.auto:
+            their median long side, at most 416; 256 for the synthetic data).
         split_ratio: share of train held back when the dataset has no val or test split
             (see choose_held_back); 0 = refuse such a dataset.
+        static: settings of yolo3.train.auto.STATIC_DEMO (assign, mosaic, imgsz, warmup)
+            taken from the static recipe of `demo_config` (v5, Mosaic 0.5, 256 px
+            synthetic / 416 otherwise, 1 warmup epoch) instead of chosen from the
+            training split (yolo3.train.auto; the choices are in train.log). Anchors are
+            fitted at the input size either way.
     """
     from yolo3.data.formats import load_dataset
     from yolo3.data.validate import CheckPolicy, check_dataset
@@ -189,7 +190,6 @@ def run_demo(
     seconds: dict[str, float] = {}
     t = time.perf_counter()
     data_path = prepare_demo_data(data, out, seed)
-    imgsz = imgsz or (SYNTH_IMGSZ if data is None else 416)
     index = load_dataset(data_path)
     report = check_dataset(index, CheckPolicy())
     (out / "check_data.txt").write_text(report.format(max_per_kind=20) + "\n", encoding="utf-8")
@@ -203,12 +203,15 @@ def run_demo(
     seconds["data"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    cfg = demo_config(str(data_path), out, imgsz, minutes)
-    anchors = fitted_anchors(train_samples, imgsz, scales=2, seed=seed)
-    cfg = dataclasses.replace(cfg, seed=seed, progress=progress, model=dataclasses.replace(cfg.model, anchors=anchors))
+    static_imgsz = imgsz or (SYNTH_IMGSZ if data is None else 416)
+    cfg = dataclasses.replace(demo_config(str(data_path), out, static_imgsz, minutes), seed=seed, progress=progress)
+    unknown = set(static) - set(STATIC_DEMO)
+    if unknown:
+        raise ValueError(f"static: unknown settings {sorted(unknown)}; the demo's static recipe sets {STATIC_DEMO}")
+    cfg, choices = auto_config(cfg, train_samples, keep={*static, *(("imgsz",) if imgsz else ())})
     head = (f"data: {index.format} {data_path}: train {len(train_samples)}, val {len(val)}, "
             f"held-back {held_name} {len(held)} images")
-    summary = [head] + [f"data check: {k}: {v}" for k, v in report.counts.items()]
+    summary = [head] + [f"data check: {k}: {v}" for k, v in report.counts.items()] + [c.line() for c in choices]
     result = train(cfg, data=TrainData(train_samples, val, list(index.class_names), summary))
     seconds["train"] = time.perf_counter() - t
 
@@ -216,7 +219,7 @@ def run_demo(
     weights = result.best if result.best.is_file() else result.last
     model, _ = load_model(weights)
     eval_dir = out / "eval"
-    evaluation = evaluate(model, held, list(index.class_names), imgsz, out_dir=eval_dir, plots=True,
+    evaluation = evaluate(model, held, list(index.class_names), cfg.imgsz, out_dir=eval_dir, plots=True,
                           run_info={"weights": str(weights), "dataset": str(data_path), "split": held_name})
     seconds["evaluate"] = time.perf_counter() - t
 

@@ -1,4 +1,5 @@
-"""Writes the BCCD assignment-ablation configs (issue 15): paper vs v5 vs ATSS (anchors) vs ATSS anchor-free.
+"""Writes the BCCD assignment-ablation configs (issue 15): paper vs v5 vs ATSS (anchors) vs ATSS anchor-free,
+and ATSS with Mosaic 0.5 (issue 18: the recipe's Mosaic off re-measured after Mosaic's padding fix).
 
 Each is the final recipe (yolo3/configs/bccd.yaml: v5 assignment + v5 decode, paper box loss) with the
 assignment changed, trained for a short budget with 1 thread and no workers; val only at the end.
@@ -17,6 +18,12 @@ from yolo3.train.presets import CONFIG_DIR, load_preset
 OUT = Path(__file__).resolve().parent / "configs"
 
 
+def _mosaic(p: float):
+    def change(c):
+        return dataclasses.replace(c, augment=dataclasses.replace(c.augment, mosaic=p))
+    return change
+
+
 def _mode(assign: str, xy: str, box: str | None = None, anchors: bool = True):
     def change(c):
         model = dataclasses.replace(c.model, xy_mode=xy, anchors=c.model.anchors if anchors else None)
@@ -31,6 +38,9 @@ VARIANTS = {
     "atss": ("ATSS (k=9) on the recipe's anchors, v5 decode", _mode("atss", "v5")),
     "atss-af": ("ATSS (k=9), anchor-free head (ltrb, 8*stride reference squares), CIoU", _mode("atss", "ltrb", "ciou",
                                                                                             anchors=False)),
+    # issue 18 part 1: the recipe's "Mosaic off" was chosen before Mosaic's padding fix; re-measured against ATSS
+    "atss-mosaic": ("ATSS as in the recipe, with Mosaic on half of the batches", lambda c: _mosaic(0.5)(
+        _mode("atss", "v5")(c))),
 }
 
 

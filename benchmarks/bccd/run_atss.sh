@@ -3,6 +3,7 @@
 # (paper + v5, then atss + atss-af; PAIRS=all runs the four at once), each then measured on the val split.
 # Logs: benchmarks/bccd/logs/assign-<name>.log.
 # Usage (repo root): PY=.venv/bin/python bash benchmarks/bccd/run_atss.sh
+#   PAIR_LIST="atss atss-mosaic" runs other pairs (';' between pairs): issue 18's Mosaic re-run after its fix.
 set -u
 PY=${PY:-.venv/bin/python}
 DATA=${DATA:-../shared/datasets/bccd}
@@ -22,7 +23,8 @@ if [ "${PAIRS:-pairs}" = all ]; then
   for name in paper v5 atss atss-af; do one "$name" & done
   wait
 else
-  for pair in "paper v5" "atss atss-af"; do
+  IFS=';' read -r -a pairs <<< "${PAIR_LIST:-paper v5;atss atss-af}"
+  for pair in "${pairs[@]}"; do
     set -- $pair
     echo "$(date -u +%T) start $1 + $2; $(uptime)"
     one "$1" & one "$2" & wait

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from yolo3.cli.options import imgsz, positive_float
 
+from yolo3.cli.options import imgsz, positive_float
 from yolo3.data.split import SPLITS_FOUND
+from yolo3.train.auto import STATIC_DEMO
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,7 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: the synthetic shapes dataset)")
     p.add_argument("--out", default="runs/demo", help="folder for everything the demo writes")
     p.add_argument("--minutes", type=positive_float, default=5.0, help="wall-clock budget of training")
-    p.add_argument("--imgsz", type=imgsz, default=None, help="input size (default: 256 synthetic, 416 otherwise)")
+    p.add_argument("--imgsz", type=imgsz, default=None,
+                   help="input size (default: the images' median long side rounded up to 32, at most 416)")
+    p.add_argument("--no-auto", nargs="?", const="all", default="", type=static_settings, metavar="SETTINGS",
+                   help="take these settings (comma-separated: assign, mosaic, imgsz, warmup; none given = all) from "
+                        "the static demo recipe (v5, Mosaic 0.5, 256 px synthetic / 416 otherwise, 1 warmup epoch) "
+                        "instead of choosing them from the data (default: all chosen from the data; see train.log)")
     p.add_argument("--seed", type=int, default=0, help="seed of data, split and training")
     p.add_argument("--no-progress", action="store_true", help="no per-epoch progress bars")
     p.add_argument("--split-ratio", type=float, default=0.2, metavar="R",
@@ -26,12 +32,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run)
 
 
+def static_settings(text: str) -> tuple[str, ...]:
+    """`--no-auto` value → settings of STATIC_DEMO ('all' = every one; '' = none)."""
+    if text == "all":
+        return STATIC_DEMO
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    unknown = [n for n in names if n not in STATIC_DEMO]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown setting(s) {', '.join(unknown)}; choose from {', '.join(STATIC_DEMO)}")
+    return names
+
+
 def _run(args: argparse.Namespace) -> int:
     from yolo3.demo import run_demo
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     result = run_demo(args.data, args.out, args.minutes, args.imgsz, args.seed, not args.no_progress,
-                      args.split_ratio)
+                      args.split_ratio, static=args.no_auto)
     print()
     print(result.report())
     return 0

@@ -7,9 +7,16 @@ import dataclasses
 import logging
 import os
 
+from yolo3.cli.options import (
+    anchor_list,
+    imgsz,
+    nonneg_float,
+    nonneg_int,
+    positive_float,
+    positive_int,
+)
 from yolo3.config import ConfigError, ModelConfig
 from yolo3.data.split import SPLITS_FOUND
-from yolo3.cli.options import anchor_list, imgsz, nonneg_float, nonneg_int, positive_float, positive_int
 from yolo3.models import list_models
 from yolo3.train.config import TrainConfig
 from yolo3.train.presets import default_config, load_preset
@@ -136,6 +143,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard event files")
     p.add_argument("--no-progress", action="store_true", help="no progress bars and summary table")
     p.add_argument("--split-ratio", type=nonneg_float, default=None, metavar="R", help=SPLITS_HELP)
+    p.add_argument("--auto", action="store_true",
+                   help="choose the assignment, Mosaic, input size, anchors and warmup from the training split, as "
+                        "`yolo3 demo` does (yolo3/train/auto.py; the choices and why are in train.log); options given "
+                        "here (--imgsz, --anchors, --warmup-epochs, --no-augment) are kept (default: the config's)")
     p.set_defaults(run=_run)
 
 
@@ -204,6 +215,13 @@ def resume_changes_from_args(args: argparse.Namespace) -> dict[str, object]:
     return changes
 
 
+def auto_keep(args: argparse.Namespace) -> tuple[str, ...]:
+    """The settings of `--auto` the command line set explicitly (yolo3.train.auto.AUTO_SETTINGS)."""
+    given = {"imgsz": args.imgsz, "anchors": args.anchors, "warmup": args.warmup_epochs,
+             "mosaic": args.no_augment or None}
+    return tuple(k for k, v in given.items() if v is not None)
+
+
 def _run(args: argparse.Namespace) -> int:
     from yolo3.train import train
 
@@ -211,6 +229,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.resume:
         changes = resume_changes_from_args(args)
         result = train(train_config_from_args(args), resume_changes=changes)  # only its `resume` is used
+    elif args.auto:
+        from yolo3.train.auto import prepare_auto
+
+        cfg, data = prepare_auto(train_config_from_args(args), auto_keep(args))
+        result = train(cfg, data=data)
     else:
         result = train(train_config_from_args(args))
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 wrote the files

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Defaults chosen from the data (issue 18 part 2, yolo3/train/auto.py): `yolo3 demo` with its settings chosen from
+# the data vs the static demo recipe (`--no-auto`), on BCCD and on synthetic sets that differ in crowding and image
+# size. Each pair runs side by side, 1 thread each, MINUTES of training, so both share the same load; the demo then
+# evaluates its held-back (test) split. Logs and metrics: benchmarks/auto/logs/<pair>-<variant>.*
+# Usage (repo root, an idle machine): bash benchmarks/auto/run.sh [PAIR ...]   (default: every pair below)
+set -eu
+PY=${PY:-.venv/bin/python}
+MINUTES=${MINUTES:-5}
+DATA=${DATA:-/tmp/yolo3-auto-data}
+OUT=${OUT:-runs/auto}
+LOGS=${LOGS:-benchmarks/auto/logs}
+mkdir -p "$LOGS" "$OUT"
+BCCD=../shared/datasets/bccd
+# crowded shapes: up to 30 per 256-px image (11.7 per image after the occlusion rule); sparse shapes on 320-px images
+[ -f "$DATA/dense/data.yaml" ] || $PY -m yolo3 synth --out "$DATA/dense" --n-train 400 --n-val 60 --n-test 60 \
+  --imgsz 256 --max-objects 30 --seed 0 > /dev/null
+# the synthetic demo's own dataset (sparse, 256 px), written as `yolo3 demo` writes it
+[ -f "$DATA/sparse256/data.yaml" ] || $PY -m yolo3 synth --out "$DATA/sparse256" --n-train 400 --n-val 60 \
+  --n-test 60 --imgsz 256 --max-objects 6 --seed 0 > /dev/null
+[ -f "$DATA/s320/data.yaml" ] || $PY -m yolo3 synth --out "$DATA/s320" --n-train 400 --n-val 60 --n-test 60 \
+  --imgsz 320 --max-objects 6 --seed 0 > /dev/null
+
+demo() {  # demo NAME DATA [demo options...]: one 1-thread demo, its log and metrics in $LOGS
+  local name=$1 data=$2; shift 2
+  rm -rf "${OUT:?}/$name"
+  OMP_NUM_THREADS=1 /usr/bin/time -v -o "$LOGS/$name.time" $PY -m yolo3 demo --data "$data" --out "$OUT/$name" \
+    --minutes "$MINUTES" --no-progress "$@" > "$LOGS/$name.log" 2>&1
+  cp "$OUT/$name/metrics.json" "$LOGS/$name-metrics.json"
+  grep -a "^auto: " "$OUT/$name/train/train.log" > "$LOGS/$name-choices.txt"
+}
+
+pair() {  # pair NAME DATA VARIANT_A "OPTIONS A" VARIANT_B "OPTIONS B": two demos side by side
+  local name=$1 data=$2
+  echo "$(date -u +%FT%TZ) $name: $(uptime)" >> "$LOGS/provenance.txt"
+  # shellcheck disable=SC2086
+  demo "$name-$3" "$data" $4 & demo "$name-$5" "$data" $6 & wait
+}
+
+run() {
+  case $1 in
+    bccd)  pair bccd "$BCCD" auto "" static "--no-auto" ;;
+    dense) pair dense "$DATA/dense/data.yaml" auto "" static "--no-auto" ;;
+    s320)  pair s320 "$DATA/s320/data.yaml" auto "" static "--no-auto" ;;
+    # which half of the crowding rule matters: ATSS alone (Mosaic as static) vs Mosaic off alone (v5 as static)
+    dense-split) pair dense "$DATA/dense/data.yaml" atss-only "--no-auto mosaic" nomosaic-only "--no-auto assign" ;;
+    # the fourth cell of the 2×2 at 256 px (v5 + Mosaic 0.5, the synthetic demo's recipe), beside a repeat of auto
+    dense-2x2) pair dense "$DATA/dense/data.yaml" auto-repeat "" v5-mosaic "--no-auto assign,mosaic" ;;
+    # the input size at equal time: fewer pixels, more epochs (BCCD's median long side is 640: auto takes 416)
+    bccd-size) pair bccd "$BCCD" imgsz320 "--imgsz 320" imgsz416 "--imgsz 416" ;;
+    # upscaling small images whose boxes are small: 10% of the crowded set's boxes are under 11 px at 256 px
+    dense-size) pair dense "$DATA/dense/data.yaml" imgsz256 "--imgsz 256" imgsz384 "--imgsz 384" ;;
+    sparse256-size) pair sparse256 "$DATA/sparse256/data.yaml" imgsz256 "--imgsz 256" imgsz416 "--imgsz 416" ;;
+    *) echo "unknown pair $1" >&2; exit 2 ;;
+  esac
+}
+
+{ git rev-parse HEAD; lscpu | grep 'Model name'; } >> "$LOGS/provenance.txt"
+for p in "${@:-bccd dense s320 dense-split bccd-size dense-2x2}"; do for q in $p; do run "$q"; done; done
+$PY benchmarks/auto/table.py "$LOGS"

@@ -1,0 +1,159 @@
+"""Defaults chosen from the data (yolo3/train/auto.py, issue 18 part 2): each rule on
+hand-made training splits whose statistics are known, `keep`, and the CLI/demo wiring."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from yolo3.data.sample import Sample
+from yolo3.train.auto import (
+    CROWDED_BOXES_PER_IMAGE,
+    MIN_WARMUP_UPDATES,
+    auto_config,
+    auto_imgsz,
+    profile_data,
+)
+from yolo3.train.config import TrainConfig
+
+
+def split(n_images: int, boxes_per_image: int, size: tuple[int, int] = (480, 640), side: float = 40.0,
+          seed: int = 0) -> list[Sample]:
+    """n_images samples of `size` (h, w), each with boxes of side `side`·U(0.5, 1.5) px."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for i in range(n_images):
+        s = side * rng.uniform(0.5, 1.5, (boxes_per_image, 2))
+        xy = rng.uniform(0, min(size) - s.max(), (boxes_per_image, 2))
+        samples.append(Sample(Path(f"/nowhere/{i}.jpg"), np.concatenate([xy, xy + s], 1),
+                              np.zeros(boxes_per_image, np.int64), image_size=size))
+    return samples
+
+
+def test_profile_counts_and_percentiles_by_hand() -> None:
+    boxes = [[0, 0, 10, 40], [0, 0, 30, 30], [5, 5, 25, 25]]  # sqrt(w·h): 20, 30, 20
+    train = [Sample(Path("/a.jpg"), boxes[:2], [0, 0], image_size=(100, 200)),
+             Sample(Path("/b.jpg"), boxes[2:], [1], image_size=(300, 100)),
+             Sample(Path("/c.jpg"), np.zeros((0, 4)), [], image_size=(50, 400))]
+    p = profile_data(train)
+    assert (p.images, p.boxes) == (3, 3)
+    assert p.boxes_per_image == pytest.approx(1.0)
+    assert p.long_side == 300  # median of 200, 300, 400
+    # relative sides 20/200, 30/200, 20/300 = 0.1, 0.15, 0.0667 → 10th percentile (linear) 0.0733
+    assert p.box_side_p10 == pytest.approx(np.percentile([0.1, 0.15, 20 / 300], 10))
+    assert not p.crowded
+
+
+@pytest.mark.parametrize("long_side, expected", [(100, 128), (256, 256), (300, 320), (416, 416), (640, 416)])
+def test_imgsz_is_the_native_side_rounded_up_within_bounds(long_side: int, expected: int) -> None:
+    p = profile_data([Sample(Path("/a.jpg"), [[0, 0, 9, 9]], [0], image_size=(long_side // 2, long_side))])
+    assert auto_imgsz(p) == expected
+
+
+def test_crowded_data_gets_atss_and_no_mosaic() -> None:
+    crowded = split(12, math.ceil(CROWDED_BOXES_PER_IMAGE))
+    cfg, choices = auto_config(TrainConfig(), crowded)
+    assert (cfg.loss.assign_mode, cfg.loss.atss_topk, cfg.model.xy_mode) == ("atss", 9, "v5")
+    assert cfg.augment is not None and cfg.augment.mosaic == 0.0
+    lines = "\n".join(c.line() for c in choices)
+    assert "assignment = atss" in lines and f"{CROWDED_BOXES_PER_IMAGE:g}" in lines
+
+
+def test_sparse_data_gets_v5_and_half_mosaic() -> None:
+    sparse = split(12, math.floor(CROWDED_BOXES_PER_IMAGE) - 1)
+    cfg, _ = auto_config(TrainConfig(), sparse)
+    assert (cfg.loss.assign_mode, cfg.model.xy_mode) == ("v5", "v5")
+    assert cfg.augment is not None and cfg.augment.mosaic == 0.5
+
+
+def test_anchors_are_fitted_at_the_chosen_size() -> None:
+    # 640-px images, boxes of ~40 px: at imgsz 416 they are ~26 px, so the fitted anchors are near 26
+    cfg, choices = auto_config(TrainConfig(), split(20, 10, side=40.0))
+    assert cfg.imgsz == 416 and cfg.model.imgsz == 416
+    anchors = np.array(cfg.model.anchors, float).reshape(-1, 2)
+    assert anchors.shape == (6, 2)  # yolov3-tiny: 2 scales × 3
+    assert 13 <= np.median(anchors) <= 39  # 40·U(0.5, 1.5)·416/640
+    assert not cfg.auto_anchor  # fitted already: no second check
+    assert any(c.setting == "anchors" and c.value == "fitted" for c in choices)
+
+
+def test_too_few_boxes_keep_the_configured_anchors() -> None:
+    cfg, choices = auto_config(TrainConfig(), split(2, 2))  # 4 boxes, 6 anchors
+    assert cfg.model.anchors is None and cfg.auto_anchor
+    assert any(c.setting == "anchors" and "too few boxes" in c.reason for c in choices)
+
+
+@pytest.mark.parametrize("images, batch, nbs, warmup", [(400, 8, 8, 1.0), (205, 16, 16, 2.0), (150, 8, 8, 2.0),
+                                                        (64, 8, 64, float(MIN_WARMUP_UPDATES))])
+def test_warmup_covers_at_least_the_minimum_updates(images: int, batch: int, nbs: int, warmup: float) -> None:
+    # updates per epoch: ceil(ceil(images / batch) / round(nbs / batch)): 50, 13, 19, 1
+    cfg, _ = auto_config(TrainConfig(batch_size=batch, nominal_batch_size=nbs), split(images, 1, side=30.0))
+    assert cfg.schedule.warmup_epochs == warmup
+
+
+def test_kept_settings_are_left_alone() -> None:
+    base = TrainConfig(imgsz=320)
+    crowded = split(12, 10)
+    cfg, choices = auto_config(base, crowded, keep=("assign", "mosaic", "imgsz", "anchors", "warmup"))
+    assert cfg.loss == base.loss and cfg.augment == base.augment and cfg.imgsz == 320
+    assert cfg.model.anchors is None and cfg.schedule == base.schedule
+    assert sum("kept: given, not chosen from the data" in c.reason for c in choices) == 5
+    with pytest.raises(ValueError, match="unknown settings"):
+        auto_config(base, crowded, keep=("lr",))
+
+
+def test_an_anchor_free_head_keeps_its_assignment_and_has_no_anchors_to_fit() -> None:
+    from yolo3.config import ModelConfig
+    from yolo3.losses.yolo_loss import LossConfig
+
+    base = TrainConfig(model=ModelConfig(arch="yolov3-tiny", xy_mode="ltrb"), loss=LossConfig(assign_mode="atss"))
+    cfg, _ = auto_config(base, split(12, 2))  # sparse: would be v5 with anchors
+    assert (cfg.loss.assign_mode, cfg.model.xy_mode, cfg.model.anchors) == ("atss", "ltrb", None)
+
+
+def test_no_augmentation_stays_off() -> None:
+    cfg, choices = auto_config(TrainConfig(augment=None), split(12, 10))
+    assert cfg.augment is None
+    assert any(c.setting == "mosaic" and "augmentation is off" in c.reason for c in choices)
+
+
+def test_small_objects_are_warned_about() -> None:
+    tiny_boxes = split(10, 3, size=(2000, 2000), side=10.0)  # ~2 px at 416
+    _, choices = auto_config(TrainConfig(), tiny_boxes)
+    assert any(c.setting == "warning" and "--imgsz" in c.reason for c in choices)
+
+
+def test_cli_train_auto_writes_its_choices_and_keeps_given_options(tmp_path: Path) -> None:
+    from yolo3.cli import main as cli_main
+    from yolo3.config import load_yaml
+    from yolo3.data.synth import write_synth_dataset
+
+    data = write_synth_dataset(tmp_path / "data", n_train=8, n_val=2, imgsz=96, seed=2, max_objects=3)
+    args = ["train", "--data", str(data), "--auto", "--width", "0.25", "--imgsz", "64", "--epochs", "1",
+            "--batch-size", "4", "--nbs", "4", "--workers", "0", "--project", str(tmp_path / "runs"), "--name", "a",
+            "--no-tensorboard", "--no-progress", "--val-interval", "0"]
+    assert cli_main(args) == 0
+    run = tmp_path / "runs" / "a"
+    saved = load_yaml(TrainConfig, run / "config.yaml")
+    assert saved.imgsz == 64  # given: kept
+    assert saved.loss.assign_mode == "v5" and saved.augment is not None and saved.augment.mosaic == 0.5
+    assert saved.model.anchors is not None and saved.model.imgsz == 64
+    log = (run / "train.log").read_text()
+    assert "auto: assignment = v5" in log and "auto: imgsz = 64 (kept: given, not chosen from the data)" in log
+
+
+def test_demo_static_recipe_is_one_flag_away(tmp_path: Path) -> None:
+    from yolo3.data.synth import write_synth_dataset
+    from yolo3.demo import run_demo
+    from yolo3.train.auto import STATIC_DEMO
+
+    data = write_synth_dataset(tmp_path / "data", n_train=8, n_val=2, n_test=2, imgsz=96, seed=3, max_objects=2)
+    auto = run_demo(data, tmp_path / "auto", minutes=0.001, progress=False)
+    static = run_demo(data, tmp_path / "static", minutes=0.001, progress=False, static=STATIC_DEMO)
+    auto_log = (auto.weights.parents[1] / "train.log").read_text()
+    static_log = (static.weights.parents[1] / "train.log").read_text()
+    assert "auto: imgsz = 128 (median long side 96 px" in auto_log  # rounded up to 32, at least 128
+    assert "auto: imgsz = 416 (kept" in static_log  # the static recipe's size for a user's data

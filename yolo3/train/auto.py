@@ -1,0 +1,241 @@
+"""Training defaults chosen from the data (issue 18 part 2): one place for every rule.
+
+`profile_data` measures what the rules look at in the training split; `auto_config`
+applies the rules to a TrainConfig and returns each choice with its reason, for the
+training log. Settings the user gave (`keep`) are never changed.
+
+The rules, and the measurements behind them (benchmarks/RESULTS.md, "Defaults chosen
+from the data"; 5-minute demos unless said otherwise):
+
+- assignment: ATSS (k=9) when the training images hold >= CROWDED_BOXES_PER_IMAGE boxes
+  on average, else v5; both with the v5 decode. BCCD (13.7 boxes/image): ATSS 0.855 vs
+  v5 0.737 val mAP@0.5 (7-minute ablation); a crowded synthetic set (11.7/image): ATSS
+  0.497 vs v5 0.291 with Mosaic, 0.570 vs 0.390 without; the sparse synthetic shapes
+  (3.5/image): v5 0.733 vs ATSS 0.669.
+- Mosaic: off when crowded, else on half of the batches. Crowded synthetic: off +0.07
+  with ATSS, +0.10 with v5; BCCD: off +0.33 val mAP@0.5 (7-minute ablation); sparse
+  synthetic: off 0.31 vs 0.52.
+- input size: the images' median long side rounded up to 32, within [128, 416]. BCCD
+  (640 px): 416 0.871 vs 320 0.851 held-back mAP@0.5, and 512 lost 0.07 val mAP@0.5 to
+  416 (7-minute ablation); sparse shapes at 320 px: 320 0.681 vs 416 0.677, with 1.75×
+  the epochs.
+- anchors: k-means + genetic fit to the training boxes at the chosen input size (BCCD:
+  mean best IoU 0.865 vs 0.692 for darknet's).
+- warmup: at least MIN_WARMUP_UPDATES optimizer updates, in whole epochs (what both
+  tuned recipes used: 1 epoch of 50 updates on the demo, 2 of 13 on BCCD).
+
+All together, auto vs the static demo recipe (v5, Mosaic 0.5, 416 px for a user's
+data): BCCD 0.873 vs 0.772 held-back mAP@0.5; crowded synthetic 0.570 vs 0.504; sparse
+synthetic at 320 px 0.681 vs 0.677.
+
+Not chosen from the data (kept from the config, said in the log): the model
+(yolov3-tiny ×0.5 beat ×1.0 and a 3-scale yolov3 ×0.25 at equal time on BCCD), the
+optimizer and LR, the EMA, the batch size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from yolo3.data.sample import Sample
+from yolo3.train.config import TrainConfig
+
+if TYPE_CHECKING:
+    from yolo3.assign.anchors import AnchorFit
+    from yolo3.train.setup import TrainData
+
+CROWDED_BOXES_PER_IMAGE = 8.0
+"""Mean boxes per training image from which a dataset counts as crowded (BCCD: 13.7,
+the crowded synthetic set: 11.7; the synthetic shapes: 3.2-3.5)."""
+MAX_AUTO_IMGSZ = 416
+MIN_AUTO_IMGSZ = 128
+MIN_WARMUP_UPDATES = 20
+SMALL_BOX_PX = 8.0
+"""A box whose side at the input size is under this many pixels is half a cell of the
+finest yolov3-tiny stride (16): the log warns when a tenth of the boxes are."""
+
+AUTO_SETTINGS = ("assign", "mosaic", "imgsz", "anchors", "warmup")
+"""What `auto_config` may choose; pass names of these in `keep` to leave them alone."""
+STATIC_DEMO = ("assign", "mosaic", "imgsz", "warmup")
+"""What `yolo3 demo --no-auto` keeps from the static demo recipe (it still fits anchors)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataProfile:
+    """What the rules look at, measured on the training split.
+
+    images: training images; boxes: their boxes; boxes_per_image: boxes / images.
+    long_side: median of max(h, w) over the images (pixels).
+    box_side_p10: 10th percentile of sqrt(w·h) of the boxes as a fraction of their
+        image's long side (0 when there are no boxes).
+    """
+
+    images: int
+    boxes: int
+    boxes_per_image: float
+    long_side: int
+    box_side_p10: float
+
+    @property
+    def crowded(self) -> bool:
+        return self.boxes_per_image >= CROWDED_BOXES_PER_IMAGE
+
+    def line(self) -> str:
+        return (f"{self.images} training images, {self.boxes} boxes ({self.boxes_per_image:.1f} per "
+                f"image), median long side {self.long_side} px, 10% of boxes under {100 * self.box_side_p10:.1f}% "
+                "of the long side")
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """One setting chosen (or kept) and why, as the training log prints it."""
+
+    setting: str
+    value: Any
+    reason: str
+
+    def line(self) -> str:
+        if self.value == "":
+            return f"auto: {self.setting}: {self.reason}"
+        return f"auto: {self.setting} = {self.value} ({self.reason})"
+
+
+def profile_data(train: Sequence[Sample]) -> DataProfile:
+    """Measures `train` for the rules; image sizes come from the annotation or the
+    image header (no decoding)."""
+    from yolo3.data.image_io import image_size
+
+    sides, rel = [], []
+    for s in train:
+        h, w = s.image_size if s.image_size is not None else image_size(s.image_path)
+        long_side = max(h, w)
+        sides.append(long_side)
+        if len(s.boxes):
+            wh = np.clip(s.boxes[:, 2:] - s.boxes[:, :2], 0, None)
+            rel.append(np.sqrt(wh[:, 0] * wh[:, 1]) / long_side)
+    boxes = int(sum(len(s.boxes) for s in train))
+    rel_all = np.concatenate(rel) if rel else np.zeros(0)
+    return DataProfile(
+        images=len(train),
+        boxes=boxes,
+        boxes_per_image=boxes / max(len(train), 1),
+        long_side=int(np.median(sides)) if sides else 0,
+        box_side_p10=float(np.percentile(rel_all, 10)) if rel_all.size else 0.0,
+    )
+
+
+def auto_imgsz(profile: DataProfile) -> int:
+    """The median long side rounded up to a multiple of 32, within [128, 416]."""
+    return int(min(MAX_AUTO_IMGSZ, max(MIN_AUTO_IMGSZ, math.ceil(profile.long_side / 32) * 32)))
+
+
+def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str] = (),
+                seed: int | None = None) -> tuple[TrainConfig, list[Choice]]:
+    """Applies the rules of this module to `cfg` for the training split `train`.
+
+    keep: names from AUTO_SETTINGS the user gave (left as in `cfg`, said so).
+    Returns the new config (its `imgsz` and `model.imgsz` agree, anchors are for that
+    size) and the choices, profile first, in the order applied.
+    """
+    unknown = set(keep) - set(AUTO_SETTINGS)
+    if unknown:
+        raise ValueError(f"keep: unknown settings {sorted(unknown)}; auto chooses {AUTO_SETTINGS}")
+    seed = cfg.seed if seed is None else seed
+    profile = profile_data(train)
+    choices = [Choice("data", "", profile.line())]
+    model, loss, augment, schedule = cfg.model, cfg.loss, cfg.augment, cfg.schedule
+    crowd = (f"{profile.boxes_per_image:.1f} boxes per image {'>=' if profile.crowded else '<'} "
+             f"{CROWDED_BOXES_PER_IMAGE:g}")
+
+    if "assign" in keep or model.xy_mode == "ltrb":
+        why = "given, not chosen from the data" if "assign" in keep else "the anchor-free head trains with its ATSS"
+        choices.append(Choice("assignment", loss.assign_mode, f"kept: {why}"))
+    else:
+        mode = "atss" if profile.crowded else "v5"
+        why = ("crowded: ATSS picks positives by each box's own IoU statistics" if profile.crowded
+               else "sparse: v5's 3-9 positives per box learn fastest")
+        loss = dataclasses.replace(loss, assign_mode=mode, atss_topk=9)
+        model = dataclasses.replace(model, xy_mode="v5")
+        choices.append(Choice("assignment", f"{mode} (v5 decode)", f"{crowd}; {why}"))
+
+    if augment is None:
+        choices.append(Choice("mosaic", "off", "kept: augmentation is off"))
+    elif "mosaic" in keep:
+        choices.append(Choice("mosaic", augment.mosaic, "kept: given, not chosen from the data"))
+    else:
+        p = 0.0 if profile.crowded else 0.5
+        augment = dataclasses.replace(augment, mosaic=p)
+        why = ("crowded images need no more objects; Mosaic's quarter tiles shrink them" if profile.crowded
+               else "sparse images: Mosaic adds objects and scale variety")
+        choices.append(Choice("mosaic", p, f"{crowd}; {why}"))
+
+    imgsz = cfg.imgsz
+    if "imgsz" in keep:
+        choices.append(Choice("imgsz", imgsz, "kept: given, not chosen from the data"))
+    else:
+        imgsz = auto_imgsz(profile)
+        choices.append(Choice("imgsz", imgsz, f"median long side {profile.long_side} px, rounded up to 32, within "
+                              f"[{MIN_AUTO_IMGSZ}, {MAX_AUTO_IMGSZ}]: no upscaling; larger inputs cost epochs"))
+    if profile.box_side_p10 * imgsz < SMALL_BOX_PX:
+        choices.append(Choice("warning", "small objects",
+                              f"10% of boxes are under {profile.box_side_p10 * imgsz:.1f} px at imgsz {imgsz} "
+                              f"(< {SMALL_BOX_PX:g}): a larger --imgsz or a model with stride 8 may find them"))
+
+    auto_anchor = cfg.auto_anchor
+    if "anchors" in keep or model.xy_mode == "ltrb":
+        why = "given, not chosen from the data" if "anchors" in keep else "anchor-free head"
+        choices.append(Choice("anchors", "as configured", f"kept: {why}"))
+    else:
+        fit = _fit_anchors(train, imgsz, model.arch, seed)
+        if fit is None:
+            choices.append(Choice("anchors", "as configured", "too few boxes to fit them (auto-anchor checks them)"))
+        else:
+            model = dataclasses.replace(model, anchors=fit.per_scale, imgsz=imgsz)
+            auto_anchor = False  # fitted just now
+            choices.append(Choice("anchors", "fitted", f"k-means + genetic at imgsz {imgsz}: {fit.final}"))
+
+    accumulate = max(1, round(cfg.nominal_batch_size / cfg.batch_size))
+    updates = max(1, math.ceil(math.ceil(len(train) / cfg.batch_size) / accumulate))
+    if "warmup" in keep:
+        choices.append(Choice("warmup", f"{schedule.warmup_epochs:g} epochs", "kept: given, not chosen from the data"))
+    else:
+        epochs = float(max(1, math.ceil(MIN_WARMUP_UPDATES / updates)))
+        schedule = dataclasses.replace(schedule, warmup_epochs=epochs)
+        choices.append(Choice("warmup", f"{epochs:g} epochs",
+                              f"{updates} updates per epoch: at least {MIN_WARMUP_UPDATES} updates"))
+
+    width = f"{model.arch} ×{model.width:g}"
+    choices.append(Choice("model", width, "from the config; not chosen from the data"))
+    cfg = dataclasses.replace(cfg, model=model, loss=loss, augment=augment, schedule=schedule, imgsz=imgsz,
+                              auto_anchor=auto_anchor)
+    return cfg, choices
+
+
+def _fit_anchors(train: Sequence[Sample], imgsz: int, arch: str, seed: int) -> AnchorFit | None:
+    """Anchors fitted at `imgsz`, as many as `arch` takes (an AnchorFit), or None when
+    the training split has fewer boxes than anchors."""
+    from yolo3.assign.anchors import MIN_BOX_SIZE, fit_anchors, letterboxed_wh
+    from yolo3.models.registry import model_spec
+
+    default = model_spec(arch).default_anchors
+    scales, n = len(default), sum(len(scale) for scale in default)
+    wh = letterboxed_wh(train, imgsz)
+    if int((wh >= MIN_BOX_SIZE).all(1).sum()) < n:
+        return None
+    return fit_anchors(wh, n, imgsz, scales, restarts=3, generations=300, seed=seed)
+
+
+def prepare_auto(cfg: TrainConfig, keep: Collection[str] = ()) -> tuple[TrainConfig, TrainData]:
+    """`yolo3 train --auto`: loads and checks `cfg.data` (`prepare_data`), applies
+    `auto_config` to its training split and puts the choices in the training log's
+    data lines. Returns the config to train with and the data for `train(cfg, data=…)`."""
+    from yolo3.train.setup import prepare_data
+
+    data = prepare_data(cfg)
+    cfg, choices = auto_config(cfg, data.train, keep)
+    return cfg, dataclasses.replace(data, check_summary=data.check_summary + [c.line() for c in choices])
