@@ -3,7 +3,8 @@
 # (paper + v5, then atss + atss-af; PAIRS=all runs the four at once), each then measured on the val split.
 # Logs: benchmarks/bccd/logs/assign-<name>.log.
 # Usage (repo root): PY=.venv/bin/python bash benchmarks/bccd/run_atss.sh
-#   PAIR_LIST="atss atss-mosaic" runs other pairs (';' between pairs): issue 18's Mosaic re-run after its fix.
+#   PAIR_LIST="atss atss-mosaic" TAG=mosaic- runs other pairs (';' between pairs; logs prefixed with TAG):
+#   issue 18's Mosaic re-run after its fix.
 set -u
 PY=${PY:-.venv/bin/python}
 DATA=${DATA:-../shared/datasets/bccd}
@@ -14,9 +15,9 @@ one() {
   local run=runs/bccd-assign/bccd-assign-$name
   rm -rf "$run"
   OMP_NUM_THREADS=1 $PY -m yolo3 train --config benchmarks/bccd/configs/bccd-assign-$name.yaml --data "$DATA" \
-    > "$LOGS/assign-$name.log" 2>&1
+    > "$LOGS/${TAG:-}assign-$name.log" 2>&1
   OMP_NUM_THREADS=1 $PY -m yolo3 val --weights "$run/weights/last.safetensors" --data "$DATA" --split val \
-    --out "$run/val" --no-plots >> "$LOGS/assign-$name.log" 2>&1
+    --out "$run/val" --no-plots >> "$LOGS/${TAG:-}assign-$name.log" 2>&1
 }
 echo "$(date -u +%T) start; $(uptime)"
 if [ "${PAIRS:-pairs}" = all ]; then
