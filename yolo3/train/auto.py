@@ -13,8 +13,8 @@ from the data"; 5-minute demos unless said otherwise):
   0.497 vs v5 0.291 with Mosaic, 0.570 vs 0.390 without; the sparse synthetic shapes
   (3.5/image): v5 0.733 vs ATSS 0.669.
 - Mosaic: off when crowded, else on half of the batches. Crowded synthetic: off +0.07
-  with ATSS, +0.10 with v5; BCCD: off +0.33 val mAP@0.5 (7-minute ablation); sparse
-  synthetic: off 0.31 vs 0.52.
+  with ATSS, +0.10 with v5; BCCD: off +0.03 val mAP@0.5 with ATSS (7-minute ablation,
+  after Mosaic's padding fix); sparse synthetic: off 0.31 vs 0.52.
 - input size: the images' median long side rounded up to 32, within [128, 416]. BCCD
   (640 px): 416 0.871 vs 320 0.851 held-back mAP@0.5, and 512 lost 0.07 val mAP@0.5 to
   416 (7-minute ablation); sparse shapes at 320 px: 320 0.681 vs 416 0.677, with 1.75×
