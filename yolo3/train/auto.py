@@ -18,7 +18,9 @@ from the data"; 5-minute demos unless said otherwise):
 - input size: the images' median long side rounded up to 32, within [128, 416]. BCCD
   (640 px): 416 0.871 vs 320 0.851 held-back mAP@0.5, and 512 lost 0.07 val mAP@0.5 to
   416 (7-minute ablation); sparse shapes at 320 px: 320 0.681 vs 416 0.677, with 1.75×
-  the epochs.
+  the epochs. Known limit: on 256-px synthetic sets whose boxes are often under 16 px,
+  upscaling won (384 px +0.14, 416 px +0.06 mAP@0.5): a rule from the box sizes is the
+  next change (RESULTS.md, "Follow-up: upscaling small images").
 - anchors: k-means + genetic fit to the training boxes at the chosen input size (BCCD:
   mean best IoU 0.865 vs 0.692 for darknet's).
 - warmup: at least MIN_WARMUP_UPDATES optimizer updates, in whole epochs (what both
