@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from yolo3.data.image_io import read_image
+from yolo3.data.image_io import image_size
 from yolo3.data.sample import Sample
 
 MIN_BOX_SIZE = 2.0  # letterboxed pixels: narrower boxes say nothing about shape
@@ -204,13 +204,13 @@ def fit_anchors(
 def letterboxed_wh(samples: Sequence[Sample], imgsz: int) -> np.ndarray:
     """Box (w, h) of every sample after letterbox scaling to `imgsz`: (N, 2) input pixels.
 
-    Uses the annotation's image size; reads the image only where the format has none.
+    Uses the annotation's image size; where the format has none, the image header's (no decoding).
     """
     parts = []
     for s in samples:
         if len(s.boxes) == 0:
             continue
-        h, w = s.image_size if s.image_size is not None else read_image(s.image_path).shape[:2]
+        h, w = s.image_size if s.image_size is not None else image_size(s.image_path)
         r = imgsz / max(h, w)
         parts.append(np.stack([s.boxes[:, 2] - s.boxes[:, 0], s.boxes[:, 3] - s.boxes[:, 1]], 1) * r)
     return np.concatenate(parts) if parts else np.zeros((0, 2))
