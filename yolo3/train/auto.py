@@ -201,8 +201,7 @@ def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str]
             auto_anchor = False  # fitted just now
             choices.append(Choice("anchors", "fitted", f"k-means + genetic at imgsz {imgsz}: {fit.final}"))
 
-    accumulate = max(1, round(cfg.nominal_batch_size / cfg.batch_size))
-    updates = max(1, math.ceil(math.ceil(len(train) / cfg.batch_size) / accumulate))
+    updates = max(1, math.ceil(math.ceil(len(train) / cfg.batch_size) / cfg.accumulate()))
     if "warmup" in keep:
         choices.append(Choice("warmup", f"{schedule.warmup_epochs:g} epochs", "kept: given, not chosen from the data"))
     else:

@@ -210,6 +210,11 @@ class TrainConfig:
     sync_bn: bool = False
     split_ratio: float = 0.0
 
+    def accumulate(self, world_size: int = 1) -> int:
+        """Steps whose gradients make one optimizer update: nominal batch ÷ images per
+        step over all `world_size` processes, rounded, at least 1."""
+        return max(1, round(self.nominal_batch_size / (self.batch_size * world_size)))
+
     def __post_init__(self) -> None:
         if imgsz_problem(self.imgsz):
             raise ConfigError(f"imgsz: {imgsz_problem(self.imgsz)}")

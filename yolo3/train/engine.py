@@ -169,7 +169,7 @@ class _Trainer:
 
         self.loss_fn = YOLOLoss(model, cfg.loss)
         world_batch = cfg.batch_size * info.world_size
-        self.accumulate = max(1, round(cfg.nominal_batch_size / world_batch))
+        self.accumulate = cfg.accumulate(info.world_size)
         weight_decay = cfg.optim.weight_decay * world_batch * self.accumulate / cfg.nominal_batch_size
         self.optimizer = build_optimizer(model, cfg.optim, weight_decay)
         if self.frozen and cfg.optim.freeze_epochs:
