@@ -12,6 +12,8 @@ import pytest
 from yolo3.data.sample import Sample
 from yolo3.train.auto import (
     CROWDED_BOXES_PER_IMAGE,
+    MAX_WARMUP_SHARE,
+    MIN_BOX_INPUT_PX,
     MIN_WARMUP_UPDATES,
     auto_config,
     auto_imgsz,
@@ -49,8 +51,34 @@ def test_profile_counts_and_percentiles_by_hand() -> None:
 
 @pytest.mark.parametrize("long_side, expected", [(100, 128), (256, 256), (300, 320), (416, 416), (640, 416)])
 def test_imgsz_is_the_native_side_rounded_up_within_bounds(long_side: int, expected: int) -> None:
-    p = profile_data([Sample(Path("/a.jpg"), [[0, 0, 9, 9]], [0], image_size=(long_side // 2, long_side))])
+    big = long_side // 4  # a box a quarter of the image: over 16 px at every size here
+    p = profile_data([Sample(Path("/a.jpg"), [[0, 0, big, big]], [0], image_size=(long_side // 2, long_side))])
     assert auto_imgsz(p) == expected
+
+
+@pytest.mark.parametrize("long_side, box, expected", [
+    (256, 11, 384),  # 11/256 of the side: 16 px needs 372.4 px → 384 (the synthetic sets' 10th percentile)
+    (256, 16, 256),  # 16 px already at the native size
+    (256, 15, 288),  # 16·256/15 = 273.1 → 288
+    (320, 11, 416),  # 465.5 px wanted: at most 416
+    (640, 81, 416),  # BCCD: 81-px boxes need only 126.4 px; 640 → at most 416
+    (64, 8, 128),  # 128 exactly: 16·64/8
+])
+def test_imgsz_upscales_until_the_small_boxes_reach_16_px(long_side: int, box: int, expected: int) -> None:
+    assert MIN_BOX_INPUT_PX == 16
+    # twenty boxes of side `box`: the 10th percentile is exactly `box`
+    boxes = [[0, 0, box, box]] * 20
+    p = profile_data([Sample(Path("/a.jpg"), boxes, [0] * 20, image_size=(long_side, long_side))])
+    assert p.box_side_p10 == pytest.approx(box / long_side)
+    assert auto_imgsz(p) == expected
+
+
+def test_imgsz_choice_says_why_it_upscaled() -> None:
+    small = split(12, 3, size=(256, 256), side=12.0)  # ~6-18 px boxes on 256-px images
+    cfg, choices = auto_config(TrainConfig(), small)
+    (imgsz,) = [c for c in choices if c.setting == "imgsz"]
+    assert cfg.imgsz == imgsz.value > 256 and "upscaled" in imgsz.reason
+    assert auto_config(TrainConfig(), split(12, 3, size=(256, 256), side=60.0))[0].imgsz == 256
 
 
 def test_crowded_data_gets_atss_and_no_mosaic() -> None:
@@ -90,8 +118,19 @@ def test_too_few_boxes_keep_the_configured_anchors() -> None:
                                                         (64, 8, 64, float(MIN_WARMUP_UPDATES))])
 def test_warmup_covers_at_least_the_minimum_updates(images: int, batch: int, nbs: int, warmup: float) -> None:
     # updates per epoch: ceil(ceil(images / batch) / round(nbs / batch)): 50, 13, 19, 1
-    cfg, _ = auto_config(TrainConfig(batch_size=batch, nominal_batch_size=nbs), split(images, 1, side=30.0))
+    base = TrainConfig(batch_size=batch, nominal_batch_size=nbs, epochs=300)  # long: the 10% cap is 30 epochs
+    cfg, _ = auto_config(base, split(images, 1, side=30.0))
     assert cfg.schedule.warmup_epochs == warmup
+
+
+def test_warmup_is_at_most_a_tenth_of_the_run() -> None:
+    # 64 images, batch 8, nominal batch 64: 1 update per epoch would ask for 20 warmup epochs
+    tiny = TrainConfig(batch_size=8, nominal_batch_size=64, epochs=30)
+    cfg, choices = auto_config(tiny, split(64, 1, side=30.0))
+    assert MAX_WARMUP_SHARE == 0.1 and cfg.schedule.warmup_epochs == pytest.approx(3.0)
+    assert any(c.setting == "warmup" and "at most 10% of the 30 epochs" in c.reason for c in choices)
+    two = auto_config(TrainConfig(batch_size=8, nominal_batch_size=8, epochs=2), split(400, 1, side=30.0))[0]
+    assert two.schedule.warmup_epochs == pytest.approx(0.2)  # 50 updates per epoch: 10 warmup updates
 
 
 def test_kept_settings_are_left_alone() -> None:

@@ -15,16 +15,18 @@ from the data"; 5-minute demos unless said otherwise):
 - Mosaic: off when crowded, else on half of the batches. Crowded synthetic: off +0.07
   with ATSS, +0.10 with v5; BCCD: off +0.03 val mAP@0.5 with ATSS (7-minute ablation,
   after Mosaic's padding fix); sparse synthetic: off 0.31 vs 0.52.
-- input size: the images' median long side rounded up to 32, within [128, 416]. BCCD
-  (640 px): 416 0.871 vs 320 0.851 held-back mAP@0.5, and 512 lost 0.07 val mAP@0.5 to
-  416 (7-minute ablation); sparse shapes at 320 px: 320 0.681 vs 416 0.677, with 1.75×
-  the epochs. Known limit: on 256-px synthetic sets whose boxes are often under 16 px,
-  upscaling won (384 px +0.14, 416 px +0.06 mAP@0.5): a rule from the box sizes is the
-  next change (RESULTS.md, "Follow-up: upscaling small images").
+- input size: the images' median long side rounded up to 32, raised (upscaling) until
+  the 10th-percentile box side reaches MIN_BOX_INPUT_PX, within [128, 416]. BCCD (640
+  px): 416 0.871 vs 320 0.851 held-back mAP@0.5, and 512 lost 0.07 val mAP@0.5 to 416
+  (7-minute ablation); 256-px synthetic sets whose boxes are often under 16 px (10% under
+  11 px): upscaled to 384 px +0.14 (crowded), to 416 px +0.06 (the demo's set) over
+  256 px, with half the epochs (RESULTS.md, "Follow-up: upscaling small images");
+  sparse shapes at 320 px: 320 0.681 vs 416 0.677 (a tie; the rule takes 416).
 - anchors: k-means + genetic fit to the training boxes at the chosen input size (BCCD:
   mean best IoU 0.865 vs 0.692 for darknet's).
 - warmup: at least MIN_WARMUP_UPDATES optimizer updates, in whole epochs (what both
-  tuned recipes used: 1 epoch of 50 updates on the demo, 2 of 13 on BCCD).
+  tuned recipes used: 1 epoch of 50 updates on the demo, 2 of 13 on BCCD), but at most
+  MAX_WARMUP_SHARE of the configured epochs.
 
 All together, auto vs the static demo recipe (v5, Mosaic 0.5, 416 px for a user's
 data): BCCD 0.873 vs 0.772 held-back mAP@0.5; crowded synthetic 0.570 vs 0.504; sparse
@@ -57,6 +59,12 @@ the crowded synthetic set: 11.7; the synthetic shapes: 3.2-3.5)."""
 MAX_AUTO_IMGSZ = 416
 MIN_AUTO_IMGSZ = 128
 MIN_WARMUP_UPDATES = 20
+MAX_WARMUP_SHARE = 0.1
+"""Warmup never takes more than this share of the run's epochs (a 2-epoch run on a tiny
+set would otherwise warm up for 20)."""
+MIN_BOX_INPUT_PX = 16.0
+"""The input size is raised until the 10th-percentile box side is this many pixels: one
+cell of yolov3-tiny's finest stride (the measurements behind it trained yolov3-tiny)."""
 SMALL_BOX_PX = 8.0
 """A box whose side at the input size is under this many pixels is half a cell of the
 finest yolov3-tiny stride (16): the log warns when a tenth of the boxes are."""
@@ -131,9 +139,17 @@ def profile_data(train: Sequence[Sample]) -> DataProfile:
     )
 
 
+def _round_up_32(pixels: float) -> int:
+    return int(math.ceil(pixels / 32) * 32)
+
+
 def auto_imgsz(profile: DataProfile) -> int:
-    """The median long side rounded up to a multiple of 32, within [128, 416]."""
-    return int(min(MAX_AUTO_IMGSZ, max(MIN_AUTO_IMGSZ, math.ceil(profile.long_side / 32) * 32)))
+    """The median long side rounded up to a multiple of 32, or more where needed for the
+    10th-percentile box side to reach MIN_BOX_INPUT_PX pixels; within [128, 416]."""
+    size = _round_up_32(profile.long_side)
+    if profile.box_side_p10 > 0:
+        size = max(size, _round_up_32(MIN_BOX_INPUT_PX / profile.box_side_p10))
+    return min(MAX_AUTO_IMGSZ, max(MIN_AUTO_IMGSZ, size))
 
 
 def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str] = (),
@@ -181,8 +197,13 @@ def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str]
         choices.append(Choice("imgsz", imgsz, "kept: given, not chosen from the data"))
     else:
         imgsz = auto_imgsz(profile)
-        choices.append(Choice("imgsz", imgsz, f"median long side {profile.long_side} px, rounded up to 32, within "
-                              f"[{MIN_AUTO_IMGSZ}, {MAX_AUTO_IMGSZ}]: no upscaling; larger inputs cost epochs"))
+        native = _round_up_32(profile.long_side)
+        why = f"median long side {profile.long_side} px, rounded up to 32"
+        if imgsz > native:
+            why += (f"; upscaled: 10% of boxes are under {profile.box_side_p10 * native:.1f} px at {native}, "
+                    f"{profile.box_side_p10 * imgsz:.1f} px at {imgsz} (>= {MIN_BOX_INPUT_PX:g} px wanted)")
+        choices.append(Choice("imgsz", imgsz, f"{why}; within [{MIN_AUTO_IMGSZ}, {MAX_AUTO_IMGSZ}]: larger inputs "
+                              "cost epochs"))
     if profile.box_side_p10 * imgsz < SMALL_BOX_PX:
         choices.append(Choice("warning", "small objects",
                               f"10% of boxes are under {profile.box_side_p10 * imgsz:.1f} px at imgsz {imgsz} "
@@ -206,9 +227,12 @@ def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str]
         choices.append(Choice("warmup", f"{schedule.warmup_epochs:g} epochs", "kept: given, not chosen from the data"))
     else:
         epochs = float(max(1, math.ceil(MIN_WARMUP_UPDATES / updates)))
+        why = f"{updates} updates per epoch: at least {MIN_WARMUP_UPDATES} updates"
+        if epochs > MAX_WARMUP_SHARE * cfg.epochs:
+            epochs = MAX_WARMUP_SHARE * cfg.epochs
+            why += f", but at most {MAX_WARMUP_SHARE:.0%} of the {cfg.epochs} epochs"
         schedule = dataclasses.replace(schedule, warmup_epochs=epochs)
-        choices.append(Choice("warmup", f"{epochs:g} epochs",
-                              f"{updates} updates per epoch: at least {MIN_WARMUP_UPDATES} updates"))
+        choices.append(Choice("warmup", f"{epochs:g} epochs", why))
 
     width = f"{model.arch} ×{model.width:g}"
     choices.append(Choice("model", width, "from the config; not chosen from the data"))
