@@ -83,9 +83,13 @@ def demo_config(data: str, out: Path, imgsz: int, minutes: float, assign_mode: s
     """The demo's training recipe before the data is seen: yolov3-tiny ×0.5 width, Adam,
     cosine schedule fitted to `minutes` of wall time, light augmentation (half of the
     batches Mosaic), v5 assignment (3–9 positives per box: faster learning than paper's
-    one; 0.63 vs 0.52 held-back mAP@0.5 in 5 minutes) with CIoU, a short EMA (a run is a
-    few hundred steps), batch 8, no validation during training (NMS at conf 0.001 on an
-    untrained model costs more than the epochs), RAM cache. `run_demo` then lets
+    one; 0.63 vs 0.52 held-back mAP@0.5 in 5 minutes) with CIoU (paper's box loss: 0.743
+    vs 0.805), Adam 0.003 (0.006: 0.769 vs 0.784), a short EMA (a run is ~1,000 updates:
+    decay 0.995, a half-life of 138 updates, 0.829 and 0.806 vs 0.793 for 0.998), batch 8
+    (16: 0.728 vs 0.793), no validation during training (NMS at conf 0.001 on an
+    untrained model costs more than the epochs), RAM cache. The 2026-11-29 numbers are
+    5-minute pairs on the demo's own data at 384 px (benchmarks/RESULTS.md, "The
+    demo's recipe at 384 px"). `run_demo` then lets
     `yolo3.train.auto` choose the assignment, Mosaic, input size, anchors and warmup
     from the training split."""
     return TrainConfig(
@@ -98,7 +102,7 @@ def demo_config(data: str, out: Path, imgsz: int, minutes: float, assign_mode: s
         augment=AugmentConfig(mosaic=0.5, translate=0.1, scale=0.3, flip_lr=0.5),
         optim=OptimConfig(name="adam", lr0=0.003, weight_decay=5e-4),
         schedule=ScheduleConfig(kind="cosine", warmup_epochs=1.0, final_lr_ratio=0.05),
-        averaging=AveragingConfig(ema=True, ema_decay=0.998, ema_tau=100.0),
+        averaging=AveragingConfig(ema=True, ema_decay=0.995, ema_tau=100.0),
         epochs=200,
         batch_size=8,
         nominal_batch_size=8,
@@ -166,8 +170,8 @@ def run_demo(
         out: folder for everything (data when synthetic, train/, eval/, detections/,
             metrics.json).
         minutes: wall-clock budget of training (the schedule is fitted to it).
-        imgsz: network input size; default: chosen from the images (yolo3.train.auto:
-            their median long side, at most 416; 256 for the synthetic data).
+        imgsz: network input size; default: chosen from the images and boxes
+            (yolo3.train.auto.auto_imgsz; 384 for the synthetic data).
         split_ratio: share of train held back when the dataset has no val or test split
             (see choose_held_back); 0 = refuse such a dataset.
         static: settings of yolo3.train.auto.STATIC_DEMO (assign, mosaic, imgsz, warmup)

@@ -30,6 +30,22 @@ demo() {  # demo NAME DATA [demo options...]: one 1-thread demo, its log and met
   grep -a "^auto: " "$OUT/$name/train/train.log" > "$LOGS/$name-choices.txt"
 }
 
+vdemo() {  # vdemo NAME DATA [--set FIELD=VALUE ...]: demo() with fields of the demo recipe changed (demo_variant.py)
+  local name=$1 data=$2; shift 2
+  rm -rf "${OUT:?}/$name"
+  OMP_NUM_THREADS=1 /usr/bin/time -v -o "$LOGS/$name.time" $PY benchmarks/auto/demo_variant.py --data "$data" \
+    --out "$OUT/$name" --minutes "$MINUTES" "$@" > "$LOGS/$name.log" 2>&1
+  cp "$OUT/$name/metrics.json" "$LOGS/$name-metrics.json"
+  grep -a "^auto: " "$OUT/$name/train/train.log" > "$LOGS/$name-choices.txt"
+}
+
+vpair() {  # vpair NAME DATA VARIANT_A "SETS A" VARIANT_B "SETS B": two vdemos side by side
+  local name=$1 data=$2
+  echo "$(date -u +%FT%TZ) $name: $(uptime)" >> "$LOGS/provenance.txt"
+  # shellcheck disable=SC2086
+  vdemo "$name-$3" "$data" $4 & vdemo "$name-$5" "$data" $6 & wait
+}
+
 pair() {  # pair NAME DATA VARIANT_A "OPTIONS A" VARIANT_B "OPTIONS B": two demos side by side
   local name=$1 data=$2
   echo "$(date -u +%FT%TZ) $name: $(uptime)" >> "$LOGS/provenance.txt"
@@ -53,6 +69,15 @@ run() {
     sparse256-size) pair sparse256 "$DATA/sparse256/data.yaml" imgsz256 "--imgsz 256" imgsz416 "--imgsz 416" ;;
     # the box-size rule's pick for the demo set (384: 10% of boxes reach 16 px) vs the measured winner 416
     sparse256-384) pair sparse256 "$DATA/sparse256/data.yaml" imgsz384 "--imgsz 384" imgsz416b "--imgsz 416" ;;
+    # the demo recipe's own fields, at auto's settings (384 px on the demo set)
+    sparse256-boxloss) vpair sparse256 "$DATA/sparse256/data.yaml" ciou "" paperbox "--set loss.box_loss=paper" ;;
+    sparse256-lr) vpair sparse256 "$DATA/sparse256/data.yaml" lr003 "" lr006 "--set optim.lr0=0.006" ;;
+    sparse256-ema) vpair sparse256 "$DATA/sparse256/data.yaml" ema998 "" ema995 "--set averaging.ema_decay=0.995" ;;
+    sparse256-ema2) vpair sparse256 "$DATA/sparse256/data.yaml" ema995b "--set averaging.ema_decay=0.995" ema99 \
+      "--set averaging.ema_decay=0.99" ;;
+    bccd-ema) vpair bccd "$BCCD" ema998 "" ema995 "--set averaging.ema_decay=0.995" ;;
+    sparse256-batch) vpair sparse256 "$DATA/sparse256/data.yaml" batch8 "" batch16 \
+      "--set batch_size=16 --set nominal_batch_size=16" ;;
     *) echo "unknown pair $1" >&2; exit 2 ;;
   esac
 }

@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/demo", help="folder for everything the demo writes")
     p.add_argument("--minutes", type=positive_float, default=5.0, help="wall-clock budget of training")
     p.add_argument("--imgsz", type=imgsz, default=None,
-                   help="input size (default: the images' median long side rounded up to 32, at most 416)")
+                   help="input size (default: the images' median long side rounded up to 32, larger when a tenth "
+                        "of the boxes would be under 16 px, within [128, 416])")
     p.add_argument("--no-auto", nargs="?", const="all", default="", type=static_settings, metavar="SETTINGS",
                    help="take these settings (comma-separated: assign, mosaic, imgsz, warmup; none given = all) from "
                         "the static demo recipe (v5, Mosaic 0.5, 256 px synthetic / 416 otherwise, 1 warmup epoch) "
