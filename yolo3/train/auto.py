@@ -229,7 +229,7 @@ def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str]
         epochs = float(max(1, math.ceil(MIN_WARMUP_UPDATES / updates)))
         why = f"{updates} updates per epoch: at least {MIN_WARMUP_UPDATES} updates"
         if epochs > MAX_WARMUP_SHARE * cfg.epochs:
-            epochs = MAX_WARMUP_SHARE * cfg.epochs
+            epochs = round(MAX_WARMUP_SHARE * cfg.epochs, 2)
             why += f", but at most {MAX_WARMUP_SHARE:.0%} of the {cfg.epochs} epochs"
         schedule = dataclasses.replace(schedule, warmup_epochs=epochs)
         choices.append(Choice("warmup", f"{epochs:g} epochs", why))
