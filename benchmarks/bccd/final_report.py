@@ -15,7 +15,8 @@ import re
 from pathlib import Path
 
 COMMAND = "bash benchmarks/bccd/run_final.sh"
-TRAIN = "yolo3 train --config yolo3/configs/bccd.yaml --data ../shared/datasets/bccd --name {name} --seed {seed} --no-progress"
+RECIPE = "yolo3/configs/bccd.yaml"
+TRAIN = "yolo3 train --config {config} --data ../shared/datasets/bccd --name {name} --seed {seed} --no-progress"
 TEST = "yolo3 val --weights runs/{name}/weights/best.safetensors --data ../shared/datasets/bccd --split test"
 
 
@@ -44,6 +45,7 @@ def main() -> None:
     ap.add_argument("--run", type=Path, default=Path("runs/bccd"))
     ap.add_argument("--logs", type=Path, default=Path("benchmarks/bccd/logs"))
     ap.add_argument("--picture", type=Path, default=None)
+    ap.add_argument("--config", default=RECIPE, help="the config trained (run_final.sh's CONFIG)")
     args = ap.parse_args()
     s = json.loads((args.run / "test" / "summary.json").read_text())
     m = s["metrics"]
@@ -72,8 +74,10 @@ def main() -> None:
     print(f"- Commit: `{commit}` (HEAD when the run started); started {started}; load at start: `{load.strip()}`; "
           f"CPU (`lscpu`): {cpu.group(1).strip() if cpu else 'not recorded'}, 2 cores")
     seed = re.search(r"^seed: (\S+)", (args.run / "config.yaml").read_text(), re.M)
-    names = {"name": args.run.name, "seed": seed.group(1) if seed else "?"}
-    print(f"- Command: `{'SEED=' + names['seed'] + ' ' if names['seed'] not in ('0', '?') else ''}{COMMAND}`, i.e. "
+    names = {"name": args.run.name, "seed": seed.group(1) if seed else "?", "config": args.config}
+    env = "" if args.config == RECIPE else f"CONFIG={args.config} "
+    env += f"SEED={names['seed']} " if names["seed"] not in ("0", "?") else ""
+    print(f"- Command: `{env}{COMMAND}`, i.e. "
           f"`{TRAIN.format(**names)}` then `{TEST.format(**names)}` (thresholds for the picture from the val split)")
     print(f"- Stopped by: {stop}; best val mAP@0.5:0.95 {float(best.get('mAP@0.5:0.95') or 0):.3f} "
           f"(val mAP@0.5 {float(best.get('mAP@0.5') or 0):.3f}) at epoch {int(best['epoch'])} (1-based, as metrics.csv)")
