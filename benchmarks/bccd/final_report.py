@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--logs", type=Path, default=Path("benchmarks/bccd/logs"))
     ap.add_argument("--picture", type=Path, default=None)
     ap.add_argument("--config", default=RECIPE, help="the config trained (run_final.sh's CONFIG)")
+    ap.add_argument("--tag", default="", help="run_final.sh's TAG (a recipe variant's log folder)")
     args = ap.parse_args()
     s = json.loads((args.run / "test" / "summary.json").read_text())
     m = s["metrics"]
@@ -76,6 +77,7 @@ def main() -> None:
     seed = re.search(r"^seed: (\S+)", (args.run / "config.yaml").read_text(), re.M)
     names = {"name": args.run.name, "seed": seed.group(1) if seed else "?", "config": args.config}
     env = "" if args.config == RECIPE else f"CONFIG={args.config} "
+    env += f"TAG={args.tag} " if args.tag else ""
     env += f"SEED={names['seed']} " if names["seed"] not in ("0", "?") else ""
     print(f"- Command: `{env}{COMMAND}`, i.e. "
           f"`{TRAIN.format(**names)}` then `{TEST.format(**names)}` (thresholds for the picture from the val split)")

@@ -37,6 +37,6 @@ mapfile -t IMAGES < <(head -4 "$DATA/ImageSets/Main/test.txt" | sed "s|^|$DATA/J
   --no-txt --no-json "${IMAGES[@]}" > "$LOGS/final-detect.log" 2>&1
 date -u +%FT%TZ | sed 's/^/finished: /' >> "$LOGS/final-provenance.txt"
 cp "$RUN/config.yaml" "$LOGS/final-config.yaml"
-.venv/bin/python benchmarks/bccd/final_report.py --run "$RUN" --logs "$LOGS" --config "$CONFIG" \
+.venv/bin/python benchmarks/bccd/final_report.py --run "$RUN" --logs "$LOGS" --config "$CONFIG" --tag "$TAG" \
   "${PICTURE[@]}" > "$SECTION"
 cat "$SECTION"
