@@ -3,28 +3,34 @@ defaults (issue 18 part 5): the data-chosen settings still apply; only the given
 
 Usage (repo root): python benchmarks/auto/demo_variant.py --data D --out OUT --minutes 5 \
     --set loss.box_loss=paper --set optim.lr0=0.006
-Each --set is a dotted TrainConfig field and a YAML value (the field's type is kept).
+Each --set is a dotted TrainConfig field and a YAML value, checked like a config file's.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from typing import Any
 
 import yaml
 
-import yolo3.demo as demo
+from yolo3 import demo
+from yolo3.config import from_dict, to_dict
 from yolo3.train.config import TrainConfig
 
 
-def with_field(obj: Any, dotted: str, value: Any) -> Any:
-    """`obj` (a dataclass) with the field at `dotted` (e.g. "loss.box_loss") set to `value`."""
-    head, _, rest = dotted.partition(".")
-    if head not in {f.name for f in dataclasses.fields(obj)}:
-        raise SystemExit(f"--set {dotted}: {type(obj).__name__} has no field {head!r}")
-    new = with_field(getattr(obj, head), rest, value) if rest else value
-    return dataclasses.replace(obj, **{head: new})
+def with_fields(cfg: TrainConfig, changes: list[tuple[str, Any]]) -> TrainConfig:
+    """`cfg` with each dotted field (e.g. "loss.box_loss") set to its value, rebuilt by
+    yolo3.config.from_dict, which checks the names and converts the types."""
+    data = to_dict(cfg)
+    for dotted, value in changes:
+        *path, last = dotted.split(".")
+        node = data
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or last not in node:
+            raise SystemExit(f"--set {dotted}: TrainConfig has no such field")
+        node[last] = value
+    return from_dict(TrainConfig, data, where="--set")
 
 
 def main() -> None:
@@ -38,10 +44,7 @@ def main() -> None:
     recipe = demo.demo_config
 
     def changed_recipe(*a: Any, **kw: Any) -> TrainConfig:
-        cfg = recipe(*a, **kw)
-        for key, value in changes:
-            cfg = with_field(cfg, key, value)
-        return cfg
+        return with_fields(recipe(*a, **kw), changes)
 
     demo.demo_config = changed_recipe
     result = demo.run_demo(args.data, args.out, minutes=args.minutes, progress=False)
