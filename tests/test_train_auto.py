@@ -79,6 +79,10 @@ def test_imgsz_choice_says_why_it_upscaled() -> None:
     (imgsz,) = [c for c in choices if c.setting == "imgsz"]
     assert cfg.imgsz == imgsz.value > 256 and "upscaled" in imgsz.reason
     assert auto_config(TrainConfig(), split(12, 3, size=(256, 256), side=60.0))[0].imgsz == 256
+    # 64-px images with large boxes: 128 is the size floor, not an upscale for the boxes
+    floor_cfg, floor_choices = auto_config(TrainConfig(), split(12, 3, size=(64, 64), side=30.0))
+    (floor,) = [c for c in floor_choices if c.setting == "imgsz"]
+    assert floor_cfg.imgsz == 128 and "upscaled" not in floor.reason
 
 
 def test_crowded_data_gets_atss_and_no_mosaic() -> None:

@@ -143,12 +143,16 @@ def _round_up_32(pixels: float) -> int:
     return int(math.ceil(pixels / 32) * 32)
 
 
+def _imgsz_for_boxes(profile: DataProfile) -> int:
+    """The smallest multiple of 32 at which the 10th-percentile box side reaches
+    MIN_BOX_INPUT_PX pixels (0 without boxes)."""
+    return _round_up_32(MIN_BOX_INPUT_PX / profile.box_side_p10) if profile.box_side_p10 > 0 else 0
+
+
 def auto_imgsz(profile: DataProfile) -> int:
     """The median long side rounded up to a multiple of 32, or more where needed for the
     10th-percentile box side to reach MIN_BOX_INPUT_PX pixels; within [128, 416]."""
-    size = _round_up_32(profile.long_side)
-    if profile.box_side_p10 > 0:
-        size = max(size, _round_up_32(MIN_BOX_INPUT_PX / profile.box_side_p10))
+    size = max(_round_up_32(profile.long_side), _imgsz_for_boxes(profile))
     return min(MAX_AUTO_IMGSZ, max(MIN_AUTO_IMGSZ, size))
 
 
@@ -199,7 +203,7 @@ def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str]
         imgsz = auto_imgsz(profile)
         native = _round_up_32(profile.long_side)
         why = f"median long side {profile.long_side} px, rounded up to 32"
-        if imgsz > native:
+        if imgsz > native and _imgsz_for_boxes(profile) > native:  # not just the MIN_AUTO_IMGSZ floor
             why += (f"; upscaled: 10% of boxes are under {profile.box_side_p10 * native:.1f} px at {native}, "
                     f"{profile.box_side_p10 * imgsz:.1f} px at {imgsz} (>= {MIN_BOX_INPUT_PX:g} px wanted)")
         choices.append(Choice("imgsz", imgsz, f"{why}; within [{MIN_AUTO_IMGSZ}, {MAX_AUTO_IMGSZ}]: larger inputs "
