@@ -211,6 +211,8 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=8)
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--images", type=int, default=400)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (the server and the direct Detector)")
+    parser.add_argument("--precision", default="fp32", help="fp32, bf16, fp16 (CUDA)")
     args = parser.parse_args()
     import json
     import socket
@@ -219,14 +221,16 @@ def main() -> None:
     weights = tmp / "tiny.safetensors"
     make_model(weights, args.imgsz, args.width)
     images = load_images(args.images)
-    detector = Detector.load(weights, threads=args.threads, batch_size=args.max_batch)
+    detector = Detector.load(weights, threads=args.threads, batch_size=args.max_batch, device=args.device,
+                             precision=args.precision)
     conf = detector.nms.conf_threshold
     arrays = [decode_image(b, f"image{i}") for i, b in enumerate(images)]
     with ThreadPoolExecutor(1) as pool:  # the reference answers: each image alone, and in batches of max_batch
         refs = pool.submit(lambda: [detector(a)[0] for a in arrays]).result()
         batched = pool.submit(lambda: detector(arrays)).result()  # Detector splits into batches of max_batch
     print(f"{len(images)} distinct images ({'BCCD' if BCCD.is_dir() else 'synthetic'}), "
-          f"mean {statistics.mean(len(r) for r in refs):.1f} detections each; torch threads {args.threads}")
+          f"mean {statistics.mean(len(r) for r in refs):.1f} detections each; torch threads {args.threads}; "
+          f"{detector.backend_name} {detector.precision} on {args.device}")
 
     before = direct_rates(detector, images, args.max_batch, min(args.seconds, 30))
 
@@ -236,7 +240,7 @@ def main() -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "yolo3", "serve", "--weights", str(weights), "--port", str(port),
          "--threads", str(args.threads), "--max-batch", str(args.max_batch), "--max-wait-ms", str(args.max_wait_ms),
-         "--queue-size", "256", "--timeout", "120"],
+         "--queue-size", "256", "--timeout", "120", "--device", args.device, "--precision", args.precision],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     for line in server.stdout:

@@ -48,3 +48,23 @@ def test_device_error_is_one_line(tmp_path: Path, command: str, monkeypatch: pyt
     err = capsys.readouterr().err.strip()
     assert err == f"yolo3 {command}: error: --device 'cuda:3': no CUDA device here " \
                   f"(torch {torch.__version__} sees none); use --device cpu"
+
+
+def test_fp16_is_a_cuda_precision(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """fp16 inference runs on CUDA (torch backend); on CPU every path refuses it and names bf16."""
+    from yolo3.inference.backends import TorchBackend
+    from yolo3.inference.choose import choose_backend
+    from yolo3.inference.detector import Detector
+    from yolo3.io.checkpoint import load_model
+
+    weights = saved_model(tmp_path)
+    assert choose_backend("checkpoint", "auto", "fp16", "cuda")[0] == "torch"
+    for backend in ("auto", "torch", "openvino"):
+        with pytest.raises(ValueError, match=r"fp16 runs on CUDA only \(--device cuda\); on CPU use --precision bf16"):
+            Detector.load(weights, precision="fp16", backend=backend)
+    with pytest.raises(ValueError, match="fp16 runs on CUDA only"):
+        TorchBackend(load_model(weights)[0], "fp16")  # the facade's in-memory path
+    image = tmp_path / "x.png"
+    image.write_bytes(b"")
+    assert main(["detect", str(image), "--weights", str(weights), "--precision", "fp16"]) == 2
+    assert "fp16 runs on CUDA only" in capsys.readouterr().err

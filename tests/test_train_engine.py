@@ -201,3 +201,31 @@ def test_time_budget_replans_without_raising_the_lr(data, tmp_path, monkeypatch,
 
     resumed = train(dataclasses.replace(TrainConfig(), resume=str(tmp_path / "broken")), callbacks=[slow])
     assert resumed.epochs_done > 6 and lrs[0] <= before[-1] and all(b <= a for a, b in zip(lrs, lrs[1:]))
+
+
+def test_loss_scaler_overflow_is_skipped_not_divergence(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fp16 training: when the scaled gradients overflow, GradScaler skips the step and
+    halves its scale. That is routine (the first steps of a run do it), so the loop must
+    let the scaler finish its step (else the next `unscale_` raises) and must not count it
+    as divergence (max_bad_steps=1 would stop the run at the first one). CI has no CUDA, so
+    a CPU GradScaler at 2^127 (fp32 ends below 2^128) overflows like fp16's 2^16 does."""
+    import warnings
+
+    from yolo3.train import engine
+
+    scalers: list[torch.amp.GradScaler] = []
+
+    def overflowing_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.GradScaler:
+        scalers.append(torch.amp.GradScaler("cpu", init_scale=2.0**127))
+        return scalers[-1]
+
+    monkeypatch.setattr(engine, "loss_scaler", overflowing_scaler)
+    data = synth_data(tmp_path)
+    cfg = small_config(data, tmp_path / "runs", epochs=3, nominal_batch_size=4, max_bad_steps=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # the guard's "non-finite … step skipped" warning
+        result = train(cfg)
+    (scaler,) = scalers
+    assert 1.0 <= scaler.get_scale() <= 2.0**126  # halved (twice here), never down to the guard's floor
+    assert result.epochs_done == 3 and all(torch.isfinite(torch.tensor(r["train/loss"])) for r in result.metrics)
+    assert load_checkpoint(result.last)[1]["train"]["scaler"]["scale"] == scaler.get_scale()  # resumes with it

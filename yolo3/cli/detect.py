@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="per-class thresholds: 'auto' (from the checkpoint) or comma-separated floats (default: --conf for all)")
     p.add_argument("--tta", action="store_true", help="test-time augmentation (flip + scales, merged)")
     p.add_argument("--precision", choices=PRECISIONS, default=None,
-                   help="fp32, bf16, or int8 (a model quantised by `yolo3 export --precision int8`) "
+                   help="fp32, bf16, fp16 (CUDA only), or int8 (a model quantised by `yolo3 export --precision int8`) "
                         "(default: the OpenVINO export's own, else fp32)")
     p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="engine; auto = the fastest installed for this file, precision and device")

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="engine; auto = the fastest installed for this file, precision and device")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or N (torch backend)")
     p.add_argument("--precision", choices=PRECISIONS, default=None,
-                   help="fp32, bf16 or int8 (a quantised OpenVINO export) (default: the export's own, else fp32)")
+                   help="fp32, bf16, fp16 (CUDA only) or int8 (a quantised OpenVINO export) (default: the export's own, else fp32)")
     p.add_argument("--max-batch", type=positive_int, default=8, help="images per forward pass at most")
     p.add_argument("--max-wait-ms", type=nonneg_float, default=5.0, help="how long a request may wait for others to batch with")
     p.add_argument("--queue-size", type=positive_int, default=64, help="waiting images at most; beyond, 503 + Retry-After")

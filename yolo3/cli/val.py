@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="engine; auto = the fastest installed for this file, precision and device")
     p.add_argument("--precision", choices=PRECISIONS, default=None,
-                   help="fp32, bf16 or int8 (a quantised OpenVINO export) (default: the export's own, else fp32)")
+                   help="fp32, bf16, fp16 (CUDA only) or int8 (a quantised OpenVINO export) (default: the export's own, else fp32)")
     p.add_argument("--device", default="cpu", help=DEVICE_HELP)
     p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: usable cores)")
     p.add_argument("--preprocess", choices=PREPROCESS_MODES, default="yolo3",

@@ -15,10 +15,12 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from yolo3.inference.fast import configure_threads, forward_raw, prepare_model
+from yolo3.inference.fast import BODY_DTYPES, configure_threads, forward_raw, prepare_model
 from yolo3.io.checkpoint import CheckpointError
 from yolo3.models import YOLOv3Base
 from yolo3.ops.decode import decode
+
+FP16_ON_CPU = "--precision fp16 runs on CUDA only (--device cuda); on CPU use --precision bf16 or fp32"
 
 
 class Backend(Protocol):
@@ -32,18 +34,20 @@ class Backend(Protocol):
 
 
 class TorchBackend:
-    """A YOLO model in PyTorch, prepared for CPU (BN folded, channels-last, fp32|bf16)."""
+    """A YOLO model in PyTorch, prepared for inference (BN folded, channels-last, fp32|bf16|fp16 body)."""
 
     name = "torch"
 
     def __init__(
         self, model: YOLOv3Base, precision: str = "fp32", channels_last: bool = True, device: str = "cpu"
     ) -> None:
+        if precision == "fp16" and torch.device(device).type == "cpu":
+            raise ValueError(FP16_ON_CPU)
         self.model = prepare_model(copy.deepcopy(model).to(device), precision, channels_last)
         self.precision = precision
         self.device = torch.device(device)
         self.channels_last = channels_last
-        self.dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        self.dtype = BODY_DTYPES[precision]
 
     @torch.inference_mode()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,8 @@
 | `.onnx` | openvino (reads ONNX) | onnxruntime | error |
 | OpenVINO folder / `.xml` | openvino | error (install it) | error |
 
+fp16 is a CUDA precision (the torch backend on `--device cuda`): CPUs have no fast fp16
+convolutions, so on CPU it is an error that points to bf16.
 int8 needs a model quantised by `yolo3 export --format openvino --precision int8`;
 a quantised file runs as int8 whatever precision was asked for (its other layers then
 follow the request where it is bf16).
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from yolo3.config import ModelConfig
-from yolo3.inference.backends import Backend, OnnxBackend, TorchBackend
+from yolo3.inference.backends import FP16_ON_CPU, Backend, OnnxBackend, TorchBackend
 from yolo3.inference.device import resolve_device
 from yolo3.inference.openvino_backend import (
     INSTALL_HINT, OpenVINOBackend, openvino_available, read_openvino,
@@ -33,7 +35,7 @@ from yolo3.inference.openvino_cache import convert_checkpoint, file_stamp
 from yolo3.io.checkpoint import CheckpointError, load_model, model_config_from_metadata, read_onnx_metadata
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 
 
 @dataclasses.dataclass
@@ -75,6 +77,8 @@ def choose_backend(kind: str, requested: str, precision: str, device_type: str =
             raise ValueError(f"--device {device_type}: only the torch backend on a .safetensors checkpoint runs on "
                              f"{device_type}; use --device cpu for {requested if requested != 'auto' else kind} models")
         return "torch", f"auto: torch (the only backend for --device {device_type})"
+    if precision == "fp16":
+        raise ValueError(FP16_ON_CPU)
     if requested == "auto":
         usable, why = openvino_available()
         if usable:

@@ -93,7 +93,7 @@ class Detector:
         Args:
             device: 'cpu', 'cuda', 'cuda:N' or 'N' (see `resolve_device`); only the torch
                 backend runs on CUDA.
-            precision: 'fp32', 'bf16' or 'int8' (int8: a model quantised by
+            precision: 'fp32', 'bf16', 'fp16' (CUDA only) or 'int8' (int8: a model quantised by
                 `yolo3 export --format openvino --precision int8`); None: an OpenVINO
                 export's own precision, else fp32.
             backend: 'auto' (the fastest installed for this file, precision and device;
@@ -240,7 +240,9 @@ class Detector:
             if image is None:
                 raise ValueError("a Detector with a crop classifier needs the image in finish(image=...)")
             pred = torch.cat([pred[:, :5], torch.ones_like(pred[:, :1])], 1)
-        boxes, scores, labels = candidates(pred.float(), step)
+        # thresholds on the backend's device (a GPU backend's (N, 5+C) stays there), the few
+        # surviving candidates to the CPU: ROI, NMS and mapping back run there for every backend
+        boxes, scores, labels = (t.cpu() for t in candidates(pred.float(), step))
         if roi is not None and len(scores):
             original = boxes_from_letterbox(boxes, info, clip=False)
             centres = ((original[:, :2] + original[:, 2:]) / 2).numpy()

@@ -5,7 +5,9 @@ the convolutions, so the levers are (1) BatchNorm folded into the conv (one op l
 layer), (2) channels-last memory (oneDNN's native layout: no reorders between layers),
 (3) bf16 weights and activations where the CPU has bf16 dot products (AVX512-BF16 or
 AMX), keeping the 1×1 heads in fp32 so box coordinates keep their precision, and
-(4) as many intra-op threads as the cores this process may use.
+(4) as many intra-op threads as the cores this process may use. On CUDA the same
+preparation applies, with fp16 as a third body precision (tensor cores; CPUs have no
+fast fp16 convolutions, so `choose_backend` refuses it there).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import torch
 
 from yolo3.models import YOLOv3Base
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "fp16")
+BODY_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def available_cores() -> int:
@@ -45,18 +48,18 @@ def bf16_supported() -> bool:
 
 @torch.no_grad()
 def prepare_model(model: YOLOv3Base, precision: str = "fp32", channels_last: bool = True) -> YOLOv3Base:
-    """Eval mode, BN folded, channels-last, and bf16 body (heads stay fp32); in place.
+    """Eval mode, BN folded, channels-last, and a bf16/fp16 body (heads stay fp32); in place.
 
-    The model must be run through `forward_raw` afterwards when `precision='bf16'`,
-    which casts the features to fp32 before the heads.
+    The model must be run through `forward_raw` afterwards when the precision is not
+    fp32: it casts the features to fp32 before the heads.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; use one of {PRECISIONS}")
     model.eval().fuse()
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    if precision == "bf16":
-        model.to(torch.bfloat16)
+    if precision != "fp32":
+        model.to(BODY_DTYPES[precision])
         model.heads.float()
         model.anchors = model.anchors.float()
     return model

@@ -36,8 +36,8 @@ from yolo3.train.optim import build_optimizer, freeze_backbone, is_backbone, set
 from yolo3.train.result import TrainResult
 from yolo3.train.schedule import SchedulePlan, apply_schedule, epochs_within_budget
 from yolo3.train.setup import (
-    RunLock, TrainData, auto_anchors, autocast, build_train_model, claim_run_dir, model_config_for, multiscale_size,
-    new_run_dir, prepare_data, resize_batch, resolve_amp, seed_everything,
+    RunLock, TrainData, auto_anchors, autocast, build_train_model, claim_run_dir, loss_scaler, model_config_for,
+    multiscale_size, new_run_dir, prepare_data, resize_batch, resolve_amp, seed_everything,
 )
 from yolo3.train.resume import RESUME_CHANGEABLE, resolve_resume, resume_config  # noqa: F401 (re-exported)
 from yolo3.train.state import copy_checkpoint, load_train_state, save_train_state
@@ -47,6 +47,9 @@ log = logging.getLogger("yolo3.train")
 
 BAR_TERMS = ("box", "obj", "cls", "loss")  # loss terms shown in the progress bar
 VAL_TERMS = ("box", "obj", "cls", "loss")  # loss terms measured on the val split (val/ columns)
+# fp16 loss scale below which overflowing gradients count as divergence (NonFiniteGuard),
+# not as the scaler's routine skip: unscaled gradients that overflow are not a scale problem
+MIN_LOSS_SCALE = 1.0
 EpochCallback = Callable[[int, dict[str, Any]], None]
 
 
@@ -180,7 +183,7 @@ class _Trainer:
         avg = cfg.averaging
         self.ema = ModelEMA(model, avg.ema_decay, avg.ema_tau) if avg.ema else None
         self.swa = SWA(model) if avg.swa else None
-        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        self.scaler = loss_scaler(self.device, self.amp_dtype)
         self.guard = NonFiniteGuard(cfg.max_bad_steps)
 
         self.loader = self._make_loader()
@@ -263,7 +266,17 @@ class _Trainer:
         max_norm = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else math.inf
         norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
         finite = ddp.all_true(bool(torch.isfinite(norm)), self.info)
+        if not finite and self.scaler is not None and self.scaler.get_scale() >= MIN_LOSS_SCALE:
+            # fp16's scaled gradients overflowed: the scaler's own case, not a divergence.
+            # Its step skips the update and its update halves the scale (it must run, or the
+            # next unscale_ fails); only at a scale below MIN_LOSS_SCALE is it the guard's.
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+            return
         if not self.guard.check(norm if finite else math.nan, it, paths):
+            if self.scaler is not None:
+                self.scaler.update()
             self.optimizer.zero_grad(set_to_none=True)
             return
         if self.scaler is not None:

@@ -217,6 +217,14 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     return torch.float16 if amp == "fp16" else torch.bfloat16
 
 
+def loss_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.GradScaler | None:
+    """fp16 autocast's loss scaler (fp16 gradients underflow without one); None otherwise.
+
+    It multiplies the loss by a scale (2^16 at first), halves the scale and skips the step
+    when the scaled gradients overflow, and doubles it after 2000 clean steps."""
+    return torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
+
+
 def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
     """Mixed-precision context for the forward pass (a no-op when dtype is None)."""
     if dtype is None:
