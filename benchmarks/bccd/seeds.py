@@ -4,6 +4,7 @@ Reads one test summary per seed (`yolo3 val --split test`'s summary.json; run_fi
 benchmarks/bccd/logs/seedN/test-summary.json) and prints a markdown table: one row per seed, then the mean and
 the sample standard deviation (n − 1), and the issue's targets.
 Usage: .venv/bin/python benchmarks/bccd/seeds.py benchmarks/bccd/logs/seed*/test-summary.json
+   or: .venv/bin/python benchmarks/bccd/seeds.py benchmarks/bccd/logs/epochs500/seed*/final-test.log
 """
 
 from __future__ import annotations
@@ -21,10 +22,26 @@ MAX_STD = 0.01
 
 
 def row(path: Path) -> dict[str, float]:
-    """The table's columns from one summary.json (per-class columns: AP@0.5)."""
+    """The table's columns from one summary.json, or from the printout of that `yolo3 val`
+    (run_final.sh's final-test.log, 4 decimals) when the run folder is gone; per-class
+    columns: AP@0.5."""
+    if path.suffix != ".json":
+        return row_from_log(path)
     s = json.loads(path.read_text(encoding="utf-8"))
     values = {k: float(s["metrics"][k]) for k in COLUMNS[:2]}
     values.update({c["name"]: float(c["AP@0.5"]) for c in s["per_class"]})
+    return values
+
+
+def row_from_log(path: Path) -> dict[str, float]:
+    """The columns from `yolo3 val`'s printed metrics: 'mAP@0.5 …  0.9011' lines and the per-class
+    table ('class boxes AP@0.5:0.95 AP@0.5 …', one row per class)."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    values = {k: float(re.search(rf"^{re.escape(k)}\s+([0-9.]+)$", text, re.M).group(1)) for k in COLUMNS[:2]}
+    table = text.split("AP@0.5 VOC10", 1)[1].split("\n\n", 1)[0]
+    for line in table.strip().splitlines():
+        name, _boxes, _ap, ap50, *_ = line.split()
+        values[name] = float(ap50)
     return values
 
 
