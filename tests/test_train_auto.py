@@ -12,6 +12,7 @@ import pytest
 from yolo3.data.sample import Sample
 from yolo3.train.auto import (
     CROWDED_BOXES_PER_IMAGE,
+    EMA_SHARE,
     MAX_WARMUP_SHARE,
     MIN_BOX_INPUT_PX,
     MIN_WARMUP_UPDATES,
@@ -19,7 +20,7 @@ from yolo3.train.auto import (
     auto_imgsz,
     profile_data,
 )
-from yolo3.train.config import TrainConfig
+from yolo3.train.config import AveragingConfig, TrainConfig
 
 
 def split(n_images: int, boxes_per_image: int, size: tuple[int, int] = (480, 640), side: float = 40.0,
@@ -140,10 +141,10 @@ def test_warmup_is_at_most_a_tenth_of_the_run() -> None:
 def test_kept_settings_are_left_alone() -> None:
     base = TrainConfig(imgsz=320)
     crowded = split(12, 10)
-    cfg, choices = auto_config(base, crowded, keep=("assign", "mosaic", "imgsz", "anchors", "warmup"))
+    cfg, choices = auto_config(base, crowded, keep=("assign", "mosaic", "imgsz", "anchors", "warmup", "ema"))
     assert cfg.loss == base.loss and cfg.augment == base.augment and cfg.imgsz == 320
-    assert cfg.model.anchors is None and cfg.schedule == base.schedule
-    assert sum("kept: given, not chosen from the data" in c.reason for c in choices) == 5
+    assert cfg.model.anchors is None and cfg.schedule == base.schedule and cfg.averaging == base.averaging
+    assert sum("kept: given, not chosen from the data" in c.reason for c in choices) == 6
     with pytest.raises(ValueError, match="unknown settings"):
         auto_config(base, crowded, keep=("lr",))
 
@@ -155,6 +156,14 @@ def test_an_anchor_free_head_keeps_its_assignment_and_has_no_anchors_to_fit() ->
     base = TrainConfig(model=ModelConfig(arch="yolov3-tiny", xy_mode="ltrb"), loss=LossConfig(assign_mode="atss"))
     cfg, _ = auto_config(base, split(12, 2))  # sparse: would be v5 with anchors
     assert (cfg.loss.assign_mode, cfg.model.xy_mode, cfg.model.anchors) == ("atss", "ltrb", None)
+
+
+def test_ema_half_life_is_a_share_of_the_run() -> None:
+    cfg, choices = auto_config(TrainConfig(), split(12, 2))
+    assert cfg.averaging.ema and cfg.averaging.ema_share == EMA_SHARE
+    assert any(c.setting == "ema" and "half-life" in c.value for c in choices)
+    off = TrainConfig(averaging=AveragingConfig(ema=False))
+    assert auto_config(off, split(12, 2))[0].averaging == off.averaging
 
 
 def test_no_augmentation_stays_off() -> None:

@@ -116,6 +116,22 @@ def test_ema_follows_closed_form() -> None:
         assert ema.module.weight.item() == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.parametrize("share", [0.12, 0.3])
+def test_ema_share_averages_the_same_fraction_of_any_run_length(share: float) -> None:
+    # weights w_k = k/T over a run of T updates; with a half-life of share·k the average
+    # weighs update k ∝ k^(a − 1), a = ln 2 / share, so in the limit it ends at a / (a + 1)
+    a = math.log(2) / share
+    model = nn.Linear(1, 1, bias=False)
+    for total in (100, 1000):
+        ema = ModelEMA(model, decay=0.9999, tau=2000.0, share=share)  # decay and tau unused
+        for k in range(1, total + 1):
+            with torch.no_grad():
+                model.weight.fill_(k / total)
+            ema.update(model)
+        assert ema.module.weight.item() == pytest.approx(a / (a + 1), abs=0.01)
+    assert ema.decay_at(1) == pytest.approx(0.5 ** (1 / share))  # the first update: almost the weights
+
+
 def test_swa_is_equal_average() -> None:
     model = nn.Linear(2, 1)
     swa = SWA(model)

@@ -174,9 +174,9 @@ def run_demo(
             (yolo3.train.auto.auto_imgsz; 384 for the synthetic data).
         split_ratio: share of train held back when the dataset has no val or test split
             (see choose_held_back); 0 = refuse such a dataset.
-        static: settings of yolo3.train.auto.STATIC_DEMO (assign, mosaic, imgsz, warmup)
-            taken from the static recipe of `demo_config` (v5, Mosaic 0.5, 256 px
-            synthetic / 416 otherwise, 1 warmup epoch) instead of chosen from the
+        static: settings of yolo3.train.auto.STATIC_DEMO (assign, mosaic, imgsz, warmup,
+            ema) taken from the static recipe of `demo_config` (v5, Mosaic 0.5, 256 px
+            synthetic / 416 otherwise, 1 warmup epoch, EMA decay 0.995) instead of chosen from the
             training split (yolo3.train.auto; the choices are in train.log). Anchors are
             fitted at the input size either way.
     """

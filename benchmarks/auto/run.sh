@@ -20,6 +20,10 @@ BCCD=../shared/datasets/bccd
   --n-test 60 --imgsz 256 --max-objects 6 --seed 0 > /dev/null
 [ -f "$DATA/s320/data.yaml" ] || $PY -m yolo3 synth --out "$DATA/s320" --n-train 400 --n-val 60 --n-test 60 \
   --imgsz 320 --max-objects 6 --seed 0 > /dev/null
+[ -f "$DATA/small100/data.yaml" ] || $PY -m yolo3 synth --out "$DATA/small100" --n-train 100 --n-val 60 \
+  --n-test 60 --imgsz 256 --max-objects 6 --seed 0 > /dev/null
+[ -f "$DATA/large1600/data.yaml" ] || $PY -m yolo3 synth --out "$DATA/large1600" --n-train 1600 --n-val 60 \
+  --n-test 60 --imgsz 256 --max-objects 6 --seed 0 > /dev/null
 
 demo() {  # demo NAME DATA [demo options...]: one 1-thread demo, its log and metrics in $LOGS
   local name=$1 data=$2; shift 2
@@ -78,6 +82,16 @@ run() {
     bccd-ema) vpair bccd "$BCCD" ema998 "" ema995 "--set averaging.ema_decay=0.995" ;;
     sparse256-batch) vpair sparse256 "$DATA/sparse256/data.yaml" batch8 "" batch16 \
       "--set batch_size=16 --set nominal_batch_size=16" ;;
+    # the EMA as a share of the run (auto) vs the recipe's fixed decay 0.995; the long pair: MINUTES=12
+    sparse256-emashare) pair sparse256 "$DATA/sparse256/data.yaml" emashare "" ema995f "--no-auto ema" ;;
+    bccd-emashare) pair bccd "$BCCD" emashare "" ema995f "--no-auto ema" ;;
+    sparse256-emashare-long) pair "sparse256-${MINUTES}min" "$DATA/sparse256/data.yaml" emashare "" ema995f \
+      "--no-auto ema" ;;
+    # augmentation strength against the dataset size: 100 and 1600 training images of the demo's shapes
+    small100-aug) vpair small100 "$DATA/small100/data.yaml" scale03 "" strong \
+      "--set augment.scale=0.5 --set augment.translate=0.2" ;;
+    large1600-aug) vpair large1600 "$DATA/large1600/data.yaml" scale03 "" light \
+      "--set augment.scale=0.1 --set augment.translate=0.05 --set augment.hsv_s=0.35 --set augment.hsv_v=0.2" ;;
     *) echo "unknown pair $1" >&2; exit 2 ;;
   esac
 }

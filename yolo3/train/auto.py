@@ -27,6 +27,9 @@ from the data"; 5-minute demos unless said otherwise):
 - warmup: at least MIN_WARMUP_UPDATES optimizer updates, in whole epochs (what both
   tuned recipes used: 1 epoch of 50 updates on the demo, 2 of 13 on BCCD), but at most
   MAX_WARMUP_SHARE of the configured epochs.
+- EMA: a half-life of EMA_SHARE times the updates done so far, instead of a fixed decay
+  (which averages a fixed number of updates: too few of a long run, too many of a short
+  one; the tuned fixed decays were each right for one run length only).
 
 All together, auto vs the static demo recipe (v5, Mosaic 0.5, 416 px for a user's
 data): BCCD 0.873 vs 0.772 held-back mAP@0.5; crowded synthetic 0.570 vs 0.504; sparse
@@ -34,7 +37,7 @@ synthetic at 320 px 0.681 vs 0.677.
 
 Not chosen from the data (kept from the config, said in the log): the model
 (yolov3-tiny ×0.5 beat ×1.0 and a 3-scale yolov3 ×0.25 at equal time on BCCD), the
-optimizer and LR, the EMA, the batch size.
+optimizer and LR, the batch size.
 """
 
 from __future__ import annotations
@@ -69,9 +72,14 @@ SMALL_BOX_PX = 8.0
 """A box whose side at the input size is under this many pixels is half a cell of the
 finest yolov3-tiny stride (16): the log warns when a tenth of the boxes are."""
 
-AUTO_SETTINGS = ("assign", "mosaic", "imgsz", "anchors", "warmup")
+EMA_SHARE = 0.12
+"""The EMA's half-life as a share of the updates done so far (AveragingConfig.ema_share):
+what both tuned recipes' fixed decays amount to at the end of their runs (the demo's 0.995
+over ~1,000 updates: 0.14; BCCD's 0.999 over ~5,500: 0.13)."""
+
+AUTO_SETTINGS = ("assign", "mosaic", "imgsz", "anchors", "warmup", "ema")
 """What `auto_config` may choose; pass names of these in `keep` to leave them alone."""
-STATIC_DEMO = ("assign", "mosaic", "imgsz", "warmup")
+STATIC_DEMO = ("assign", "mosaic", "imgsz", "warmup", "ema")
 """What `yolo3 demo --no-auto` keeps from the static demo recipe (it still fits anchors)."""
 
 
@@ -238,10 +246,22 @@ def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str]
         schedule = dataclasses.replace(schedule, warmup_epochs=epochs)
         choices.append(Choice("warmup", f"{epochs:g} epochs", why))
 
+    averaging = cfg.averaging
+    if not averaging.ema:
+        choices.append(Choice("ema", "off", "kept: EMA is off"))
+    elif "ema" in keep:
+        choices.append(Choice("ema", f"decay {averaging.ema_decay:g}" if averaging.ema_share == 0 else
+                              f"half-life {averaging.ema_share:g} of the run", "kept: given, not chosen from the data"))
+    else:
+        averaging = dataclasses.replace(averaging, ema_share=EMA_SHARE)
+        choices.append(Choice("ema", f"half-life {EMA_SHARE:g} × the updates so far",
+                              "averages the same share of the run whatever its length; a fixed decay averages "
+                              "too little of a long run or too much of a short one"))
+
     width = f"{model.arch} ×{model.width:g}"
     choices.append(Choice("model", width, "from the config; not chosen from the data"))
     cfg = dataclasses.replace(cfg, model=model, loss=loss, augment=augment, schedule=schedule, imgsz=imgsz,
-                              auto_anchor=auto_anchor)
+                              auto_anchor=auto_anchor, averaging=averaging)
     return cfg, choices
 
 

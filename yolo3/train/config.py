@@ -107,6 +107,9 @@ class AveragingConfig:
         ema: keep an exponential moving average of the weights.
         ema_decay: final EMA decay; the decay ramps as decay·(1 − exp(−updates/tau)).
         ema_tau: ramp length in optimizer updates.
+        ema_share: when > 0, replaces decay and tau: the EMA's half-life is this share
+            of the optimizer updates done so far, so it averages the same fraction of a
+            run of any length (`yolo3 train --auto` and `yolo3 demo` take 0.12).
         swa: stochastic weight averaging (equal average) over the last epochs.
         swa_epochs: how many final epochs SWA averages (one snapshot per epoch).
     """
@@ -114,8 +117,13 @@ class AveragingConfig:
     ema: bool = True
     ema_decay: float = 0.9999
     ema_tau: float = 2000.0
+    ema_share: float = 0.0
     swa: bool = False
     swa_epochs: int = 5
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.ema_share < 1:
+            raise ConfigError(f"averaging.ema_share must be in [0, 1) (0 = use ema_decay), got {self.ema_share}")
 
 
 @dataclasses.dataclass

@@ -5,6 +5,12 @@ d = decay·(1 − exp(−updates/tau)): early on d is small so the average follo
 moving weights, later it smooths over ~1/(1 − decay) updates. BatchNorm running
 statistics are averaged the same way; integer buffers are copied.
 
+With `share` > 0 the decay instead follows the run's length: d = 0.5^(1/(share·updates)),
+a half-life of `share` times the updates done so far. The average then always covers the
+same fraction of the run (the last ~15% for share 0.12), whatever the budget lets the run
+last; this is polynomial-decay averaging (Shamir & Zhang, ICML 2013), where update k of T
+weighs ∝ k^(ln2/share − 1).
+
 SWA: an equal average of snapshots (one per epoch over the last epochs); BatchNorm
 statistics are averaged with the weights (an approximation; `recompute_bn` can refresh
 them with a pass over training data).
@@ -28,16 +34,20 @@ def unwrap(model: nn.Module) -> nn.Module:
 class ModelEMA:
     """Exponential moving average of a model's parameters and buffers (fp32, eval mode)."""
 
-    def __init__(self, model: nn.Module, decay: float = 0.9999, tau: float = 2000.0, updates: int = 0) -> None:
+    def __init__(self, model: nn.Module, decay: float = 0.9999, tau: float = 2000.0, updates: int = 0,
+                 share: float = 0.0) -> None:
         self.module = copy.deepcopy(unwrap(model)).eval()
         for p in self.module.parameters():
             p.requires_grad_(False)
         self.decay = decay
         self.tau = tau
+        self.share = share
         self.updates = updates
 
     def decay_at(self, updates: int) -> float:
         """The decay used for update number `updates` (1-based)."""
+        if self.share > 0:
+            return 0.5 ** (1.0 / (self.share * updates))
         return self.decay * (1.0 - math.exp(-updates / self.tau))
 
     @torch.no_grad()

@@ -181,7 +181,7 @@ class _Trainer:
                             + (f"for the first {cfg.optim.freeze_epochs} epochs" if cfg.optim.freeze_epochs
                                else "for the whole run"))
         avg = cfg.averaging
-        self.ema = ModelEMA(model, avg.ema_decay, avg.ema_tau) if avg.ema else None
+        self.ema = ModelEMA(model, avg.ema_decay, avg.ema_tau, share=avg.ema_share) if avg.ema else None
         self.swa = SWA(model) if avg.swa else None
         self.scaler = loss_scaler(self.device, self.amp_dtype)
         self.guard = NonFiniteGuard(cfg.max_bad_steps)
