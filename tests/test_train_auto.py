@@ -3,6 +3,7 @@ hand-made training splits whose statistics are known, `keep`, and the CLI/demo w
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -11,8 +12,12 @@ import pytest
 
 from yolo3.data.sample import Sample
 from yolo3.train.auto import (
+    AUTO_SETTINGS,
     CROWDED_BOXES_PER_IMAGE,
     EMA_SHARE,
+    LIGHT_AUGMENT,
+    LIGHT_AUGMENT_BUDGET_S_PER_IMAGE,
+    LIGHT_AUGMENT_MAX_PASSES,
     MAX_WARMUP_SHARE,
     MIN_BOX_INPUT_PX,
     MIN_WARMUP_UPDATES,
@@ -141,10 +146,10 @@ def test_warmup_is_at_most_a_tenth_of_the_run() -> None:
 def test_kept_settings_are_left_alone() -> None:
     base = TrainConfig(imgsz=320)
     crowded = split(12, 10)
-    cfg, choices = auto_config(base, crowded, keep=("assign", "mosaic", "imgsz", "anchors", "warmup", "ema"))
+    cfg, choices = auto_config(base, crowded, keep=AUTO_SETTINGS)
     assert cfg.loss == base.loss and cfg.augment == base.augment and cfg.imgsz == 320
     assert cfg.model.anchors is None and cfg.schedule == base.schedule and cfg.averaging == base.averaging
-    assert sum("kept: given, not chosen from the data" in c.reason for c in choices) == 6
+    assert sum("kept: given, not chosen from the data" in c.reason for c in choices) == len(AUTO_SETTINGS) == 7
     with pytest.raises(ValueError, match="unknown settings"):
         auto_config(base, crowded, keep=("lr",))
 
@@ -164,6 +169,29 @@ def test_ema_half_life_is_a_share_of_the_run() -> None:
     assert any(c.setting == "ema" and "half-life" in c.value for c in choices)
     off = TrainConfig(averaging=AveragingConfig(ema=False))
     assert auto_config(off, split(12, 2))[0].averaging == off.averaging
+
+
+@pytest.mark.parametrize("epochs, minutes, images, light", [
+    (LIGHT_AUGMENT_MAX_PASSES - 1, 0.0, 50, True), (LIGHT_AUGMENT_MAX_PASSES, 0.0, 50, False),
+    (100, 5.0, 1600, True), (100, 5.0, 205, True), (100, 5.0, 100, False), (100, 60.0, 205, False)])
+def test_runs_that_see_each_image_few_times_get_light_jitter(epochs: int, minutes: float, images: int,
+                                                             light: bool) -> None:
+    # 5 min: 0.19, 1.46 and 3.0 s per image (4, 27 and 65 epochs measured); 60 min for 205: 17.6 s
+    assert LIGHT_AUGMENT_BUDGET_S_PER_IMAGE == 2.0
+    base = TrainConfig(epochs=epochs, time_budget_minutes=minutes)  # scale 0.5, translate 0.1, hsv 0.7/0.4
+    assert base.augment is not None
+    cfg, choices = auto_config(base, split(images, 1, side=30.0))
+    assert cfg.augment is not None
+    jitter = {k: getattr(cfg.augment, k) for k in LIGHT_AUGMENT}
+    assert jitter == (LIGHT_AUGMENT if light else {k: getattr(base.augment, k) for k in LIGHT_AUGMENT})
+    assert cfg.augment.hsv_h == base.augment.hsv_h and cfg.augment.flip_lr == base.augment.flip_lr
+    assert any(c.setting == "augment" and ("too few times" in c.reason) == light for c in choices)
+
+
+def test_light_jitter_is_a_ceiling() -> None:
+    lighter = TrainConfig(epochs=10, augment=dataclasses.replace(TrainConfig().augment, scale=0.0, hsv_s=0.5))
+    cfg, _ = auto_config(lighter, split(20, 1, side=30.0))
+    assert (cfg.augment.scale, cfg.augment.hsv_s, cfg.augment.translate) == (0.0, 0.35, 0.05)
 
 
 def test_no_augmentation_stays_off() -> None:

@@ -92,6 +92,19 @@ run() {
       "--set augment.scale=0.5 --set augment.translate=0.2" ;;
     large1600-aug) vpair large1600 "$DATA/large1600/data.yaml" scale03 "" light \
       "--set augment.scale=0.1 --set augment.translate=0.05 --set augment.hsv_s=0.35 --set augment.hsv_v=0.2" ;;
+    large1600-aug2) vpair large1600 "$DATA/large1600/data.yaml" scale03b "" lightb \
+      "--set augment.scale=0.1 --set augment.translate=0.05 --set augment.hsv_s=0.35 --set augment.hsv_v=0.2" ;;
+    sparse256-aug) vpair sparse256 "$DATA/sparse256/data.yaml" scale03 "" light \
+      "--set augment.scale=0.1 --set augment.translate=0.05 --set augment.hsv_s=0.35 --set augment.hsv_v=0.2" ;;
+    bccd-aug) vpair bccd "$BCCD" scale03 "" light \
+      "--set augment.scale=0.1 --set augment.translate=0.05 --set augment.hsv_s=0.35 --set augment.hsv_v=0.2" ;;
+    # the light jitter where each image is seen most often (100 images, ~70 epochs); a repeat with another seed
+    small100-light) vpair small100 "$DATA/small100/data.yaml" scale03c "" light \
+      "--set augment.scale=0.1 --set augment.translate=0.05 --set augment.hsv_s=0.35 --set augment.hsv_v=0.2" ;;
+    large1600-seed1) vpair large1600 "$DATA/large1600/data.yaml" scale03-seed1 "--seed 1" light-seed1 \
+      "--seed 1 --set augment.scale=0.1 --set augment.translate=0.05 --set augment.hsv_s=0.35 --set augment.hsv_v=0.2" ;;
+    sparse256-seed1) vpair sparse256 "$DATA/sparse256/data.yaml" scale03-seed1 "--seed 1" light-seed1 \
+      "--seed 1 --set augment.scale=0.1 --set augment.translate=0.05 --set augment.hsv_s=0.35 --set augment.hsv_v=0.2" ;;
     *) echo "unknown pair $1" >&2; exit 2 ;;
   esac
 }

@@ -218,7 +218,7 @@ def resume_changes_from_args(args: argparse.Namespace) -> dict[str, object]:
 def auto_keep(args: argparse.Namespace) -> tuple[str, ...]:
     """The settings of `--auto` the command line set explicitly (yolo3.train.auto.AUTO_SETTINGS)."""
     given = {"imgsz": args.imgsz, "anchors": args.anchors, "warmup": args.warmup_epochs,
-             "mosaic": args.no_augment or None}
+             "mosaic": args.no_augment or None, "augment": args.no_augment or None}
     return tuple(k for k, v in given.items() if v is not None)
 
 

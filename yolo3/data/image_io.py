@@ -97,19 +97,20 @@ class ImageTooLargeError(ImageReadError):
     """An image whose header says it has more pixels than the cap (nothing was decoded)."""
 
 
-def header_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
-    """(w, h) stored in an encoded image's header (no pixel decode); None if Pillow
-    cannot identify it (OpenCV may still decode it)."""
+def read_header(data: bytes | np.ndarray) -> tuple[tuple[int, int] | None, bool]:
+    """One look at an encoded image's header (no pixel decode): ((w, h) as stored, or None
+    if Pillow cannot identify it — OpenCV may still decode it; whether it has transparency
+    to composite)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(memoryview(data))) as im:
-                return im.size
+                return im.size, has_alpha(im.mode, im.info)
     except Image.DecompressionBombError as err:  # Pillow's hard cap; its message gives the pixel count
         found = re.findall(r"\d+", str(err))
-        return (int(found[0]), 1) if found else (2**31, 1)
+        return ((int(found[0]), 1) if found else (2**31, 1)), False
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return None
+        return None, False
 
 
 def read_image(path: str | Path, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
@@ -137,16 +138,15 @@ def decode_image(data: bytes | np.ndarray, name: str, max_pixels: int | None = M
     data = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data
     if data.size == 0:
         raise ImageReadError(f"{name}: empty file; remove it or replace it with the real image")
-    size = header_size(data) if max_pixels is not None else None
-    if size is not None and size[0] * size[1] > max_pixels:
+    size, transparent = read_header(data)
+    if max_pixels is not None and size is not None and size[0] * size[1] > max_pixels:
         w, h = size
         raise ImageTooLargeError(f"{name}: {w}x{h} = {w * h / 1e6:.0f} MP exceeds the cap of {max_pixels / 1e6:.0f} MP "
                                  "(decoding it could exhaust memory); downscale the file (and its boxes)")
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if image is None:
+    rgb = cv2.imdecode(data, cv2.IMREAD_COLOR_RGB)  # the decoder writes RGB: no BGR → RGB pass
+    if rgb is None:
         raise ImageReadError(f"{name}: not a decodable image (corrupt, or not an image format OpenCV reads)")
-    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    alpha = alpha_channel(data)
+    alpha = alpha_channel(data) if transparent else None
     return composite_on_pad(rgb, alpha) if alpha is not None and alpha.shape == rgb.shape[:2] else rgb
 
 
