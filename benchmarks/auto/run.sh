@@ -105,6 +105,8 @@ run() {
       "--seed 1 --set augment.scale=0.1 --set augment.translate=0.05 --set augment.hsv_s=0.35 --set augment.hsv_v=0.2" ;;
     sparse256-seed1) vpair sparse256 "$DATA/sparse256/data.yaml" scale03-seed1 "--seed 1" light-seed1 \
       "--seed 1 --set augment.scale=0.1 --set augment.translate=0.05 --set augment.hsv_s=0.35 --set augment.hsv_v=0.2" ;;
+    # the model's width at a longer budget (5- and 7-minute runs chose ×0.5): run with MINUTES=20
+    sparse256-width) vpair "sparse256-${MINUTES}min" "$DATA/sparse256/data.yaml" w05 "" w10 "--set model.width=1.0" ;;
     *) echo "unknown pair $1" >&2; exit 2 ;;
   esac
 }
