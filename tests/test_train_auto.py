@@ -173,7 +173,8 @@ def test_ema_half_life_is_a_share_of_the_run() -> None:
 
 @pytest.mark.parametrize("epochs, minutes, images, light", [
     (LIGHT_AUGMENT_MAX_PASSES - 1, 0.0, 50, True), (LIGHT_AUGMENT_MAX_PASSES, 0.0, 50, False),
-    (100, 5.0, 1600, True), (100, 5.0, 205, True), (100, 5.0, 100, False), (100, 60.0, 205, False)])
+    (100, 5.0, 1600, True), (100, 5.0, 205, True), (100, 5.0, 100, False), (100, 60.0, 205, False),
+    (LIGHT_AUGMENT_MAX_PASSES - 1, 60.0, 205, True)])  # a budget cannot add epochs beyond `epochs`
 def test_runs_that_see_each_image_few_times_get_light_jitter(epochs: int, minutes: float, images: int,
                                                              light: bool) -> None:
     # 5 min: 0.19, 1.46 and 3.0 s per image (4, 27 and 65 epochs measured); 60 min for 205: 17.6 s

@@ -8,8 +8,8 @@ statistics are averaged the same way; integer buffers are copied.
 With `share` > 0 the decay instead follows the run's length: d = 0.5^(1/(share·updates)),
 a half-life of `share` times the updates done so far. The average then always covers the
 same fraction of the run (the last ~15% for share 0.12), whatever the budget lets the run
-last; this is polynomial-decay averaging (Shamir & Zhang, ICML 2013), where update k of T
-weighs ∝ k^(ln2/share − 1).
+last: update k of T weighs ∝ k^(ln2/share − 1). For large k, 1 − d ≈ ln2/(share·k): the
+polynomial-decay averaging of Shamir & Zhang (ICML 2013) with η + 1 = ln2/share.
 
 SWA: an equal average of snapshots (one per epoch over the last epochs); BatchNorm
 statistics are averaged with the weights (an approximation; `recompute_bn` can refresh
