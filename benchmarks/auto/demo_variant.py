@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split and the training (as yolo3 demo's)")
+    parser.add_argument("--no-auto", default="", metavar="SETTINGS",
+                        help="comma-separated settings taken from the recipe, not chosen from the data (yolo3 demo's)")
     args = parser.parse_args()
     changes = [(k, yaml.safe_load(v)) for k, v in (s.split("=", 1) for s in args.set)]
     recipe = demo.demo_config
@@ -48,7 +50,8 @@ def main() -> None:
         return with_fields(recipe(*a, **kw), changes)
 
     demo.demo_config = changed_recipe
-    result = demo.run_demo(args.data, args.out, minutes=args.minutes, progress=False, seed=args.seed)
+    static = tuple(n for n in args.no_auto.split(",") if n)
+    result = demo.run_demo(args.data, args.out, minutes=args.minutes, progress=False, seed=args.seed, static=static)
     print(result.report())
 
 
