@@ -90,8 +90,9 @@ def demo_config(data: str, out: Path, imgsz: int, minutes: float, assign_mode: s
     untrained model costs more than the epochs), RAM cache. The 2026-11-29 numbers are
     5-minute pairs on the demo's own data at 384 px (benchmarks/RESULTS.md, "The
     demo's recipe at 384 px"). `run_demo` then lets
-    `yolo3.train.auto` choose the assignment, Mosaic, input size, anchors and warmup
-    from the training split."""
+    `yolo3.train.auto` choose the assignment, Mosaic, jitter strength, input size,
+    anchors, warmup and EMA length from the training split and the budget (the decay
+    0.995 and this jitter are what `--no-auto ema,augment` keeps)."""
     return TrainConfig(
         data=data,
         project=str(out),
@@ -175,8 +176,8 @@ def run_demo(
         split_ratio: share of train held back when the dataset has no val or test split
             (see choose_held_back); 0 = refuse such a dataset.
         static: settings of yolo3.train.auto.STATIC_DEMO (assign, mosaic, imgsz, warmup,
-            ema) taken from the static recipe of `demo_config` (v5, Mosaic 0.5, 256 px
-            synthetic / 416 otherwise, 1 warmup epoch, EMA decay 0.995) instead of chosen from the
+            ema, augment) taken from the static recipe of `demo_config` (v5, Mosaic 0.5, 256 px
+            synthetic / 416 otherwise, 1 warmup epoch, EMA decay 0.995, its jitter) instead of chosen from the
             training split (yolo3.train.auto; the choices are in train.log). Anchors are
             fitted at the input size either way.
     """

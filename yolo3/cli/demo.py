@@ -21,9 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="input size (default: the images' median long side rounded up to 32, larger when a tenth "
                         "of the boxes would be under 16 px, within [128, 416])")
     p.add_argument("--no-auto", nargs="?", const="all", default="", type=static_settings, metavar="SETTINGS",
-                   help="take these settings (comma-separated: assign, mosaic, imgsz, warmup, ema; none given = all) "
-                        "from the static demo recipe (v5, Mosaic 0.5, 256 px synthetic / 416 otherwise, 1 warmup "
-                        "epoch, EMA decay 0.995) "
+                   help="take these settings (comma-separated: assign, mosaic, imgsz, warmup, ema, augment; none given "
+                        "= all) from the static demo recipe (v5, Mosaic 0.5, 256 px synthetic / 416 otherwise, 1 "
+                        "warmup epoch, EMA decay 0.995, scale 0.3 / translate 0.1 / hsv 0.7, 0.4 jitter) "
                         "instead of choosing them from the data (default: all chosen from the data; see train.log)")
     p.add_argument("--seed", type=int, default=0, help="seed of data, split and training")
     p.add_argument("--no-progress", action="store_true", help="no per-epoch progress bars")

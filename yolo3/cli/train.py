@@ -144,7 +144,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars and summary table")
     p.add_argument("--split-ratio", type=nonneg_float, default=None, metavar="R", help=SPLITS_HELP)
     p.add_argument("--auto", action="store_true",
-                   help="choose the assignment, Mosaic, input size, anchors and warmup from the training split, as "
+                   help="choose the assignment, Mosaic, jitter strength, input size, anchors, warmup and EMA length from "
+                        "the training split and the run's length, as "
                         "`yolo3 demo` does (yolo3/train/auto.py; the choices and why are in train.log); options given "
                         "here (--imgsz, --anchors, --warmup-epochs, --no-augment) are kept (default: the config's)")
     p.set_defaults(run=_run)

@@ -32,8 +32,9 @@ from the data"; 5-minute demos unless said otherwise):
   LIGHT_AUGMENT_MAX_PASSES times (`few_passes`). 5-minute demo pairs, light vs the demo's
   jitter (scale 0.3, translate 0.1, hsv 0.7/0.4): 1,600 synthetic images (4 epochs) 0.866
   vs 0.819 mAP@0.5 (seed 1: 0.874 vs 0.846), 400 (18 epochs) 0.840 vs 0.821 (seed 1:
-  0.890 vs 0.841), BCCD's 205 (27 epochs) 0.892 vs 0.873; 100 images (65 epochs) 0.648 vs
-  0.693 (and stronger jitter, scale 0.5, 0.665).
+  0.890 vs 0.841), BCCD's 205 (27 epochs) 0.892 vs 0.873; the demo's set in 12 minutes (43
+  epochs) 0.939 vs 0.928; 100 images (65 epochs) 0.648 vs 0.693 (and stronger jitter,
+  scale 0.5, 0.665).
 - EMA: a half-life of EMA_SHARE times the updates done so far, instead of a fixed decay
   (which averages a fixed number of updates: too few of a long run, too many of a short
   one). It ties the demo's tuned 0.995 at 5 minutes (0.835 vs 0.826; BCCD 0.868 vs
@@ -88,8 +89,9 @@ what both tuned recipes' fixed decays amount to at the end of their runs (the de
 over ~1,000 updates: 0.14; BCCD's 0.999 over ~5,500: 0.13)."""
 
 LIGHT_AUGMENT_MAX_PASSES = 40
-"""A run that sees each training image fewer times than this gets LIGHT_AUGMENT: 5-minute
-demos with 4, 18 and 27 epochs gained 0.02-0.05 mAP@0.5 from it; one with 65 lost 0.045."""
+"""A run that sees each training image fewer times than this gets LIGHT_AUGMENT: demos with
+4, 18 and 27 epochs gained 0.02-0.05 mAP@0.5 from it, one with 43 tied (+0.011), one with
+65 lost 0.045."""
 LIGHT_AUGMENT_BUDGET_S_PER_IMAGE = 2.0
 """Under a time budget the epochs are not known before training: budget seconds per
 training image stand in for them. Measured on 2 CPU cores with yolov3-tiny ×0.5 at 384-416
