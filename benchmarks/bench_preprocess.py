@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import subprocess
-import time
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,17 +36,10 @@ from yolo3.inference.predict import detections_from_network
 from yolo3.inference.preprocess import letterbox_batch, uint8_to_float
 from yolo3.models import create_model
 
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_infer import timed  # noqa: E402
+
 DEFAULT_IMAGE = Path(__file__).resolve().parents[2] / "shared/datasets/bccd/JPEGImages/BloodImage_00000.jpg"
-
-
-def median_ms(fn: Callable[[], object], runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def main() -> None:
@@ -90,7 +82,7 @@ def main() -> None:
     print("|---" * (len(pieces) + 1) + "|")
     for threads in args.cv_threads:
         cv2.setNumThreads(threads)
-        print(f"| {threads} | " + " | ".join(f"{median_ms(fn, args.runs):.3f}" for fn in pieces.values()) + " |")
+        print(f"| {threads} | " + " | ".join(f"{timed(fn, args.runs) * 1e3:.3f}" for fn in pieces.values()) + " |")
 
 
 if __name__ == "__main__":
