@@ -25,7 +25,8 @@ BCCD=../shared/datasets/bccd
 [ -f "$DATA/large1600/data.yaml" ] || $PY -m yolo3 synth --out "$DATA/large1600" --n-train 1600 --n-val 60 \
   --n-test 60 --imgsz 256 --max-objects 6 --seed 0 > /dev/null
 
-# the light jitter (yolo3/train/auto.py LIGHT_AUGMENT; since 15df1e8 auto picks it itself below 2 s per image) and the
+# the light jitter (yolo3/train/auto.py LIGHT_AUGMENT; auto picks it itself below 2.5 s per image, 2 s until
+# 8a050ec) and the
 # demo recipe's own jitter (kept from auto's rule; at 970544a, where these pairs first ran, there was no rule)
 LIGHT="--set augment.scale=0.1 --set augment.translate=0.05 --set augment.hsv_s=0.35 --set augment.hsv_v=0.2"
 DEMO_JITTER="--no-auto augment"
@@ -107,7 +108,8 @@ run() {
       "--seed 1 $DEMO_JITTER" light-seed1 "--seed 1 $LIGHT" ;;
     # the model's width at a longer budget (5- and 7-minute runs chose ×0.5): run with MINUTES=20
     sparse256-width) vpair "sparse256-${MINUTES}min" "$DATA/sparse256/data.yaml" w05 "" w10 "--set model.width=1.0" ;;
-    # around the light-jitter cut (40 epochs, 2 s per image): the demo's set with MINUTES=12 (~43 epochs, 1.8 s) or
+    # around the light-jitter cut (55 epochs, 2.5 s per image; 40 and 2 s until 8a050ec): the demo's set with
+    # MINUTES=12 (~43 epochs, 1.8 s) or
     # MINUTES=15 (~54 epochs, 2.25 s)
     sparse256-aug-long) vpair "sparse256-${MINUTES}min" "$DATA/sparse256/data.yaml" light "$LIGHT" scale03 \
       "$DEMO_JITTER" ;;
