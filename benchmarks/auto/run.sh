@@ -110,7 +110,7 @@ run() {
     sparse256-width) vpair "sparse256-${MINUTES}min" "$DATA/sparse256/data.yaml" w05 "" w10 "--set model.width=1.0" ;;
     # around the light-jitter cut (55 epochs, 2.5 s per image; 40 and 2 s until 8a050ec): the demo's set with
     # MINUTES=12 (~43 epochs, 1.8 s) or
-    # MINUTES=15 (~54 epochs, 2.25 s)
+    # MINUTES=15 (~50 epochs, 2.25 s)
     sparse256-aug-long) vpair "sparse256-${MINUTES}min" "$DATA/sparse256/data.yaml" light "$LIGHT" scale03 \
       "$DEMO_JITTER" ;;
     *) echo "unknown pair $1" >&2; exit 2 ;;
