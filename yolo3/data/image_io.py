@@ -162,8 +162,8 @@ def has_alpha(mode: str, info: dict) -> bool:
 
 def alpha_channel(data: bytes | np.ndarray) -> np.ndarray | None:
     """(h, w) uint8 alpha of an encoded image, EXIF orientation applied (as IMREAD_COLOR
-    applies it), or None when the file has no transparency (the common case: only the
-    header is read)."""
+    applies it), or None when the file has no transparency (`decode_image` calls it only
+    when `read_header` found some)."""
     from PIL import ImageOps
 
     try:

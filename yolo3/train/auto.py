@@ -195,12 +195,12 @@ def few_passes(cfg: TrainConfig, images: int) -> tuple[bool, str]:
     the reason in words."""
     if cfg.time_budget_minutes > 0 and cfg.epochs >= LIGHT_AUGMENT_MAX_PASSES:  # else the epochs decide
         per_image = cfg.time_budget_minutes * 60 / max(images, 1)
-        sign = "<" if per_image < LIGHT_AUGMENT_BUDGET_S_PER_IMAGE else ">="
-        return per_image < LIGHT_AUGMENT_BUDGET_S_PER_IMAGE, (
-            f"{cfg.time_budget_minutes:g} min for {images} images: {per_image:.2f} s per image {sign} "
-            f"{LIGHT_AUGMENT_BUDGET_S_PER_IMAGE:g} (~{LIGHT_AUGMENT_MAX_PASSES} epochs on 2 CPU cores)")
-    sign = "<" if cfg.epochs < LIGHT_AUGMENT_MAX_PASSES else ">="
-    return cfg.epochs < LIGHT_AUGMENT_MAX_PASSES, f"{cfg.epochs} epochs {sign} {LIGHT_AUGMENT_MAX_PASSES}"
+        few = per_image < LIGHT_AUGMENT_BUDGET_S_PER_IMAGE
+        return few, (f"{cfg.time_budget_minutes:g} min for {images} images: {per_image:.2f} s per image "
+                     f"{'<' if few else '>='} {LIGHT_AUGMENT_BUDGET_S_PER_IMAGE:g} (~{LIGHT_AUGMENT_MAX_PASSES} epochs "
+                     "on 2 CPU cores)")
+    few = cfg.epochs < LIGHT_AUGMENT_MAX_PASSES
+    return few, f"{cfg.epochs} epochs {'<' if few else '>='} {LIGHT_AUGMENT_MAX_PASSES}"
 
 
 def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str] = (),
@@ -244,18 +244,16 @@ def auto_config(cfg: TrainConfig, train: Sequence[Sample], keep: Collection[str]
         choices.append(Choice("mosaic", p, f"{crowd}; {why}"))
 
     if augment is not None:
-        jitter = ", ".join(f"{k} {getattr(augment, k):g}" for k in LIGHT_AUGMENT)
         if "augment" in keep:
-            choices.append(Choice("augment", jitter, "kept: given, not chosen from the data"))
+            why = "kept: given, not chosen from the data"
         else:
             few, why = few_passes(cfg, profile.images)
             if few:
                 augment = dataclasses.replace(augment, **{k: min(v, getattr(augment, k))
                                                           for k, v in LIGHT_AUGMENT.items()})
-                light = ", ".join(f"{k} {getattr(augment, k):g}" for k in LIGHT_AUGMENT)
-                choices.append(Choice("augment", light, f"{why}: each image is seen too few times for heavy jitter"))
-            else:
-                choices.append(Choice("augment", jitter, f"{why}: the config's jitter"))
+            why += ": each image is seen too few times for heavy jitter" if few else ": the config's jitter"
+        jitter = ", ".join(f"{k} {getattr(augment, k):g}" for k in LIGHT_AUGMENT)
+        choices.append(Choice("augment", jitter, why))
 
     imgsz = cfg.imgsz
     if "imgsz" in keep:
