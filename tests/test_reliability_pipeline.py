@@ -13,6 +13,7 @@ import _reliability_utils as R
 from yolo3.cli import main as cli_main
 from yolo3.data.image_io import ImageReadError, read_image
 from yolo3.io.checkpoint import load_model
+from yolo3.ops.allocator import keep_freed_memory
 from yolo3.train.logging import read_metrics
 
 
@@ -34,6 +35,7 @@ def test_train_finishes_on_the_bad_dataset_and_logs_the_check(trained) -> None:
     for line in ("data check: unreadable: 4", "data check: too_large: 1", "data check: truncated_image: 1",
                  "data check: bad_label: 7", "data check: images_kept/train: 16", "data check: images_kept/val: 2"):
         assert line in log, line
+    assert f"freed memory kept: {'yes' if keep_freed_memory() else 'no'}" in log  # ops/allocator.py, said once
     rows = read_metrics(run / "metrics.csv")
     assert [r["epoch"] for r in rows] == ["1"] and float(rows[0]["train/loss"]) > 0
     assert "mAP@0.5" in rows[0]  # validation ran on the two readable val images

@@ -31,6 +31,7 @@ from yolo3.inference.preprocess import PREPROCESS_MODES, ImageInput, load_input,
 from yolo3.inference.results import Detections
 from yolo3.inference.roi import RoiInput, make_roi
 from yolo3.inference.tta import TTAConfig, merge_boxes, tta_predict
+from yolo3.ops.allocator import keep_freed_memory
 
 Thresholds = None | str | Sequence[float] | dict[str, float]
 
@@ -109,6 +110,7 @@ class Detector:
         `detector.precision`, and the reason for the choice `detector.backend_note`.
         """
         configure_threads(threads)
+        keep_freed_memory()  # big batches (val) reuse their activations' memory: ops/allocator.py
         opened = open_model(path, backend, precision, device, threads, trust_pickle, imgsz)
         detector = cls(opened.backend, opened.cfg.names, imgsz or opened.cfg.imgsz, opened.metadata, nms, batch_size,
                        preprocess, classifier)

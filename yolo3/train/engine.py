@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from yolo3.config import save_yaml, to_dict
 from yolo3.data.split import SPLIT_FILE, save_split
+from yolo3.ops.allocator import ENV_SWITCH, keep_freed_memory
 from yolo3.train import distributed as ddp
 from yolo3.train.config import TrainConfig
 from yolo3.train.early_stop import decide, history_from_metrics
@@ -132,6 +133,7 @@ class _Trainer:
             setup_notes += self._lock(run_dir, resuming=True)
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
+        self.keeps_memory = keep_freed_memory()  # a batch's activations would page-fault every step
         seed_everything(cfg.seed + info.rank, cfg.deterministic)
         self.device = torch.device(cfg.device if not cfg.device.startswith("cuda") or not info.enabled
                                    else f"cuda:{info.local_rank}")
@@ -228,7 +230,8 @@ class _Trainer:
                 lines = [f"run folder: {self.run_dir}", *self.data.check_summary, self.anchor_note, self.init_note,
                          self.freeze_note,
                          f"amp: {self.amp_dtype}, channels_last: {cfg.channels_last}, world: {info.world_size}, "
-                         f"accumulate: {self.accumulate}, weight_decay: {weight_decay:.3g}"]
+                         f"accumulate: {self.accumulate}, weight_decay: {weight_decay:.3g}, "
+                         f"freed memory kept: {'yes' if self.keeps_memory else 'no (not glibc, or ' + ENV_SWITCH + '=0)'}"]
                 if cfg.resume:
                     lines.append(f"resumed from {cfg.resume} at epoch {self.start_epoch + 1}")
                 lines += setup_notes
