@@ -25,7 +25,7 @@ from yolo3.train.auto import (
     auto_imgsz,
     profile_data,
 )
-from yolo3.train.config import AveragingConfig, TrainConfig
+from yolo3.train.config import AveragingConfig, OptimConfig, TrainConfig
 
 
 def split(n_images: int, boxes_per_image: int, size: tuple[int, int] = (480, 640), side: float = 40.0,
@@ -238,3 +238,13 @@ def test_demo_static_recipe_is_one_flag_away(tmp_path: Path) -> None:
     static_log = (static.weights.parents[1] / "train.log").read_text()
     assert "auto: imgsz = 128 (median long side 96 px" in auto_log  # rounded up to 32, at least 128
     assert "auto: imgsz = 416 (kept" in static_log  # the static recipe's size for a user's data
+
+
+def test_the_log_names_the_model_and_optimizer_it_did_not_choose() -> None:
+    cfg = TrainConfig(optim=OptimConfig(name="sgd", lr0=0.01), batch_size=4)
+    out, choices = auto_config(cfg, split(12, 2))
+    (optimizer,) = [c for c in choices if c.setting == "optimizer"]
+    assert optimizer.value == "sgd lr0 0.01, batch 4" and "from the config" in optimizer.reason
+    (model,) = [c for c in choices if c.setting == "model"]
+    assert model.value == f"{cfg.model.arch} ×{cfg.model.width:g}" and "from the config" in model.reason
+    assert (out.optim, out.batch_size) == (cfg.optim, 4)  # said, never changed
