@@ -5,9 +5,8 @@ fresh `mmap` and returns it to the kernel on `free`. A training batch's activati
 larger than that (yolov3-tiny ×0.5 at 416, batch 16: the first layer's output is 44 MiB
 in bf16), so every layer of every step maps new pages and the kernel zeroes each 4 KiB
 page on first touch. Measured on a 2-core AMD EPYC (benchmarks/RESULTS.md, "The
-allocator"): the BCCD recipe's forward + backward went from 30 to 40 images/s when
-freed memory was kept instead (`benchmarks/bench_allocator.py`: 28.0 → 34.8 images/s
-through the whole training loop). `mallopt(M_MMAP_MAX, 0)` makes malloc take big
+allocator", `benchmarks/bench_allocator.py`): the BCCD recipe's whole training loop
+went from 28.0 to 34.8 images/s when freed memory was kept instead. `mallopt(M_MMAP_MAX, 0)` makes malloc take big
 blocks from the heap and `M_TRIM_THRESHOLD` keeps freed heap memory for the next step.
 The cost is memory: the process keeps its peak until it exits, and glibc's aligned
 blocks leave holes, so the heap settles above the peak (training: +14 % peak RSS,
