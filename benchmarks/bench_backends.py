@@ -34,6 +34,7 @@ from yolo3.inference.predict import detections_from_network
 from yolo3.inference.preprocess import letterbox_batch
 from yolo3.models import create_model
 from yolo3.models.summary import info
+from yolo3.ops.allocator import keep_freed_memory
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_infer import IMAGE, calibrated, matmul_peak  # noqa: E402
@@ -74,8 +75,10 @@ def main() -> None:
     parser.add_argument("--archs", nargs="+", default=["yolov3", "yolov3-tiny"])
     args = parser.parse_args()
     configure_threads(args.threads)
+    kept = keep_freed_memory()  # as Detector.load does (YOLO3_KEEP_ALLOCATIONS=0: glibc's defaults)
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16), "int8": int8_peak()}
-    print(f"threads={torch.get_num_threads()}, native bf16: {bf16_supported()}; matmul peak GFLOP/s: "
+    print(f"threads={torch.get_num_threads()}, native bf16: {bf16_supported()}, freed memory kept: {kept}; "
+          "matmul peak GFLOP/s: "
           + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()))
     calib_files = sorted(BCCD.glob("*.jpg"))[: args.calib_images]
     calib = [np.ascontiguousarray(letterbox_batch([read_image(f)], args.imgsz)[0].numpy()) for f in calib_files]
