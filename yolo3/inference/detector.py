@@ -110,7 +110,7 @@ class Detector:
         `detector.precision`, and the reason for the choice `detector.backend_note`.
         """
         configure_threads(threads)
-        keep_freed_memory()  # big batches (val) reuse their activations' memory: ops/allocator.py
+        keep_freed_memory()  # freed tensors stay for the next call, no page faults: ops/allocator.py
         opened = open_model(path, backend, precision, device, threads, trust_pickle, imgsz)
         detector = cls(opened.backend, opened.cfg.names, imgsz or opened.cfg.imgsz, opened.metadata, nms, batch_size,
                        preprocess, classifier)
