@@ -6,7 +6,9 @@ larger than that (yolov3-tiny ×0.5 at 416, batch 16: the first layer's output i
 in bf16), so every layer of every step maps new pages and the kernel zeroes each 4 KiB
 page on first touch. Measured on a 2-core AMD EPYC (benchmarks/RESULTS.md, "The
 allocator", `benchmarks/bench_allocator.py`): the BCCD recipe's whole training loop
-went from 28.0 to 34.8 images/s when freed memory was kept instead. `mallopt(M_MMAP_MAX, 0)` makes malloc take big
+went from 28.0 to 34.8 images/s when freed memory was kept instead, and batch-1
+inference's read + letterbox + post-processing from 3.06-3.38 to 2.21-3.00 ms (the
+letterbox's 2 MiB tensor was trimmed back to the kernel after every call). `mallopt(M_MMAP_MAX, 0)` makes malloc take big
 blocks from the heap and `M_TRIM_THRESHOLD` keeps freed heap memory for the next step.
 The cost is memory: the process keeps its peak until it exits, and glibc's aligned
 blocks leave holes, so the heap settles above the peak (training: +14 % peak RSS,
