@@ -113,8 +113,8 @@ run() {
     # MINUTES=15 (~50 epochs, 2.25 s)
     sparse256-aug-long) vpair "sparse256-${MINUTES}min" "$DATA/sparse256/data.yaml" light "$LIGHT" scale03 \
       "$DEMO_JITTER" ;;
-    # the LR against the number of updates (issue 18 part 2), since ops/allocator.py (b2e138c: ~1.24x the epochs of
-    # the pairs above): 5-minute demos are ~1,000-1,500 updates; the long pair MINUTES=15 ~3x that
+    # the LR against the number of updates (issue 18 part 2), run at dd135df (these 1-thread demos made as many epochs
+    # as the pairs above): 5-minute demos are ~800-900 updates; the long pair, MINUTES=15, ~2,600
     # (its lr003 logs replaced those of sparse256-lr's lr003, 2026-11-29: 0.784 in RESULTS.md)
     sparse256-lrlow) vpair sparse256 "$DATA/sparse256/data.yaml" lr003 "" lr0015 "--set optim.lr0=0.0015" ;;
     bccd-lrlow) vpair bccd "$BCCD" lr003 "" lr0015 "--set optim.lr0=0.0015" ;;
