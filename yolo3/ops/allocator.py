@@ -7,9 +7,11 @@ in bf16), so every layer of every step maps new pages and the kernel zeroes each
 page on first touch. Measured on a 2-core AMD EPYC (benchmarks/RESULTS.md, "The
 allocator", `benchmarks/bench_allocator.py`): the BCCD recipe's whole training loop
 went from 28.0 to 34.8 images/s when freed memory was kept instead, and batch-1
-inference's read + letterbox + post-processing from 3.06-3.38 to 2.21-3.00 ms (the
-letterbox's 2 MiB tensor was trimmed back to the kernel after every call). `mallopt(M_MMAP_MAX, 0)` makes malloc take big
-blocks from the heap and `M_TRIM_THRESHOLD` keeps freed heap memory for the next step.
+inference's read + letterbox + post-processing from 3.06-3.38 to 2.21-3.00 ms
+(`benchmarks/bench_backends.py`, 4 rounds each; there the freed blocks are small, and
+what the setting spares is, as far as we can tell, glibc trimming the heap between
+calls). `mallopt(M_MMAP_MAX, 0)` makes malloc take big blocks from the heap and
+`M_TRIM_THRESHOLD` keeps freed heap memory for the next step.
 The cost is memory: the process keeps its peak until it exits, and glibc's aligned
 blocks leave holes, so the heap settles above the peak (training: +14 % peak RSS,
 985 → 1,125 MiB; a lone 64 MiB tensor reallocated in a loop: 512 MiB of heap).
