@@ -4,6 +4,7 @@ Each ablation is the recipe (yolo3/configs/bccd.yaml) with ONE change, trained f
 shorter budget with 1 thread and no workers, so that two run side by side on the 2
 cores under the same load; validation only at the end (`yolo3 val --split val`).
 Usage: .venv/bin/python benchmarks/bccd/make_ablations.py --minutes 7
+[--only base objiou --prefix bccd-r2]: a subset around the current recipe, under another name.
 
 The committed bccd-ablate-*.yaml files are the ones that ran (2026-11-22): they were made
 from the FIRST recipe (Mosaic on, paper assignment, CIoU = bccd-ablate-base.yaml); the
@@ -42,6 +43,8 @@ ABLATIONS = {
         c, model=dataclasses.replace(c.model, width=1.0))),
     "v3-w025": ("yolov3 (3 scales, stride 8) width 0.25 depth 0.33, 9 fitted anchors", lambda c: dataclasses.replace(
         c, model=dataclasses.replace(c.model, arch="yolov3", width=0.25, depth=0.33, anchors=ANCHORS9_416))),
+    "objiou": ("objectness target = the positive's IoU with its box instead of 1 (v5 style)",
+               lambda c: dataclasses.replace(c, loss=dataclasses.replace(c.loss, obj_iou_target=True))),
 }
 
 
@@ -49,13 +52,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=7.0)
     ap.add_argument("--recipe", default=str(CONFIG_DIR / "bccd.yaml"))
+    ap.add_argument("--only", nargs="+", choices=sorted(ABLATIONS), help="write these ablations only (default: all)")
+    ap.add_argument("--prefix", default="bccd-ablate",
+                    help="config/run name prefix: another one keeps the committed 2026-11-22 configs as they ran")
     args = ap.parse_args()
     recipe = load_preset(args.recipe)
     for name, (what, change) in ABLATIONS.items():
-        cfg = dataclasses.replace(change(recipe), name=f"bccd-ablate-{name}", time_budget_minutes=args.minutes,
-                                  threads=1, workers=0, val_interval=0, patience=0, project="runs/bccd-ablate",
+        if args.only and name not in args.only:
+            continue
+        cfg = dataclasses.replace(change(recipe), name=f"{args.prefix}-{name}", time_budget_minutes=args.minutes,
+                                  threads=1, workers=0, val_interval=0, patience=0, project=f"runs/{args.prefix}",
                                   progress=False)
-        path = ABLATION_DIR / f"bccd-ablate-{name}.yaml"
+        path = ABLATION_DIR / f"{args.prefix}-{name}.yaml"
         save_yaml(cfg, path)
         text = path.read_text(encoding="utf-8")
         path.write_text(f"# BCCD ablation '{name}': {what}; {args.minutes:g}-minute budget "
