@@ -19,6 +19,7 @@ from yolo3.inference.detector import Detector
 from yolo3.inference.draw import draw_detections
 from yolo3.inference.postprocess import NMSConfig
 from yolo3.inference.results import Detections
+from yolo3.inference.tta import TTAConfig
 from yolo3.io.checkpoint import load_model
 
 from _infer_utils import random_image, saved_model, small_model
@@ -114,9 +115,13 @@ def test_train_val_export_onnx_round_trip(tmp_path: Path) -> None:
     trained, _ = load_model(result.best)
     assert trained.cfg.imgsz == 64 and trained.cfg.width == 0.25
 
-    metrics = model.val(data=data, imgsz=64, out=tmp_path / "val_a", no_plots=True)
+    metrics = model.val(data=data, imgsz=64, out=tmp_path / "val_a", no_plots=True, backend="torch")
     direct, _ = val_function(result.best, data, "val", 64, 8, None, tmp_path / "val_b", plots=False)
     assert metrics.metrics == pytest.approx(direct.metrics) and "mAP@0.5" in metrics.metrics
+    augmented = model.val(data=data, imgsz=64, out=tmp_path / "val_c", no_plots=True, backend="torch", tta=True)
+    direct, _ = val_function(result.best, data, "val", 64, 8, None, tmp_path / "val_d", plots=False,
+                             tta=TTAConfig())
+    assert augmented.metrics == pytest.approx(direct.metrics)
 
     onnx = model.export(format="onnx", out=tmp_path / "m.onnx")
     assert onnx == tmp_path / "m.onnx" and onnx.is_file()

@@ -9,6 +9,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from pycocotools.coco import COCO
@@ -107,3 +108,71 @@ def test_detect_json_category_ids_match_convert_to_coco(tmp_path: Path, capsys) 
         classes = sorted(int(line.split()[0]) for line in txt.read_text().splitlines())
         ids = sorted(r["category_id"] for r in records if str(r["image_id"]) == txt.stem)
         assert ids == sorted(id_of[names[c]] for c in classes)
+
+
+def _same_detections(a: list, b: list) -> bool:
+    return len(a) == len(b) and all(
+        np.array_equal(x.boxes, y.boxes) and np.array_equal(x.scores, y.scores)
+        and np.array_equal(x.class_ids, y.class_ids) for x, y in zip(a, b))
+
+
+def test_val_measures_what_the_detector_computes_with_tta_and_darknet_preprocess(tmp_path: Path) -> None:
+    """val's --preprocess and --tta reach the Detector that scores the split: its
+    detections equal those of a Detector loaded by hand with the same settings (and
+    differ from the default pipeline's, so the comparison can fail)."""
+    from yolo3.eval.detector_eval import detector_detections
+    from yolo3.eval.evaluate import VAL_NMS
+    from yolo3.eval.val import val
+    from yolo3.inference.detector import Detector
+    from yolo3.inference.tta import TTAConfig
+
+    data, weights, _ = _setup(tmp_path, 6.0)
+    samples = load_dataset(data).splits["val"]  # 64 px images at 96: both letterboxes resize
+
+    def by_hand(precision: str, preprocess: str = "yolo3", tta: TTAConfig | None = None) -> list:
+        detector = Detector.load(weights, precision=precision, backend="torch", imgsz=96, preprocess=preprocess)
+        return detector_detections(detector, samples, VAL_NMS, tta)
+
+    def by_val(name: str, precision: str, **kwargs) -> list:
+        result, _ = val(weights, data, imgsz=96, out_dir=tmp_path / name, plots=False, backend="torch",
+                        precision=precision, **kwargs)
+        return result.detections
+
+    darknet = by_val("darknet", "bf16", preprocess="darknet")
+    assert _same_detections(darknet, by_hand("bf16", "darknet"))
+    assert not _same_detections(darknet, by_hand("bf16"))
+    tta = by_val("tta", "fp32", tta=TTAConfig())
+    assert _same_detections(tta, by_hand("fp32", tta=TTAConfig()))
+    assert not _same_detections(tta, by_hand("fp32"))
+
+    out = tmp_path / "cli"
+    assert main(["val", "--weights", str(weights), "--data", str(data), "--imgsz", "96", "--backend", "torch",
+                 "--tta", "--out", str(out), "--no-plots"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["tta"] == {"scales": [1.0, 0.83, 0.67], "flip": True, "merge": True, "merge_iou": 0.6}
+    assert summary["metrics"]["mAP@0.5:0.95"] == pytest.approx(
+        json.loads((tmp_path / "tta" / "summary.json").read_text())["metrics"]["mAP@0.5:0.95"], rel=1e-12)
+
+
+def test_tta_scales_reach_val_and_detect(tmp_path: Path, capsys) -> None:
+    """--tta-scales (detect, val, the YOLO facade) sets the views and implies --tta; a
+    scale ≤ 0 is refused before anything runs."""
+    from yolo3 import YOLO
+    from yolo3.inference.detector import Detector
+    from yolo3.inference.tta import TTAConfig
+
+    data, weights, _ = _setup(tmp_path, 6.0)
+    out = tmp_path / "v"
+    assert main(["val", "--weights", str(weights), "--data", str(data), "--backend", "torch", "--tta-scales", "1",
+                 "1.5", "--out", str(out), "--no-plots"]) == 0
+    assert json.loads((out / "summary.json").read_text())["tta"]["scales"] == [1.0, 1.5]
+    with pytest.raises(SystemExit):
+        main(["val", "--weights", str(weights), "--data", str(data), "--tta-scales", "0"])
+    assert "argument --tta-scales: 0 must be greater than 0" in capsys.readouterr().err
+
+    image = str(data.parent / "images" / "val" / "0.png")
+    views = TTAConfig(scales=(1.0, 1.5))
+    expected = Detector.load(weights, backend="torch", nms=None)(image, tta=views)
+    got = YOLO(weights).predict(image, tta_scales=[1.0, 1.5], backend="torch", conf=0.25, iou=0.45)
+    plain = YOLO(weights).predict(image, backend="torch", conf=0.25, iou=0.45)
+    assert _same_detections(got, expected) and not _same_detections(got, plain)

@@ -191,21 +191,25 @@ class YOLO:
 
     def val(self, data: str | Path, **overrides: Any) -> Any:
         """Evaluates as `yolo3 val` does (split, imgsz, batch_size, conf, iou, max_det,
-        out, no_plots, save_json, save_thresholds, in_place); returns the EvalResult
-        (`.metrics`, per-class rows) and sets `last_run_dir` to the folder it wrote."""
+        out, no_plots, save_json, save_thresholds, in_place, backend, precision, device,
+        threads, preprocess, tta, tta_scales); returns the EvalResult (`.metrics`, per-class rows) and
+        sets `last_run_dir` to the folder it wrote."""
         from yolo3.eval.val import val as run_val
         from yolo3.inference.postprocess import NMSConfig
+        from yolo3.cli.options import tta_config
 
         args = parse_command("val", ["--weights", str(self.weights_file()), "--data", str(data)], overrides)
         nms = NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det)
         result, self.last_run_dir = run_val(args.weights, args.data, args.split, args.imgsz, args.batch_size, nms,
                                             args.out, not args.no_plots, args.save_thresholds,
-                                            in_place=args.in_place, save_json=args.save_json)
+                                            in_place=args.in_place, save_json=args.save_json, backend=args.backend,
+                                            precision=args.precision, device=args.device, threads=args.threads,
+                                            preprocess=args.preprocess, tta=tta_config(args))
         return result
 
     def predict(self, source: Any, save: bool = False, **controls: Any) -> Any:
         """Detections as `yolo3 detect` finds them (conf, iou, max_det, nms, classes, roi,
-        thresholds, tta, imgsz, batch_size, precision, threads).
+        thresholds, tta, tta_scales, imgsz, batch_size, precision, threads).
 
         source: a path, folder, glob or video; a numpy RGB uint8 array; a PIL image; or
         a list of these. Returns one `Detections` per image (per frame of a video).
@@ -213,8 +217,8 @@ class YOLO:
         labels/, predictions.json in a new runs/detect folder, or `out=`) and returns its
         DetectSummary.
         """
+        from yolo3.cli.options import tta_config
         from yolo3.inference.run import detect_sources
-        from yolo3.inference.tta import TTAConfig
         from yolo3.io.runs import numbered_out
         from yolo3.io.text import parse_json_text
 
@@ -227,10 +231,11 @@ class YOLO:
         if isinstance(roi, str) and roi.lstrip().startswith("["):
             roi = parse_json_text(roi, "roi", "polygons '[[[x,y],...], ...]' in original pixels")
         items = list(source) if isinstance(source, (list, tuple)) else [source]
+        tta = tta_config(args)
         if save:
             return detect_sources(detector, items, numbered_out(args.out), classes=args.classes, roi=roi, thresholds=thresholds,
-                                  tta=TTAConfig() if args.tta else None, recursive=args.recursive)
-        return detect_items(detector, items, classes=args.classes, roi=roi, thresholds=thresholds, tta=args.tta,
+                                  tta=tta, recursive=args.recursive)
+        return detect_items(detector, items, classes=args.classes, roi=roi, thresholds=thresholds, tta=tta,
                             recursive=args.recursive)
 
     def _detector(self, args: argparse.Namespace) -> Any:
@@ -274,7 +279,7 @@ class YOLO:
 
 
 def detect_items(detector: Any, items: list[Any], classes: Any = None, roi: Any = None, thresholds: Any = None,
-                 tta: bool = False, recursive: bool = False) -> list[Any]:
+                 tta: Any = None, recursive: bool = False) -> list[Any]:
     """Detections for a mixed list of inputs: paths, folders and globs expand as for
     `yolo3 detect` (videos give one Detections per frame); arrays and PIL images pass."""
     from yolo3.inference.preprocess import load_input
@@ -317,7 +322,7 @@ def detect_items(detector: Any, items: list[Any], classes: Any = None, roi: Any 
 
 
 def _frames(detector: Any, chunk: list[Any], name: str, start: int, classes: Any, roi: Any, thresholds: Any,
-            tta: bool) -> list[Any]:
+            tta: Any) -> list[Any]:
     found = detector(chunk, classes=classes, roi=roi, thresholds=thresholds, tta=tta) if chunk else []
     for i, (frame, dets) in enumerate(zip(chunk, found)):
         dets.source, dets.image = f"{name}#{start + i}", frame

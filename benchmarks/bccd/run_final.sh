@@ -5,7 +5,8 @@
 # seed (issue 18 asks for the mean of 3): its run, logs and section go to runs/bccd-s1 and
 # benchmarks/bccd/logs/seed1/ (no picture), so seeds never overwrite each other.
 # A recipe variant: CONFIG=benchmarks/bccd/configs/X.yaml TAG=X SEED=N bash benchmarks/bccd/run_final.sh; its run and
-# logs go to runs/bccd-X-sN and benchmarks/bccd/logs/X/seedN/ (no picture).
+# logs go to runs/bccd-X-sN and benchmarks/bccd/logs/X/seedN/ (no picture). TTA_SCALES="1 1.17 0.83" adds a
+# test-time-augmented measurement of the same checkpoint (final-{val,test}-tta.log).
 set -eu
 DATA=${DATA:-../shared/datasets/bccd}
 SEED=${SEED:-0}
@@ -32,6 +33,14 @@ rm -rf "$RUN"
 /usr/bin/time -v -o "$LOGS/final-test.time" \
   .venv/bin/yolo3 val --weights "$RUN/weights/best.safetensors" --data "$DATA" --split test --out "$RUN/test" \
   > "$LOGS/final-test.log" 2>&1
+# with TTA_SCALES="1 1.17 0.83" (chosen on the val split, 2026-11-30): the same checkpoint measured once more with
+# test-time augmentation, on val and then on test; its own row, never mixed with the plain one
+if [ -n "${TTA_SCALES:-}" ]; then
+  for split in val test; do
+    .venv/bin/yolo3 val --weights "$RUN/weights/best.safetensors" --data "$DATA" --split $split --out "$RUN/$split-tta" \
+      --tta-scales $TTA_SCALES > "$LOGS/final-$split-tta.log" 2>&1
+  done
+fi
 mapfile -t IMAGES < <(head -4 "$DATA/ImageSets/Main/test.txt" | sed "s|^|$DATA/JPEGImages/|; s|$|.jpg|")
 .venv/bin/yolo3 detect --weights "$RUN/weights/best.safetensors" --thresholds auto --out "$RUN/detect" \
   --no-txt --no-json "${IMAGES[@]}" > "$LOGS/final-detect.log" 2>&1

@@ -11,10 +11,9 @@ from yolo3.inference.device import DEVICE_HELP
 from yolo3.inference.postprocess import NMS_METHODS, NMSConfig
 from yolo3.inference.preprocess import PREPROCESS_MODES
 from yolo3.inference.run import detect_sources
-from yolo3.inference.tta import TTAConfig
 from yolo3.io.runs import numbered_out
 from yolo3.io.text import parse_json_text
-from yolo3.cli.options import fraction, imgsz, positive_int
+from yolo3.cli.options import add_tta_arguments, fraction, imgsz, positive_int, tta_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="region of interest: a mask image file, or JSON polygons '[[[x,y],...], ...]' (default: whole image)")
     p.add_argument("--thresholds", default=None,
                    help="per-class thresholds: 'auto' (from the checkpoint) or comma-separated floats (default: --conf for all)")
-    p.add_argument("--tta", action="store_true", help="test-time augmentation (flip + scales, merged)")
+    add_tta_arguments(p)
     p.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="fp32, bf16, fp16 (CUDA only), or int8 (a model quantised by `yolo3 export --precision int8`) "
                         "(default: the OpenVINO export's own, else fp32)")
@@ -72,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
             roi = parse_json_text(roi, "--roi", "polygons '[[[x,y],...], ...]' in original pixels")
         summary = detect_sources(
             detector, args.sources, numbered_out(args.out), classes=args.classes, roi=roi, thresholds=thresholds,
-            tta=TTAConfig() if args.tta else None, save_images=not args.no_images, save_txt=not args.no_txt,
+            tta=tta_config(args), save_images=not args.no_images, save_txt=not args.no_txt,
             save_json=not args.no_json, recursive=args.recursive,
         )
     except (ValueError, OSError, ImportError) as err:  # ImportError: an optional backend not installed

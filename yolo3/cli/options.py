@@ -17,8 +17,8 @@ import math
 
 from yolo3.config import imgsz_problem
 
-__all__ = ["anchor_list", "finite_float", "fraction", "imgsz", "imgsz_problem", "nonneg_float", "nonneg_int",
-           "positive_float", "positive_int", "HelpFormatter"]
+__all__ = ["add_tta_arguments", "anchor_list", "finite_float", "fraction", "imgsz", "imgsz_problem", "nonneg_float",
+           "nonneg_int", "positive_float", "positive_int", "tta_config", "HelpFormatter"]
 
 
 def _number(text: object, kind: type) -> float:
@@ -115,3 +115,22 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
             return f"{text} (default: %(default)s)"
         return text
+
+
+def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
+    """detect's and val's test-time augmentation switches (`tta_config` reads them)."""
+    parser.add_argument("--tta", action="store_true",
+                        help="test-time augmentation: each image at --tta-scales, each also flipped left-right, "
+                        "boxes of all views merged (score-weighted)")
+    parser.add_argument("--tta-scales", type=positive_float, nargs="+", default=None, metavar="S",
+                        help="view sizes relative to --imgsz, each rounded to a multiple of 32; implies --tta "
+                        "(default: 1 0.83 0.67; small objects gain from a view above 1, e.g. 1 1.17 0.83)")
+
+
+def tta_config(args: argparse.Namespace):  # -> TTAConfig | None
+    """The TTAConfig the switches ask for, or None without --tta / --tta-scales."""
+    from yolo3.inference.tta import TTAConfig
+
+    if args.tta_scales is not None:
+        return TTAConfig(scales=tuple(args.tta_scales))
+    return TTAConfig() if args.tta else None

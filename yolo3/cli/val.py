@@ -11,7 +11,7 @@ from yolo3.eval.report import format_result
 from yolo3.inference.choose import BACKENDS, PRECISIONS
 from yolo3.inference.device import DEVICE_HELP
 from yolo3.inference.postprocess import NMSConfig
-from yolo3.cli.options import fraction, imgsz, positive_int
+from yolo3.cli.options import add_tta_arguments, fraction, imgsz, positive_int, tta_config
 from yolo3.inference.preprocess import PREPROCESS_MODES
 
 
@@ -44,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: usable cores)")
     p.add_argument("--preprocess", choices=PREPROCESS_MODES, default="yolo3",
                    help="letterbox: yolo3's or darknet's own resize and 0.5 padding (official weights)")
+    add_tta_arguments(p)
     p.set_defaults(run=_run)
 
 
@@ -57,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
         result, run_dir = val(args.weights, args.data, args.split, args.imgsz, args.batch_size, nms, args.out,
                               not args.no_plots, save_json=args.save_json, backend=args.backend,
                               precision=args.precision, device=args.device, threads=args.threads, log=print,
-                              preprocess=args.preprocess)
+                              preprocess=args.preprocess, tta=tta_config(args))
     except (ValueError, OSError, ImportError) as err:  # CheckpointError, DataError, ImageReadError included
         print(f"yolo3 val: error: {err}", file=sys.stderr)
         return 2

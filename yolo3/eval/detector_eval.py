@@ -19,15 +19,19 @@ from yolo3.eval.evaluate import VAL_NMS, EvalResult, compute_metrics
 from yolo3.inference.detector import Detector
 from yolo3.inference.postprocess import NMSConfig
 from yolo3.inference.results import Detections
+from yolo3.inference.tta import TTAConfig
 
 
-def detector_detections(detector: Detector, samples: list[Sample], nms: NMSConfig) -> list[Detections]:
-    """Detections per sample in original pixels, in `detector.batch_size` batches."""
+def detector_detections(
+    detector: Detector, samples: list[Sample], nms: NMSConfig, tta: TTAConfig | None = None
+) -> list[Detections]:
+    """Detections per sample in original pixels, in `detector.batch_size` batches
+    (tta: the detector's flip + multi-scale test-time augmentation)."""
     out: list[Detections] = []
     for start in range(0, len(samples), detector.batch_size):
         chunk = samples[start : start + detector.batch_size]
         out += detector.detect_arrays([read_image(s.image_path) for s in chunk], [str(s.image_path) for s in chunk],
-                                      nms)
+                                      nms, tta=tta)
     return out
 
 
@@ -39,10 +43,12 @@ def evaluate_detector(
     out_dir: Path | None = None,
     plots: bool = False,
     run_info: dict[str, Any] | None = None,
+    tta: TTAConfig | None = None,
 ) -> EvalResult:
     """Runs `detector` on `samples` and measures it (COCO + VOC metrics, thresholds).
 
     nms: default VAL_NMS (conf 0.001, IoU 0.6, 300 detections), as `yolo3 val`.
+    tta: measure the detector with test-time augmentation (`yolo3 val --tta`).
     """
     if len(detector.class_names) != len(class_names):
         raise ValueError(f"{detector.source} predicts {len(detector.class_names)} classes but the dataset has "
@@ -51,7 +57,7 @@ def evaluate_detector(
         raise ValueError("no samples to evaluate: the split is empty")
     nms = nms or dataclasses.replace(VAL_NMS)
     t0 = time.perf_counter()
-    detections = detector_detections(detector, samples, nms)
+    detections = detector_detections(detector, samples, nms, tta)
     t1 = time.perf_counter()
     result = compute_metrics(samples, detections, class_names, nms, detector.imgsz)
     result.timings = {"inference_s": t1 - t0, "metrics_s": time.perf_counter() - t1}

@@ -21,6 +21,7 @@ from yolo3.eval.evaluate import EvalResult, evaluate
 from yolo3.eval.coco import write_coco_json
 from yolo3.eval.store import save_thresholds as save_thresholds_to
 from yolo3.inference.postprocess import NMSConfig
+from yolo3.inference.tta import TTAConfig
 from yolo3.io.checkpoint import load_model, model_config_from_metadata
 from yolo3.io.runs import next_run_dir, numbered_out
 
@@ -44,6 +45,7 @@ def val(
     threads: int | None = None,
     log: Callable[[str], None] = lambda _: None,
     preprocess: str = "yolo3",
+    tta: TTAConfig | None = None,
 ) -> tuple[EvalResult, Path]:
     """Evaluates `weights` on `split` of dataset `data`; returns (result, run folder).
 
@@ -58,6 +60,8 @@ def val(
     (the default) evaluates the checkpoint's model itself, every other combination (and
     .onnx / OpenVINO weights) runs through a `Detector`.
     preprocess: 'yolo3' letterbox or 'darknet' (darknet's own resize and padding).
+    tta: measure with test-time augmentation (flip + scales, merged; `yolo3 detect --tta`
+        does the same), always through a `Detector`; summary.json records its settings.
     """
     from yolo3.data.formats import load_dataset
     from yolo3.data.validate import check_dataset
@@ -65,7 +69,7 @@ def val(
     from yolo3.inference.device import resolve_device
 
     detector = None
-    plain = backend == "torch" and precision in (None, "fp32") and model_kind(weights) == "checkpoint"
+    plain = backend == "torch" and precision in (None, "fp32") and model_kind(weights) == "checkpoint" and tta is None
     if plain:
         model, _ = load_model(weights)
         model.to(resolve_device(device))
@@ -77,7 +81,7 @@ def val(
         if save_thresholds and model_kind(weights) != "checkpoint":
             raise ValueError(f"--save-thresholds writes into a .safetensors checkpoint; {weights} is not one")
         detector = Detector.load(weights, device, precision, threads=threads, imgsz=imgsz, batch_size=batch_size,
-                                 backend=backend)
+                                 backend=backend, preprocess=preprocess)
         cfg = model_config_from_metadata(detector.metadata, weights)
         log(f"backend: {detector.backend_name} {detector.precision} ({detector.backend_note})")
     index = load_dataset(data)
@@ -96,14 +100,15 @@ def val(
     report = check_dataset(only_split, check_policy or CheckPolicy())
     run_dir = numbered_out(out_dir) if out_dir is not None else next_run_dir("runs", "val")
     info = {"weights": str(weights), "dataset": str(data), "dataset_format": index.format, "split": split,
-            "data_check": report.summary(), "preprocess": preprocess}
+            "data_check": report.summary(), "preprocess": preprocess,
+            "tta": dataclasses.asdict(tta) if tta is not None else None}
     if detector is None:
         result = evaluate(model, report.splits[split], index.class_names, imgsz or cfg.imgsz, batch_size,
                           nms, run_dir, plots, info, preprocess=preprocess)
     else:
         from yolo3.eval.detector_eval import evaluate_detector
 
-        result = evaluate_detector(detector, report.splits[split], index.class_names, nms, run_dir, plots, info)
+        result = evaluate_detector(detector, report.splits[split], index.class_names, nms, run_dir, plots, info, tta)
     result.data_check = report
     if save_json:
         write_coco_json(report.splits[split], result.detections, index.class_names, run_dir)
