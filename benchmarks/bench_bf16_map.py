@@ -15,7 +15,7 @@ from pathlib import Path
 from yolo3.data.formats import load_dataset
 from yolo3.data.validate import CheckPolicy, check_dataset
 from yolo3.eval.coco import coco_metrics
-from yolo3.eval.evaluate import VAL_NMS
+from yolo3.eval.result import VAL_NMS
 from yolo3.export import export_checkpoint
 from yolo3.inference.detector import Detector
 

@@ -12,7 +12,7 @@ import torch
 
 from yolo3.data.sample import Sample
 from yolo3.eval import COCO_METRIC_NAMES, EvalResult, compute_metrics, evaluate, store_thresholds
-from yolo3.eval.evaluate import VAL_NMS
+from yolo3.eval.result import VAL_NMS
 from yolo3.eval.report import format_result
 from yolo3.inference.postprocess import NMSConfig
 from yolo3.inference.predict import predict_arrays

@@ -12,7 +12,7 @@ from _eval_utils import random_case
 from yolo3.data.sample import Sample
 from yolo3.eval import compute_metrics
 from yolo3.eval import plots
-from yolo3.eval.evaluate import VAL_NMS
+from yolo3.eval.result import VAL_NMS
 from yolo3.eval.matching import match_dataset
 from yolo3.eval.report import MIN_STABLE_BOXES, format_result, save_plots
 from yolo3.inference.draw import class_color, draw_boxes, layout_labels, text_color

@@ -121,7 +121,7 @@ def test_val_measures_what_the_detector_computes_with_tta_and_darknet_preprocess
     detections equal those of a Detector loaded by hand with the same settings (and
     differ from the default pipeline's, so the comparison can fail)."""
     from yolo3.eval.detector_eval import detector_detections
-    from yolo3.eval.evaluate import VAL_NMS
+    from yolo3.eval.result import VAL_NMS
     from yolo3.eval.val import val
     from yolo3.inference.detector import Detector
     from yolo3.inference.tta import TTAConfig

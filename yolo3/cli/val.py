@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from yolo3.eval.evaluate import VAL_NMS
+from yolo3.eval.result import VAL_NMS
 from yolo3.eval.store import save_thresholds
 from yolo3.eval.report import format_result
 from yolo3.inference.choose import BACKENDS, PRECISIONS

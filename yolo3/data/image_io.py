@@ -259,3 +259,12 @@ def is_truncated(data: bytes | np.ndarray, fmt: str) -> bool:
     if fmt == "PNG":
         return b"IEND" not in tail[-16:]
     return False
+
+
+def write_image(image: np.ndarray, path: Path) -> None:
+    """Writes an RGB uint8 image (format from the suffix); error naming the file on failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(path.suffix or ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"{path}: OpenCV cannot encode this image format")
+    data.tofile(path)

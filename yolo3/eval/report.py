@@ -7,15 +7,13 @@ import datetime
 import json
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from yolo3.data.sample import Sample
 from yolo3.eval.coco import COCO_METRIC_NAMES
 from yolo3.eval.voc import VOC07_NAME, VOC10_NAME
+from yolo3.eval.result import DETECT_NMS, EvalResult
 from yolo3.inference.postprocess import NMSConfig
-
-if TYPE_CHECKING:
-    from yolo3.eval.evaluate import EvalResult
 
 
 LABELS = {"APs": "APs (small, @0.5:0.95)", "APm": "APm (medium, @0.5:0.95)", "APl": "APl (large, @0.5:0.95)",
@@ -53,8 +51,6 @@ def few_boxes_warnings(n_gt: list[int], class_names: list[str], min_boxes: int =
 def format_result(result: EvalResult, detect_nms: NMSConfig | None = None) -> str:
     """Metrics, per-class table and threshold comparison as plain text (class names in
     full; classes with fewer than MIN_STABLE_BOXES boxes marked * and warned about)."""
-    from yolo3.eval.evaluate import DETECT_NMS
-
     m, rep = result.metrics, result.thresholds
     marks = ["*" if 0 < n < MIN_STABLE_BOXES else "" for n in result.n_gt]
     shown = [name + mark for name, mark in zip(result.class_names, marks)]

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from yolo3.data.validate import CheckPolicy
-from yolo3.eval.evaluate import EvalResult, evaluate
+from yolo3.eval.evaluate import evaluate
+from yolo3.eval.result import EvalResult
 from yolo3.eval.coco import write_coco_json
 from yolo3.eval.store import save_thresholds as save_thresholds_to
 from yolo3.inference.postprocess import NMSConfig

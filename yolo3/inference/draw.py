@@ -16,8 +16,6 @@ import dataclasses
 import cv2
 import numpy as np
 
-from yolo3.inference.results import Detections
-
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 MIN_FONT_SCALE = 0.3
 """Smallest font scale a label is shrunk to (about 7 px tall) before it is left out."""
@@ -124,8 +122,3 @@ def draw_boxes(image: np.ndarray, boxes: np.ndarray, class_ids: np.ndarray, clas
         _, _, base = label_size(text, scale, thickness)
         cv2.putText(out, text, (x1 + 1, y2 - 1 - base), FONT, scale, text_color(color), thickness, cv2.LINE_AA)
     return out, layout
-
-
-def draw_detections(image: np.ndarray, dets: Detections, line_width: int | None = None) -> np.ndarray:
-    """Returns a copy of the (h, w, 3) RGB uint8 image with the detections drawn on it."""
-    return draw_boxes(image, dets.boxes, dets.class_ids, dets.class_names, dets.scores, line_width)[0]

@@ -8,6 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from yolo3.data.image_io import write_image
+from yolo3.inference.draw import draw_boxes
+
 
 @dataclasses.dataclass
 class Detections:
@@ -83,16 +86,12 @@ class Detections:
         """A copy of the image with boxes and "name score" labels drawn: (h, w, 3) RGB
         uint8. The image is `image`, else the one kept with the detections, else read
         from `source` (a file path)."""
-        from yolo3.inference.draw import draw_detections
-
-        return draw_detections(self._image(image), self, line_width)
+        return draw_boxes(self._image(image), self.boxes, self.class_ids, self.class_names, self.scores, line_width)[0]
 
     def save(self, path: str | Path, image: np.ndarray | None = None) -> Path:
         """Writes the detections by suffix: .json (COCO results, `to_json`), .txt (YOLO
         lines, `to_yolo_txt`), else an annotated image (`plot`). Returns the path."""
         import json
-
-        from yolo3.inference.writers import write_image
 
         path = Path(path)
         suffix = path.suffix.lower()

@@ -22,15 +22,14 @@ from typing import Any, Callable
 
 from tqdm import tqdm
 
-from yolo3.data.image_io import ImageReadError
+from yolo3.data.image_io import ImageReadError, write_image
 from yolo3.inference.detector import Detector, Thresholds
-from yolo3.inference.draw import draw_detections
 from yolo3.inference.results import Detections
 from yolo3.inference.postprocess import NMSConfig
 from yolo3.inference.roi import ROI, RoiInput, make_roi
 from yolo3.inference.sources import SourceFile, expand_sources, open_video, read_frames, read_source_image
 from yolo3.inference.tta import TTAConfig
-from yolo3.inference.writers import CocoJsonWriter, OutputName, VideoWriter, output_names, write_image, write_yolo_txt
+from yolo3.inference.writers import CocoJsonWriter, OutputName, VideoWriter, output_names, write_yolo_txt
 
 
 @dataclasses.dataclass
@@ -102,7 +101,7 @@ def detect_sources(
             name = names[f]
             emit(dets, array, name.stem, name.image_id)
             if save_images:
-                write_image(draw_detections(array, dets), out / name.image)
+                write_image(dets.plot(array), out / name.image)
                 summary.outputs.append(out / name.image)
         summary.images += len(chunk)
         bar.update(len(chunk))
@@ -145,7 +144,7 @@ def _detect_video(
         for frame, dets in zip(batch, detector.detect_arrays(batch, sources, cfg, region, tta_cfg)):
             emit(dets, frame, f"{name.stem}_{index:06d}", f"{name.stem}_{index:06d}")
             if writer is not None:
-                writer.write(draw_detections(frame, dets))
+                writer.write(dets.plot(frame))
             index += 1
         bar.update(len(batch))
         batch.clear()

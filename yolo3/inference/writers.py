@@ -97,15 +97,6 @@ def write_yolo_txt(dets: Detections, path: Path) -> None:
     path.write_text(dets.to_yolo_txt())
 
 
-def write_image(image: np.ndarray, path: Path) -> None:
-    """Writes an RGB uint8 image (format from the suffix); error naming the file on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ok, data = cv2.imencode(path.suffix or ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OSError(f"{path}: OpenCV cannot encode this image format")
-    data.tofile(path)
-
-
 class VideoWriter:
     """An mp4v video written frame by frame from RGB uint8 frames of one size."""
 
