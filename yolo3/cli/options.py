@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import TYPE_CHECKING
 
 from yolo3.config import imgsz_problem
+
+if TYPE_CHECKING:
+    from yolo3.inference.tta import TTAConfig
 
 __all__ = ["add_tta_arguments", "anchor_list", "finite_float", "fraction", "imgsz", "imgsz_problem", "nonneg_float",
            "nonneg_int", "positive_float", "positive_int", "tta_config", "HelpFormatter"]
@@ -127,7 +131,7 @@ def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: 1 0.83 0.67; small objects gain from a view above 1, e.g. 1 1.17 0.83)")
 
 
-def tta_config(args: argparse.Namespace):  # -> TTAConfig | None
+def tta_config(args: argparse.Namespace) -> TTAConfig | None:
     """The TTAConfig the switches ask for, or None without --tta / --tta-scales."""
     from yolo3.inference.tta import TTAConfig
 

@@ -16,7 +16,7 @@ from typing import Any
 from yolo3.data.image_io import read_image
 from yolo3.data.sample import Sample
 from yolo3.eval.evaluate import compute_metrics
-from yolo3.eval.report import save_plots, write_summary
+from yolo3.eval.report import save_run
 from yolo3.eval.result import VAL_NMS, EvalResult
 from yolo3.inference.detector import Detector
 from yolo3.inference.postprocess import NMSConfig
@@ -64,10 +64,6 @@ def evaluate_detector(
     result = compute_metrics(samples, detections, class_names, nms, detector.imgsz)
     result.timings = {"inference_s": t1 - t0, "metrics_s": time.perf_counter() - t1}
     if out_dir is not None:
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if plots:
-            save_plots(result, samples, out_dir)
         info = {"backend": detector.backend_name, "precision": detector.precision, **(run_info or {})}
-        write_summary(result, out_dir / "summary.json", info)
+        save_run(result, samples, Path(out_dir), plots, info)
     return result

@@ -23,7 +23,7 @@ from yolo3.data.sample import Sample
 from yolo3.eval.coco import coco_metrics
 from yolo3.eval.confusion import confusion_matrix
 from yolo3.eval.matching import match_dataset
-from yolo3.eval.report import save_plots, write_summary
+from yolo3.eval.report import save_run
 from yolo3.eval.result import VAL_NMS, EvalResult
 from yolo3.eval.thresholds import choose_thresholds
 from yolo3.eval.voc import voc_metrics
@@ -140,13 +140,7 @@ def evaluate(
     detections = run_inference(model, samples, class_names, imgsz, batch_size, nms, progress, preprocess)
     t1 = time.perf_counter()
     result = compute_metrics(samples, detections, class_names, nms, imgsz)
-    t2 = time.perf_counter()
-    result.timings = {"inference_s": t1 - t0, "metrics_s": t2 - t1}
+    result.timings = {"inference_s": t1 - t0, "metrics_s": time.perf_counter() - t1}
     if out_dir is not None:
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if plots:
-            save_plots(result, samples, out_dir)
-            result.timings["plots_s"] = time.perf_counter() - t2
-        write_summary(result, out_dir / "summary.json", run_info or {})
+        save_run(result, samples, Path(out_dir), plots, run_info or {})
     return result

@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,14 @@ def summary_dict(result: EvalResult, run_info: dict[str, Any]) -> dict[str, Any]
 def write_summary(result: EvalResult, path: Path, run_info: dict[str, Any]) -> None:
     """Writes summary.json (strict JSON: undefined metrics are -1, never NaN)."""
     path.write_text(json.dumps(summary_dict(result, run_info), indent=2, allow_nan=False) + "\n")
+
+
+def save_run(result: EvalResult, samples: list[Sample], out_dir: Path, plots: bool, run_info: dict[str, Any]) -> None:
+    """An evaluation's folder: the plots (when asked; their time goes into the timings as
+    plots_s) and summary.json, for `evaluate` and `evaluate_detector` alike."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if plots:
+        t0 = time.perf_counter()
+        save_plots(result, samples, out_dir)
+        result.timings["plots_s"] = time.perf_counter() - t0
+    write_summary(result, out_dir / "summary.json", run_info)
