@@ -152,3 +152,18 @@ def test_empty_or_unknown_dataset_is_a_clear_error(tmp_path: Path) -> None:
         load_dataset(data)
     with pytest.raises(DataError, match="not a dataset"):
         load_dataset(tmp_path)
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "coco", "voc", "labelme", "cvat"])
+def test_write_keeps_images_that_share_a_stem(tmp_path: Path, fmt: str) -> None:
+    # a.jpg / a.png share the stem of their label file (a.txt, a.xml, a.json); a second a.jpg
+    # from another folder must not be renamed onto the existing a_1.jpg either
+    files = ["src/a.jpg", "src/a.png", "other/a.jpg", "src/a_1.jpg"]
+    samples = []
+    for k, name in enumerate(files):
+        write_rgb(tmp_path / name, plain_image(20 + k, 30 + k, seed=k))
+        samples.append(Sample(tmp_path / name, [[k, k, k + 5, k + 6]], [0], image_size=(20 + k, 30 + k)))
+    index = DatasetIndex(["p"], {"train": samples}, tmp_path, "coco")
+    back = load_dataset(save_dataset(index, tmp_path / fmt, fmt, images="copy"))
+    got = sorted((s.image_size or (0, 0), s.boxes.round(9).tolist()) for s in back.all_samples())
+    assert got == [((20 + k, 30 + k), [[k, k, k + 5, k + 6]]) for k in range(len(files))]

@@ -175,17 +175,23 @@ def place_image(src: Path, dst: Path, mode: str) -> None:
 
 
 def unique_names(samples: list[Sample]) -> list[str]:
-    """File names for writing each sample's image into one folder, made unique by a suffix."""
-    seen: dict[str, int] = {}
+    """File names for writing each sample's image into one folder, with distinct stems
+    (case-folded): a.jpg and a.png would share one label file a.txt / a.xml / a.json.
+    A repeated stem gets the first free suffix _1, _2, … (never a name already taken)."""
+    taken = {s.image_path.stem.casefold() for s in samples}
+    used: set[str] = set()
+    next_suffix: dict[str, int] = {}
     names = []
     for s in samples:
-        name = s.image_path.name
-        if name in seen:
-            seen[name] += 1
-            name = f"{s.image_path.stem}_{seen[name]}{s.image_path.suffix}"
-        else:
-            seen[name] = 0
-        names.append(name)
+        stem = s.image_path.stem
+        if stem.casefold() in used:
+            n = next_suffix.get(stem.casefold(), 1)
+            while f"{stem}_{n}".casefold() in used or f"{stem}_{n}".casefold() in taken:
+                n += 1
+            next_suffix[stem.casefold()] = n + 1
+            stem = f"{stem}_{n}"
+        used.add(stem.casefold())
+        names.append(f"{stem}{s.image_path.suffix}")
     return names
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from yolo3.data.findings import Finding
-from yolo3.data.formats import SPLITS, DatasetIndex, place_image
+from yolo3.data.formats import SPLITS, DatasetIndex, place_image, unique_names
 from yolo3.data.formats.layouts import find_per_image_layout
 from yolo3.data.sample import Sample
 from yolo3.io.text import split_lines
@@ -162,18 +162,6 @@ def labelme_doc(sample: Sample, image_name: str, class_names: list[str], size: t
             "imageHeight": int(size[0]), "imageWidth": int(size[1])}
 
 
-def unique_stems(samples: list[Sample]) -> list[str]:
-    """Image file names with distinct stems (a.jpg and a.png would share a.json)."""
-    seen: dict[str, int] = {}
-    out = []
-    for s in samples:
-        stem, suffix = s.image_path.stem, s.image_path.suffix
-        n = seen.get(stem.lower(), 0)
-        seen[stem.lower()] = n + 1
-        out.append(f"{stem}{suffix}" if n == 0 else f"{stem}_{n}{suffix}")
-    return out
-
-
 def write_labelme(index: DatasetIndex, out: Path, images: str = "copy") -> Path:
     """Writes images/<split>/<name> with <stem>.json beside each, and classes.txt; returns `out`."""
     from yolo3.data.image_io import image_size
@@ -182,7 +170,7 @@ def write_labelme(index: DatasetIndex, out: Path, images: str = "copy") -> Path:
         folder = out / "images" / split
         folder.mkdir(parents=True, exist_ok=True)
         samples = index.splits[split]
-        for sample, name in zip(samples, unique_stems(samples)):
+        for sample, name in zip(samples, unique_names(samples)):
             place_image(sample.image_path, folder / name, images)
             size = sample.image_size if sample.image_size and min(sample.image_size) > 0 else image_size(
                 sample.image_path)
