@@ -100,6 +100,16 @@ def test_voc_keeps_difficult_and_truncated(tmp_path: Path) -> None:
     assert s.box_positions()[1] == "object 2, line 4" and s.image_size == (30, 40)
 
 
+def test_voc_with_an_xml_namespace_keeps_its_objects(tmp_path: Path) -> None:
+    # some tools write <annotation xmlns="…">: every tag is then namespaced, and a plain
+    # find("object") saw no objects at all (the image read as background-only)
+    xml = VOC_XML.replace("<annotation>", '<annotation xmlns="http://example.com/voc">')
+    s = load_dataset(_voc(tmp_path, xml)).splits["train"][0]
+    np.testing.assert_array_equal(s.boxes, [[1, 2, 20, 25], [3, 4, 10, 12]])
+    assert s.class_ids.tolist() == [1, 0] and s.difficult.tolist() == [False, True]
+    assert s.image_size == (30, 40) and s.image_path.name == "img1.jpg"
+
+
 @pytest.mark.parametrize("xml", [
     '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
     '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]><annotation><filename>&c;</filename></annotation>',

@@ -37,6 +37,14 @@ def _object_lines(data: bytes) -> list[int]:
     return [data.count(b"\n", 0, m.start()) + 1 for m in _OBJECT_TAG.finditer(data)]
 
 
+def _strip_namespaces(tree: Element) -> None:
+    """Drops XML namespaces from every tag in place ({uri}object → object): some tools
+    write <annotation xmlns="…">, and namespaced tags would match no find("object")."""
+    for el in tree.iter():
+        if isinstance(el.tag, str) and "}" in el.tag:
+            el.tag = el.tag.split("}", 1)[1]
+
+
 def _find_image(folder: Path, filename: str, stem: str) -> Path:
     if filename and (folder / filename).exists():
         return folder / filename
@@ -61,6 +69,7 @@ def parse_voc_xml(path: Path, root: Path, names: dict[str, int] | None, image: P
     except (DefusedXmlException, ParseError, OSError, ValueError) as err:
         kind = type(err).__name__
         return None, [Finding("bad_annotation", path, "", f"cannot parse XML ({kind}: {err})")], []
+    _strip_namespaces(tree)
     objects = tree.findall("object")
     lines = _object_lines(data)
     seen = [_text(obj, "name") for obj in objects]
