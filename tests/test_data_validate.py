@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from _data_utils import plain_image, write_yolo_dataset
+from _data_utils import plain_image, write_rgb, write_yolo_dataset
 from PIL import Image
 
 from yolo3.config import ConfigError
@@ -156,3 +156,23 @@ def test_bccd_report_names_known_defects(bccd_root: Path) -> None:
     assert set(report.counts) == {"degenerate_box", "near_duplicate_box"}
     assert sum(len(s) for split in report.splits.values() for s in split) == 4888 - 2
     assert "BloodImage_00338.xml:object 13, line 158" in report.format()
+
+
+def test_image_findings_in_a_shared_annotation_file_name_the_image(tmp_path: Path) -> None:
+    # a COCO JSON annotates every image: "train.json: no_labels" alone does not say which image
+    import json
+
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        write_rgb(tmp_path / "images" / name, plain_image(64, 96, seed=ord(name[0])))
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 96, "height": 64},
+                      {"id": 2, "file_name": "b.jpg", "width": 96, "height": 64},
+                      {"id": 3, "file_name": "c.jpg", "width": 50, "height": 40}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10]},
+                           {"id": 2, "image_id": 3, "category_id": 1, "bbox": [1, 1, 10, 10]}],
+           "categories": [{"id": 1, "name": "x"}]}
+    (tmp_path / "train.json").write_text(json.dumps(doc))
+    report = check_dataset(load_dataset(tmp_path / "train.json"))
+    found = {f.kind: f for f in report.findings}
+    assert set(found) == {"no_labels", "size_mismatch"}
+    assert Path(found["no_labels"].file).name == "train.json" and "b.jpg" in found["no_labels"].position
+    assert "c.jpg" in found["size_mismatch"].position and "size" in found["size_mismatch"].position

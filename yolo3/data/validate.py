@@ -166,10 +166,16 @@ MAX_LISTED = 1000
 (a label file with a million copied lines must not make a million report lines)."""
 
 
+def _at(image: str, position: str) -> str:
+    """A finding's position on an image of a shared annotation file ("b.jpg (image id 7), size");
+    `position` alone for a file of one image (image == "")."""
+    return ", ".join(p for p in (image, position) if p)
+
+
 def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy,
-                 findings: list[Finding]) -> Sample | None:
+                 findings: list[Finding], image: str = "") -> Sample | None:
     """Box-level checks on one sample; returns the cleaned sample (a new object), or None
-    when the image is left out (dense_boxes=skip)."""
+    when the image is left out (dense_boxes=skip). image: see _check_sample."""
     boxes, ids = sample.boxes.copy(), sample.class_ids.copy()
     keep = np.ones(len(boxes), bool)
     positions = sample.box_positions()
@@ -205,7 +211,7 @@ def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy,
                                                    policy.duplicate_iou, policy.near_duplicate_box == "fix",
                                                    policy.duplicate_box == "fix", policy.max_iou_pairs)
     except cb.TooManyOverlaps as err:
-        rule = _record(findings, policy, "dense_boxes", file, "", f"{err}; duplicates not checked")
+        rule = _record(findings, policy, "dense_boxes", file, _at(image, ""), f"{err}; duplicates not checked")
         if rule == "skip":
             return None
         later = earlier = iou = np.zeros(0, np.int64)
@@ -218,8 +224,8 @@ def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy,
                     f"same class as {positions[earlier[m]]} with IoU {iou[m]:.3f}")
         if len(rows) > MAX_LISTED:
             rest = len(rows) - MAX_LISTED
-            _record(findings, policy, kind, file, "", f"… and {rest} more boxes in this file, each the same class "
-                    f"as an earlier box with IoU in ({iou[rows].min():.3f}, {iou[rows].max():.3f})", rest)
+            _record(findings, policy, kind, file, _at(image, ""), f"… and {rest} more boxes in this file, each the "
+                    f"same class as an earlier box with IoU in ({iou[rows].min():.3f}, {iou[rows].max():.3f})", rest)
         if getattr(policy, kind) == "fix":
             keep[later[rows]] = False
     return dataclasses.replace(sample, boxes=boxes[keep], class_ids=ids[keep], difficult=sample.difficult[keep],
@@ -228,7 +234,7 @@ def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy,
 
 
 def _exif_frame(sample: Sample, info: ImageInspection, policy: CheckPolicy,
-                findings: list[Finding]) -> Sample | None:
+                findings: list[Finding], image: str = "") -> Sample | None:
     """Puts the boxes of an EXIF-rotated image in its displayed frame, judging the frame
     from the annotation's size: the displayed size → as they are; the stored size → mapped
     (exif_orientation policy); both (180° turns, mirrors, square images) or neither (a
@@ -241,7 +247,7 @@ def _exif_frame(sample: Sample, info: ImageInspection, policy: CheckPolicy,
     if stated == shown and stated != stored:
         return sample
     if stated == stored and stated != shown:
-        rule = _record(findings, policy, "exif_orientation", file, "size",
+        rule = _record(findings, policy, "exif_orientation", file, _at(image, "size"),
                        f"the annotation's size {sw}x{sh} is the stored frame of an image shown {dw}x{dh} (EXIF "
                        f"orientation {o}); its {len(sample)} boxes are mapped to the displayed frame")
         if rule == "skip":
@@ -253,35 +259,39 @@ def _exif_frame(sample: Sample, info: ImageInspection, policy: CheckPolicy,
     else:
         why = (f"the annotation's size {stated[1]}x{stated[0]} is neither the stored {sw}x{sh} nor the displayed "
                f"{dw}x{dh} frame of this image with EXIF orientation {o}, so it cannot tell")
-    rule = _record(findings, policy, "exif_frame", file, "size",
+    rule = _record(findings, policy, "exif_frame", file, _at(image, "size"),
                    f"{why} whether its boxes are in the stored or the displayed frame; check one image, then fix the "
                    "labels or keep them as displayed (--policy exif_frame=warn)")
     return None if rule == "skip" else sample
 
 
 def _check_sample(sample: Sample, info: ImageInspection, policy: CheckPolicy,
-                  findings: list[Finding]) -> Sample | None:
-    """Image- and box-level checks of one sample; None when the image is left out."""
+                  findings: list[Finding], image: str = "") -> Sample | None:
+    """Image- and box-level checks of one sample; None when the image is left out.
+
+    image: how findings on the annotation file name this image when that file annotates
+    several (a COCO JSON, a CVAT XML); "" for a file of its own (YOLO txt, VOC XML)."""
     skip = False
     for kind, message in info.problems:
         skip |= _record(findings, policy, kind, sample.image_path, "", message) == "skip"
     if info.size is None or skip:
         return None
     if sample.image_size is not None and info.orientation in range(2, 9) and len(sample):
-        sample = _exif_frame(sample, info, policy, findings)
+        sample = _exif_frame(sample, info, policy, findings, image)
         if sample is None:
             return None
     if sample.image_size is not None and tuple(sample.image_size) != info.size:
         (ah, aw), (h, w) = sample.image_size, info.size
-        rule = _record(findings, policy, "size_mismatch", sample.annotation_path or sample.image_path, "size",
+        rule = _record(findings, policy, "size_mismatch", sample.annotation_path or sample.image_path,
+                       _at(image, "size"),
                        f"annotation says {aw}x{ah} but the image is {w}x{h}; the file's size is used")
         if rule == "skip":
             return None
-    cleaned = _check_boxes(sample, info.size, policy, findings)
+    cleaned = _check_boxes(sample, info.size, policy, findings, image)
     if cleaned is None:
         return None
     if len(cleaned) == 0:
-        if _record(findings, policy, "no_labels", sample.annotation_path or sample.image_path, "",
+        if _record(findings, policy, "no_labels", sample.annotation_path or sample.image_path, _at(image, ""),
                    "no boxes (a background-only image)") == "skip":
             return None
     return cleaned
@@ -327,6 +337,10 @@ def check_dataset(index: DatasetIndex, policy: CheckPolicy | None = None) -> Che
     first_seen: dict[str, Sample] = {}
     split_of = {id(s): split for split, v in index.splits.items() for s in v}
     cleaned_by_id: dict[int, Sample | None] = {}
+    per_file: dict[Path, int] = {}
+    for s in samples:
+        if s.annotation_path is not None:
+            per_file[s.annotation_path] = per_file.get(s.annotation_path, 0) + 1
     for sample, info in zip(samples, infos):
         if policy.missing_label_file == "skip" and str(sample.annotation_path) in missing:
             cleaned_by_id[id(sample)] = None
@@ -339,7 +353,9 @@ def check_dataset(index: DatasetIndex, policy: CheckPolicy | None = None) -> Che
                 continue
         elif info.digest:
             first_seen[info.digest] = sample
-        cleaned_by_id[id(sample)] = _check_sample(sample, info, policy, findings)
+        shared = sample.annotation_path is not None and per_file[sample.annotation_path] > 1
+        image = f"{sample.image_path.name} (image id {sample.image_id})" if shared else ""
+        cleaned_by_id[id(sample)] = _check_sample(sample, info, policy, findings, image)
     splits = {k: [c for s in v if (c := cleaned_by_id[id(s)]) is not None] for k, v in index.splits.items()}
     counts: dict[str, int] = {}
     for f in findings:
