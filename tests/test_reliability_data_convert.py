@@ -160,3 +160,22 @@ def test_a_conversion_that_fails_half_way_leaves_no_output(tmp_path: Path, capsy
     (tmp_path / "empty").mkdir()
     assert main(["convert", str(data), str(tmp_path / "empty"), "--to", "voc", "--images", images]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "empty"] and not any((tmp_path / "empty").iterdir())
+
+
+def test_convert_a_coco_json_beside_its_images_to_a_sibling_folder(tmp_path: Path, capsys) -> None:
+    # datasets/shop/train.json + datasets/shop/images/: the output datasets/shop-yolo is outside
+    # the source, but the reader took datasets/ (the JSON's grandparent) as the dataset root
+    import json
+
+    from _data_utils import write_rgb
+
+    src = tmp_path / "datasets" / "shop"
+    write_rgb(src / "images" / "a.jpg", plain_image(64, 96))
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 96, "height": 64}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 10, 20]}],
+           "categories": [{"id": 1, "name": "cat"}]}
+    (src / "train.json").write_text(json.dumps(doc))
+    out = tmp_path / "datasets" / "shop-yolo"
+    assert main(["convert", str(src / "train.json"), str(out), "--to", "yolo"]) == 0, capsys.readouterr().err
+    assert (out / "labels" / "train" / "a.txt").read_text().startswith("0 ")
+    assert main(["convert", str(src / "train.json"), str(src / "out"), "--to", "yolo"]) == 2  # inside: refused

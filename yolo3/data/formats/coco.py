@@ -205,7 +205,8 @@ def read_coco(path: str | Path, image_root: str | Path | None = None) -> Dataset
     """Reads a COCO .json (one split) or a folder with annotations/*.json (one split each)."""
     path = Path(path)
     files = [path] if path.is_file() else sorted((path / "annotations").glob("*.json"))
-    root = path.parent.parent if path.is_file() else path
+    # root: the folder holding annotations/ (COCO's layout), else the JSON's own folder
+    root = (path.parent.parent if path.parent.name == "annotations" else path.parent) if path.is_file() else path
     names: list[str] | None = None
     cat_ids: list[int] = []
     splits: dict[str, list[Sample]] = {}
