@@ -177,3 +177,19 @@ def test_write_keeps_images_that_share_a_stem(tmp_path: Path, fmt: str) -> None:
     back = load_dataset(save_dataset(index, tmp_path / fmt, fmt, images="copy"))
     got = sorted((s.image_size or (0, 0), s.boxes.round(9).tolist()) for s in back.all_samples())
     assert got == [((20 + k, 30 + k), [[k, k, k + 5, k + 6]]) for k in range(len(files))]
+
+
+def test_coco_writer_gives_every_image_its_own_id_when_source_ids_mix_types(tmp_path: Path) -> None:
+    # the source's integer ids are kept; a string id was numbered by position, which could
+    # repeat an integer id of the same split (both images were then left out on reading)
+    samples = []
+    for k, image_id in enumerate(["x", 1, 5]):
+        write_rgb(tmp_path / f"{k}.jpg", plain_image(20, 30, seed=k))
+        samples.append(Sample(tmp_path / f"{k}.jpg", [[k, k, k + 5, k + 6]], [0], image_id=image_id,
+                              image_size=(20, 30)))
+    index = DatasetIndex(["p"], {"train": samples}, tmp_path, "coco")
+    back = load_dataset(save_dataset(index, tmp_path / "out", "coco", images="link"))
+    got = sorted((s.image_path.name, s.boxes.tolist()) for s in back.splits["train"])
+    assert got == [(f"{k}.jpg", [[k, k, k + 5, k + 6]]) for k in range(3)] and not back.findings
+    ids = [s.image_id for s in back.splits["train"]]
+    assert len(set(ids)) == 3

@@ -226,6 +226,26 @@ def read_coco(path: str | Path, image_root: str | Path | None = None) -> Dataset
     return DatasetIndex(names, {s: splits[s] for s in SPLITS if s in splits}, root, "coco", cat_ids, findings)
 
 
+def _image_ids(samples: list[Sample]) -> list[int]:
+    """COCO image ids for one split: each sample's integer id, kept; a string (or repeated)
+    id gets the lowest integer no other image of the split has."""
+    ints = [s.image_id if isinstance(s.image_id, int) and not isinstance(s.image_id, bool) else None
+            for s in samples]
+    taken = {i for i in ints if i is not None}
+    seen: set[int] = set()
+    free = 1
+    out = []
+    for i in ints:
+        if i is None or i in seen:
+            while free in taken:
+                free += 1
+            i = free
+            taken.add(i)
+        seen.add(i)
+        out.append(i)
+    return out
+
+
 def write_coco(index: DatasetIndex, out: Path, images: str = "copy") -> Path:
     """Writes annotations/<split>.json and images/<split>/ under `out`; returns `out`."""
     from yolo3.data.image_io import image_size
@@ -235,11 +255,10 @@ def write_coco(index: DatasetIndex, out: Path, images: str = "copy") -> Path:
     ann_id = 1
     for split, samples in index.splits.items():
         imgs, anns = [], []
-        for k, (sample, name) in enumerate(zip(samples, unique_names(samples)), 1):
+        for sample, name, image_id in zip(samples, unique_names(samples), _image_ids(samples)):
             place_image(sample.image_path, out / "images" / split / name, images)
             h, w = sample.image_size if sample.image_size and min(sample.image_size) > 0 else image_size(
                 sample.image_path)
-            image_id = sample.image_id if isinstance(sample.image_id, int) else k
             imgs.append({"id": image_id, "file_name": name, "width": int(w), "height": int(h)})
             for box, cls, diff, trunc in zip(sample.boxes, sample.class_ids, sample.difficult, sample.truncated):
                 x1, y1, x2, y2 = (float(v) for v in box)
