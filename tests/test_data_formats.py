@@ -193,3 +193,13 @@ def test_coco_writer_gives_every_image_its_own_id_when_source_ids_mix_types(tmp_
     assert got == [(f"{k}.jpg", [[k, k, k + 5, k + 6]]) for k in range(3)] and not back.findings
     ids = [s.image_id for s in back.splits["train"]]
     assert len(set(ids)) == 3
+
+
+def test_no_images_left_after_parsing_says_why(tmp_path: Path) -> None:
+    # a.jpg with an unparseable a.xml: "the dataset has no images" alone sent the user to
+    # the split lists; the reader's findings say what is wrong
+    write_rgb(tmp_path / "a.jpg", plain_image(20, 30))
+    (tmp_path / "a.xml").write_text("<annotation><object>")
+    with pytest.raises(DataError, match="no images") as err:
+        load_dataset(tmp_path)
+    assert "a.xml" in str(err.value) and "bad_annotation: cannot parse XML" in str(err.value)

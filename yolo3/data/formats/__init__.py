@@ -138,6 +138,11 @@ def load_dataset(path: str | Path, class_names: list[str] | None = None,
     else:
         index = voc.read_voc(path, class_names)
     if not any(index.splits.values()):
+        found = index.findings
+        why = "".join(f"\n  {f.format()}" for f in found[:10]) + (
+            f"\n  … and {len(found) - 10} more" if len(found) > 10 else "")
+        if found:
+            raise DataError(f"{path}: the dataset has no images; every item found was left out:{why}")
         raise DataError(f"{path}: the dataset has no images; check the split lists / folders it names")
     return index
 
