@@ -203,3 +203,25 @@ def test_no_images_left_after_parsing_says_why(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no images") as err:
         load_dataset(tmp_path)
     assert "a.xml" in str(err.value) and "bad_annotation: cannot parse XML" in str(err.value)
+
+
+def test_yolo_label_file_without_an_image_is_reported(tmp_path: Path) -> None:
+    # labels/train/b.txt (its image has a suffix not read, b.jfif) and c.txt (image deleted)
+    # were ignored without a word: their boxes vanished and check-data said "no problems found"
+    data = write_yolo_dataset(tmp_path, {"a.jpg": plain_image(20, 30)},
+                              {"a.jpg": "0 0.5 0.5 0.2 0.2\n", "b.jfif": "0 0.5 0.5 0.2 0.2\n",
+                               "c.jpg": "0 0.5 0.5 0.2 0.2\n"}, ["x"])
+    (tmp_path / "images" / "train" / "b.jfif").write_bytes((tmp_path / "images" / "train" / "a.jpg").read_bytes())
+    index = load_dataset(data)
+    assert [s.image_path.name for s in index.splits["train"]] == ["a.jpg"]
+    assert sorted((f.kind, Path(f.file).name) for f in index.findings) == [
+        ("bad_annotation", "b.txt"), ("bad_annotation", "c.txt")]
+    assert "no image" in index.findings[0].message
+
+
+def test_yolo_labels_beside_images_or_of_a_listed_subset_are_not_orphans(tmp_path: Path) -> None:
+    write_rgb(tmp_path / "flat" / "a.jpg", plain_image(20, 30))
+    (tmp_path / "flat" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (tmp_path / "flat" / "notes.txt").write_text("not a label\n")  # beside the images: not judged
+    (tmp_path / "data.yaml").write_text("path: .\ntrain: flat\nnames: [x]\n")
+    assert load_dataset(tmp_path / "data.yaml").findings == []

@@ -149,6 +149,29 @@ def _list_images(entry: str | list, root: Path, yaml_path: Path, allow_outside: 
     raise DataError(f"{yaml_path}: split entry {entry!r} → {p} is not a folder, a .txt list or an image")
 
 
+def _entry_folders(entry: str | list, root: Path) -> list[Path]:
+    """The folders among a split entry's paths (see _list_images)."""
+    if isinstance(entry, list):
+        return [f for e in entry for f in _entry_folders(e, root)]
+    p = Path(entry) if isinstance(entry, str) else None
+    return [p if p.is_absolute() else root / p] if p is not None and (root / p).is_dir() else []
+
+
+def orphan_labels(folder: Path, images: list[Path]) -> list[Finding]:
+    """Label files in the labels/ folder of an image folder that belong to none of its
+    `images` (the image was deleted, or its suffix is not one of IMAGE_SUFFIXES): their
+    boxes cannot be used, so each is reported. Labels beside the images are not judged
+    (other .txt files live there)."""
+    labels = label_path(folder / "x.jpg").parent
+    if labels == folder or not labels.is_dir():
+        return []
+    have = {label_path(p) for p in images}
+    return [Finding("bad_annotation", t, "", f"no image for this label file (no {t.stem}.* with a suffix in "
+                                             f"{', '.join(IMAGE_SUFFIXES)} in {folder}); its boxes are not used: "
+                                             "add the image (or convert it to .jpg/.png) or delete the label file")
+            for t in sorted(labels.rglob("*.txt")) if t not in have]
+
+
 def parse_label_file(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarray, list[int], list[Finding]]:
     """Parses one label file → (boxes (N, 4) normalised cxcywh, class ids (N,), line numbers, findings).
 
@@ -209,11 +232,17 @@ def read_yolo(yaml_path: str | Path, allow_outside_root: bool = False) -> Datase
         raise _outside_error(yaml_path, f"path {data['path']!r}", root)
     splits: dict[str, list[Sample]] = {}
     findings: list[Finding] = []
+    judged: set[Path] = set()
     for split in SPLITS:
         if not data.get(split):
             continue
         samples = []
-        for image in _list_images(data[split], root, yaml_path, allow_outside_root):
+        listed = _list_images(data[split], root, yaml_path, allow_outside_root)
+        for folder in _entry_folders(data[split], root):
+            if folder not in judged:  # train and val may name the same folder
+                judged.add(folder)
+                findings.extend(orphan_labels(folder, [p for p in listed if p.is_relative_to(folder)]))
+        for image in listed:
             labels = label_path(image)
             if not labels.is_file():
                 findings.append(Finding("missing_label_file", labels, "", f"no label file for {image.name}"))
