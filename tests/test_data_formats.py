@@ -225,3 +225,21 @@ def test_yolo_labels_beside_images_or_of_a_listed_subset_are_not_orphans(tmp_pat
     (tmp_path / "flat" / "notes.txt").write_text("not a label\n")  # beside the images: not judged
     (tmp_path / "data.yaml").write_text("path: .\ntrain: flat\nnames: [x]\n")
     assert load_dataset(tmp_path / "data.yaml").findings == []
+
+
+def test_a_class_name_given_twice_is_a_clear_error(tmp_path: Path) -> None:
+    # COCO categories 1 and 2 both named 'cat': converted to VOC (boxes carry names) the
+    # boxes of category 1 came back as category 2, silently; the summary counted 'cat 1'
+    write_rgb(tmp_path / "images" / "a.jpg", plain_image(20, 30))
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 30, "height": 20}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 5, 5]}],
+           "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "cat"}]}
+    (tmp_path / "train.json").write_text(json.dumps(doc))
+    with pytest.raises(DataError, match=r"class name 'cat' .* classes 0 and 1") as err:
+        load_dataset(tmp_path / "train.json")
+    assert str(tmp_path / "train.json") in str(err.value)
+    data = write_yolo_dataset(tmp_path / "y", {"a.jpg": plain_image(20, 30)}, {"a.jpg": "1 0.5 0.5 0.2 0.2\n"},
+                              ["dog", "cat", "cat"])
+    with pytest.raises(DataError, match=r"'cat' .* classes 1 and 2") as err:
+        load_dataset(data)
+    assert str(data) in str(err.value)

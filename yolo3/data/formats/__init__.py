@@ -24,6 +24,17 @@ FORMATS = ("yolo", "coco", "voc", "labelme", "cvat")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
 
+def check_unique_names(names: list[str], source: Path | str, where: str = "the class names") -> None:
+    """Raises DataError naming `source` when a class name repeats: boxes of two classes
+    of one name cannot be told apart once written by name (VOC, LabelMe, CVAT)."""
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        j = first.setdefault(name, i)
+        if j != i:
+            raise DataError(f"{source}: class name {name!r} is given to classes {j} and {i} in {where}; class names "
+                            "must be unique: rename one, or merge the two classes in the annotations")
+
+
 @dataclasses.dataclass
 class DatasetIndex:
     """A dataset in memory.
@@ -50,6 +61,7 @@ class DatasetIndex:
             self.category_ids = list(range(1, len(self.class_names) + 1))
         if len(self.category_ids) != len(self.class_names):
             raise DataError(f"{self.root}: {len(self.category_ids)} category ids for {len(self.class_names)} classes")
+        check_unique_names(self.class_names, self.root)
 
     def all_samples(self) -> list[Sample]:
         return [s for split in self.splits.values() for s in split]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from yolo3.data.findings import DataError, Finding
-from yolo3.data.formats import SPLITS, DatasetIndex, place_image, unique_names
+from yolo3.data.formats import SPLITS, DatasetIndex, check_unique_names, place_image, unique_names
 from yolo3.data.sample import Sample
 
 
@@ -143,6 +143,7 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
                    str(_get(c, "name", f"categories[{i}]", path))) for i, c in enumerate(data["categories"]))
     if len({c for c, _ in cats}) != len(cats):
         raise DataError(f"{path}: category ids repeat in 'categories'; each id must be unique")
+    check_unique_names([n for _, n in cats], path, "'categories' (sorted by id)")
     cat_to_index = {cid: i for i, (cid, _) in enumerate(cats)}
     images = data["images"]
     for j, img in enumerate(images):

@@ -22,7 +22,8 @@ import numpy as np
 import yaml
 
 from yolo3.data.findings import DataError, Finding
-from yolo3.data.formats import IMAGE_SUFFIXES, SPLITS, DatasetIndex, place_image, unique_names
+from yolo3.data.formats import (IMAGE_SUFFIXES, SPLITS, DatasetIndex, check_unique_names, place_image,
+                                unique_names)
 from yolo3.data.image_io import ImageReadError, image_size
 from yolo3.data.sample import Sample
 from yolo3.io.text import split_lines
@@ -94,6 +95,7 @@ def _class_names(data: dict, path: Path) -> list[str]:
     if bad is not False:
         raise DataError(f"{path}: every class name must be a plain string, got {bad!r:.60} in 'names'")
     names = [str(n) for n in names]
+    check_unique_names(names, path, "'names'")
     if "nc" in data:
         nc = data["nc"]
         if isinstance(nc, bool) or not isinstance(nc, int):
