@@ -100,6 +100,19 @@ def test_voc_keeps_difficult_and_truncated(tmp_path: Path) -> None:
     assert s.box_positions()[1] == "object 2, line 4" and s.image_size == (30, 40)
 
 
+def test_voc_flags_written_as_words_or_decimals(tmp_path: Path) -> None:
+    # <difficult>false</difficult> was read as difficult (any text but "0"), so the VOC
+    # metrics ignored that ground truth box
+    obj = ("<object><name>cat</name><difficult>{}</difficult><truncated>{}</truncated><bndbox><xmin>1</xmin>"
+           "<ymin>2</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></object>")
+    flags = [("false", "False"), ("0.0", "no"), ("true", "1"), ("1.0", "yes"), ("", "0")]
+    xml = ("<annotation><filename>img1.jpg</filename><size><width>40</width><height>30</height></size>"
+           + "".join(obj.format(d, t) for d, t in flags) + "</annotation>")
+    s = load_dataset(_voc(tmp_path, xml)).splits["train"][0]
+    assert s.difficult.tolist() == [False, False, True, True, False]
+    assert s.truncated.tolist() == [False, False, True, True, False]
+
+
 def test_voc_with_an_xml_namespace_keeps_its_objects(tmp_path: Path) -> None:
     # some tools write <annotation xmlns="…">: every tag is then namespaced, and a plain
     # find("object") saw no objects at all (the image read as background-only)

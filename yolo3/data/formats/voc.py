@@ -37,6 +37,17 @@ def _object_lines(data: bytes) -> list[int]:
     return [data.count(b"\n", 0, m.start()) + 1 for m in _OBJECT_TAG.finditer(data)]
 
 
+def _flag(text: str) -> bool:
+    """A VOC flag's value: 0, 0.0, false, no or empty → False; anything else → True."""
+    value = text.strip().lower()
+    if value in ("", "false", "no"):
+        return False
+    try:
+        return float(value) != 0
+    except ValueError:
+        return True
+
+
 def _strip_namespaces(tree: Element) -> None:
     """Drops XML namespaces from every tag in place ({uri}object → object): some tools
     write <annotation xmlns="…">, and namespaced tags would match no find("object")."""
@@ -99,8 +110,8 @@ def parse_voc_xml(path: Path, root: Path, names: dict[str, int] | None, image: P
             continue
         boxes.append(box)
         ids.append(names[name])
-        difficult.append(_text(obj, "difficult", "0") not in ("0", ""))
-        truncated.append(_text(obj, "truncated", "0") not in ("0", ""))
+        difficult.append(_flag(_text(obj, "difficult")))
+        truncated.append(_flag(_text(obj, "truncated")))
         positions.append(pos)
     if image is None:
         image = _find_image(image_dir or root / "JPEGImages", _text(tree, "filename"), path.stem)
