@@ -176,3 +176,19 @@ def test_image_findings_in_a_shared_annotation_file_name_the_image(tmp_path: Pat
     assert set(found) == {"no_labels", "size_mismatch"}
     assert Path(found["no_labels"].file).name == "train.json" and "b.jpg" in found["no_labels"].position
     assert "c.jpg" in found["size_mismatch"].position and "size" in found["size_mismatch"].position
+
+
+def test_complete_images_with_data_after_the_end_marker_are_not_truncated(tmp_path: Path) -> None:
+    # phones append trailers after a JPEG's end marker (Samsung's SEFH…SEFT) and tools append
+    # data after a PNG's IEND: the pictures are whole, but were skipped as "cut off"
+    trailer = b"SEFH" + bytes(range(256)) * 2 + b"SEFT"
+    jpg, png = _encoded(plain_image(64, 96), ".jpg"), _encoded(plain_image(64, 96, 1), ".png")
+    app1 = b"\xff\xe1" + (4 + 300).to_bytes(2, "big") + b"\xff\xd8" + bytes(296) + b"\xff\xd9"  # an EOI inside APP1
+    thumb_cut = (jpg[:2] + app1 + jpg[2:])[:-600]  # cut in the scan: the only EOI left is the thumbnail's
+    data = write_yolo_dataset(tmp_path, {"tail.jpg": jpg + trailer, "tail.png": png + trailer,
+                                         "cut.jpg": jpg[:-600], "cut.png": png[:-40], "thumb_cut.jpg": thumb_cut},
+                              {n: BOX for n in ("tail.jpg", "tail.png", "cut.jpg", "cut.png", "thumb_cut.jpg")}, ["a"])
+    report = check_dataset(load_dataset(data))
+    truncated = sorted(Path(f.file).name for f in report.findings if f.kind == "truncated_image")
+    assert truncated == ["cut.jpg", "cut.png", "thumb_cut.jpg"]
+    assert sorted(s.image_path.name for s in report.splits["train"]) == ["tail.jpg", "tail.png"]

@@ -252,12 +252,34 @@ def image_size(path: str | Path) -> tuple[int, int]:
 
 
 def is_truncated(data: bytes | np.ndarray, fmt: str) -> bool:
-    """Whether a JPEG lacks its end-of-image marker or a PNG its IEND chunk (cut-off file)."""
-    tail = bytes(data[-4096:]).rstrip(b"\x00\r\n ")
+    """Whether a JPEG lacks its end-of-image marker or a PNG its IEND chunk (cut-off file).
+
+    Data after the end (a phone's trailer, an appended file) is allowed: the JPEG's marker
+    segments are walked to its first scan, after which an FF D9 can only be a marker
+    (scan data stuffs every FF byte), so an end marker of a thumbnail in APP1 is not
+    taken for the image's own; the PNG's chunks are walked by their lengths to IEND."""
+    data = bytes(data)
     if fmt == "JPEG":
+        i = 2
+        while i + 4 <= len(data) and data[i] == 0xFF:
+            marker = data[i + 1]
+            if marker == 0xDA:  # start of scan: the end marker must follow
+                return data.find(b"\xff\xd9", i) < 0
+            if marker == 0xFF or marker == 0x01 or 0xD0 <= marker <= 0xD8:  # fill byte / markers without length
+                i += 1 if marker == 0xFF else 2
+                continue
+            i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+        if i + 4 > len(data):
+            return True  # cut before the first scan
+        tail = data[-4096:].rstrip(b"\x00\r\n ")  # segments not walkable: the end marker must end the file
         return not tail.endswith(b"\xff\xd9") and b"\xff\xd9" not in tail[-64:]
     if fmt == "PNG":
-        return b"IEND" not in tail[-16:]
+        i = 8
+        while i + 8 <= len(data):
+            if data[i + 4 : i + 8] == b"IEND":
+                return False
+            i += 12 + int.from_bytes(data[i : i + 4], "big")
+        return True
     return False
 
 
