@@ -256,3 +256,12 @@ def test_a_class_name_given_twice_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"'cat' .* classes 1 and 2") as err:
         load_dataset(data)
     assert str(data) in str(err.value)
+
+
+def test_a_split_entry_one_level_too_high_names_the_entry_that_exists(tmp_path: Path) -> None:
+    # Roboflow's YOLO export: data.yaml beside train/ and valid/, but `train: ../train/images`
+    write_rgb(tmp_path / "train" / "images" / "a.jpg", plain_image(20, 30))
+    (tmp_path / "data.yaml").write_text("train: ../train/images\nnames: [cell]\n")
+    with pytest.raises(DataError, match="not a folder") as err:
+        load_dataset(tmp_path / "data.yaml")
+    assert "write 'train/images'" in str(err.value) and str(tmp_path / "data.yaml") in str(err.value)

@@ -148,7 +148,11 @@ def _list_images(entry: str | list, root: Path, yaml_path: Path, allow_outside: 
         return [(Path(ln.strip()) if Path(ln.strip()).is_absolute() else root / ln.strip()) for ln in lines if ln.strip()]
     if p.suffix.lower() in IMAGE_SUFFIXES:
         return [p]
-    raise DataError(f"{yaml_path}: split entry {entry!r} → {p} is not a folder, a .txt list or an image")
+    hint = ""
+    if entry.startswith("../") and (root / entry[3:]).exists():  # as Roboflow's exports write it
+        hint = (f"; {entry[3:]!r} exists under the dataset root {root}: write {entry[3:]!r} instead of {entry!r} "
+                "(split entries are relative to the root, which is the data.yaml's folder unless `path` says)")
+    raise DataError(f"{yaml_path}: split entry {entry!r} → {p} is not a folder, a .txt list or an image{hint}")
 
 
 def _entry_folders(entry: str | list, root: Path) -> list[Path]:
