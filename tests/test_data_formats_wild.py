@@ -112,6 +112,18 @@ def test_labelme_shapes_become_boxes_with_findings(tmp_path: Path) -> None:
     assert report.counts == {"bad_label": 1, "unknown_class": 1}
 
 
+def test_labelme_rotated_rectangle_becomes_the_box_around_it(tmp_path: Path) -> None:
+    # X-AnyLabeling (LabelMe files) writes a rotated rectangle as shape_type 'rotation' with its 4
+    # corners; it was left out as "gives no box" (CVAT's rotated boxes are read as the box around)
+    write_rgb(tmp_path / "r.jpg", plain_image(30, 40))
+    doc = {"shapes": [{"label": "cat", "points": [[20, 2], [30, 12], [20, 22], [10, 12]], "shape_type": "rotation"}],
+           "imagePath": "r.jpg", "imageHeight": 30, "imageWidth": 40}
+    _put(tmp_path / "r.json", json.dumps(doc))
+    index = load_dataset(tmp_path)
+    assert index.format == "labelme" and not index.findings
+    np.testing.assert_array_equal(index.splits["train"][0].boxes, [[10, 2, 30, 22]])
+
+
 def _two_split_index(tmp_path: Path) -> DatasetIndex:
     write_rgb(tmp_path / "src" / "a.png", plain_image(37, 53))
     write_rgb(tmp_path / "src" / "b.jpg", plain_image(30, 40, 1))

@@ -1,9 +1,10 @@
 """LabelMe JSON: one file per image ({"shapes": [...], "imagePath", "imageHeight", "imageWidth"}).
 
 The files lie beside their images or in an annotation folder (layouts.py). Each shape
-becomes one box: a rectangle is read exactly; a polygon, line, linestrip or mask becomes
-the bounding box of its points and a circle (centre, point on the rim) the box around it;
-this is the documented loss of the conversion (shapes are not kept, only their boxes).
+becomes one box: a rectangle is read exactly; a polygon, line, linestrip, mask or rotated
+rectangle ('rotation', as X-AnyLabeling writes it: its 4 corners) becomes the bounding box
+of its points and a circle (centre, point on the rim) the box around it; this is the
+documented loss of the conversion (shapes are not kept, only their boxes).
 A point has no extent and is left out with a `bad_label` finding, as is an unknown
 shape type. Shape flags `difficult` / `truncated` are kept (the writer writes them).
 The writer writes rectangles: read → write → read gives back the same boxes.
@@ -26,7 +27,7 @@ from yolo3.io.text import split_lines
 
 LABELME_VERSION = "5.4.1"
 """The LabelMe file version the writer states."""
-_BOX_OF_POINTS = ("rectangle", "polygon", "line", "linestrip", "mask")
+_BOX_OF_POINTS = ("rectangle", "rotation", "polygon", "line", "linestrip", "mask")
 
 
 def shape_box(shape: Any) -> tuple[list[float] | None, str]:
