@@ -265,3 +265,23 @@ def test_a_split_entry_one_level_too_high_names_the_entry_that_exists(tmp_path: 
     with pytest.raises(DataError, match="not a folder") as err:
         load_dataset(tmp_path / "data.yaml")
     assert "write 'train/images'" in str(err.value) and str(tmp_path / "data.yaml") in str(err.value)
+
+
+def test_yolo_split_folder_follows_linked_subfolders(tmp_path: Path) -> None:
+    # images/train/batch1 → a folder elsewhere: its images were skipped without a word
+    # (Path.rglob does not enter linked folders)
+    ds = tmp_path / "ds"
+    data = write_yolo_dataset(ds, {"b.jpg": plain_image(20, 30)}, {"b.jpg": "0 0.5 0.5 0.2 0.2\n"}, ["x"])
+    write_rgb(ds / "store" / "batch1" / "a.jpg", plain_image(20, 30, 1))
+    (ds / "images" / "train" / "batch1").symlink_to(ds / "store" / "batch1", target_is_directory=True)
+    (ds / "images" / "train" / "loop").symlink_to(ds / "images" / "train", target_is_directory=True)  # ends
+    (ds / "labels" / "train" / "batch1").mkdir()
+    (ds / "labels" / "train" / "batch1" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    index = load_dataset(data)
+    assert [s.image_path.relative_to(ds).as_posix() for s in index.splits["train"]] == [
+        "images/train/b.jpg", "images/train/batch1/a.jpg"] and not index.findings
+    write_rgb(tmp_path / "elsewhere" / "c.jpg", plain_image(20, 30, 2))
+    (ds / "images" / "train" / "far").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with pytest.raises(DataError, match="allow-outside-root"):  # outside the data.yaml's tree, as a split folder
+        load_dataset(data)
+    assert len(load_dataset(data, allow_outside_root=True).splits["train"]) == 3

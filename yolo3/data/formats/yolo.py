@@ -125,6 +125,26 @@ MAX_LIST_BYTES = 64 << 20
 """Cap on a split's .txt image list (COCO train2017's 118k paths take 5 MB)."""
 
 
+def _images_under(folder: Path, yaml_path: Path, allow_outside: bool) -> list[Path]:
+    """Image files under `folder`, sorted, linked subfolders included (Path.rglob skips
+    them); each real folder is walked once, so a link loop ends. A linked folder outside
+    the data.yaml's folder tree needs allow_outside, as a split folder does."""
+    tree = yaml_path.parent.resolve()
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        here = Path(dirpath)
+        real = here.resolve()
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        if not allow_outside and not _inside(real, tree):
+            raise _outside_error(yaml_path, f"linked folder {here}", here)
+        found += [here / f for f in filenames if Path(f).suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(found)
+
+
 def _list_images(entry: str | list, root: Path, yaml_path: Path, allow_outside: bool = True) -> list[Path]:
     """Image files named by a split entry (folder, .txt list, single image, or a list).
 
@@ -140,7 +160,7 @@ def _list_images(entry: str | list, root: Path, yaml_path: Path, allow_outside: 
     if p.is_dir():
         if not allow_outside and not _inside(p, yaml_path.parent.resolve()):
             raise _outside_error(yaml_path, f"split folder {entry!r}", p)
-        return sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+        return _images_under(p, yaml_path, allow_outside)
     if p.suffix.lower() == ".txt" and p.is_file():
         if p.stat().st_size > MAX_LIST_BYTES:
             raise DataError(f"{yaml_path}: image list {p} is over {MAX_LIST_BYTES >> 20} MiB; split it")
