@@ -285,3 +285,14 @@ def test_yolo_split_folder_follows_linked_subfolders(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="allow-outside-root"):  # outside the data.yaml's tree, as a split folder
         load_dataset(data)
     assert len(load_dataset(data, allow_outside_root=True).splits["train"]) == 3
+
+
+def test_yolo_writer_normalises_by_the_image_files_size(tmp_path: Path) -> None:
+    # a VOC <size> of 60x40 for a 30x20 file: check-data and training keep the pixel boxes and
+    # use the file's size; the YOLO writer normalised by the stated size, so the YOLO copy
+    # (read back by the file's size) held every box at half its coordinates
+    write_rgb(tmp_path / "a.jpg", plain_image(20, 30))
+    s = Sample(tmp_path / "a.jpg", [[2, 3, 10, 12]], [0], image_size=(40, 60))
+    index = DatasetIndex(["p"], {"train": [s]}, tmp_path, "voc")
+    back = load_dataset(save_dataset(index, tmp_path / "y", "yolo", images="link"))
+    np.testing.assert_allclose(back.splits["train"][0].boxes, [[2, 3, 10, 12]], rtol=0, atol=1e-12)

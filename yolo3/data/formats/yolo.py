@@ -296,7 +296,9 @@ def _fmt(v: float) -> str:
 def write_yolo(index: DatasetIndex, out: Path, images: str = "copy") -> Path:
     """Writes images/<split>/, labels/<split>/ and data.yaml under `out`; returns data.yaml.
 
-    YOLO labels have no field for VOC difficult/truncated: they are not written.
+    Boxes are normalised by each image file's size (the annotation's stated size only
+    when the file cannot be read). YOLO labels have no field for VOC difficult/truncated:
+    they are not written.
     """
     out.mkdir(parents=True, exist_ok=True)
     data: dict = {"path": ".", "names": list(index.class_names), "nc": len(index.class_names)}
@@ -304,10 +306,12 @@ def write_yolo(index: DatasetIndex, out: Path, images: str = "copy") -> Path:
         for sample, name in zip(samples, unique_names(samples)):
             dst = out / "images" / split / name
             place_image(sample.image_path, dst, images)
-            if sample.image_size and min(sample.image_size) > 0:
-                h, w = sample.image_size
-            else:
+            try:  # the file's size, as read_yolo and the data check use it (a stated size may be wrong)
                 h, w = image_size(sample.image_path)
+            except ImageReadError:
+                if not (sample.image_size and min(sample.image_size) > 0):
+                    raise
+                h, w = sample.image_size
             b = sample.boxes
             cx, cy, bw, bh = (b[:, 0] + b[:, 2]) / 2 / w, (b[:, 1] + b[:, 3]) / 2 / h, (b[:, 2] - b[:, 0]) / w, (
                 b[:, 3] - b[:, 1]) / h
