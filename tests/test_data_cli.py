@@ -44,3 +44,22 @@ def test_show_batch_writes_grid(tmp_path: Path) -> None:
     assert main(["show-batch", str(_data(tmp_path)), "--out", str(out), "-n", "2", "--imgsz", "64"]) == 0
     grid = cv2.imread(str(out))
     assert grid.shape == (64, 128, 3)
+
+
+def test_convert_from_coco_says_when_category_ids_are_not_kept(tmp_path: Path, capsys) -> None:
+    # COCO category ids 3 and 7 become class 0 and 1; YOLO/VOC/LabelMe/CVAT keep no ids, so a
+    # conversion back numbers them 1 and 2 (predictions then miss the original ground truth)
+    import json
+
+    src = tmp_path / "src"
+    src.mkdir()
+    cv2.imwrite(str(src / "a.jpg"), plain_image(20, 30))
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 30, "height": 20}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 7, "bbox": [1, 2, 5, 5]}],
+           "categories": [{"id": 3, "name": "cat"}, {"id": 7, "name": "dog"}]}
+    (src / "train.json").write_text(json.dumps(doc))
+    assert main(["convert", str(src / "train.json"), str(tmp_path / "voc"), "--to", "voc"]) == 0
+    out = capsys.readouterr().out
+    assert "note: " in out and "category ids [3, 7]" in out
+    assert main(["convert", str(src / "train.json"), str(tmp_path / "coco"), "--to", "coco"]) == 0
+    assert "category ids" not in capsys.readouterr().out  # COCO keeps them

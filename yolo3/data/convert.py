@@ -114,6 +114,10 @@ def convert_dataset(src: str | Path, out: str | Path, to: str, source_format: st
     flagged = sum(int(s.difficult.sum() + s.truncated.sum()) for s in index.all_samples())
     if to == "yolo" and flagged:
         notes.append(f"YOLO labels have no difficult/truncated field: {flagged} flags are not written")
+    n = len(index.class_names)
+    if to != "coco" and index.category_ids != list(range(1, n + 1)):
+        notes.append(f"{to} keeps no category ids: COCO category ids {index.category_ids} become classes "
+                     f"0..{n - 1}, and a conversion back to COCO numbers them 1..{n}")
     return ConvertResult(_write(index, Path(out), to, images), notes, summarize(index))
 
 
