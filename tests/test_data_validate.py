@@ -192,3 +192,24 @@ def test_complete_images_with_data_after_the_end_marker_are_not_truncated(tmp_pa
     truncated = sorted(Path(f.file).name for f in report.findings if f.kind == "truncated_image")
     assert truncated == ["cut.jpg", "cut.png", "thumb_cut.jpg"]
     assert sorted(s.image_path.name for s in report.splits["train"]) == ["tail.jpg", "tail.png"]
+
+
+def test_images_the_check_keeps_are_the_images_read_image_reads(tmp_path: Path) -> None:
+    # a float or 32-bit int TIFF (thermal, depth, remote sensing) decoded in the check's own
+    # mode, so it was kept as "non_rgb: converted to 8-bit RGB when read [fixed]", and then
+    # read_image refused it in the middle of training
+    from yolo3.data.image_io import read_image
+
+    rng = np.random.default_rng(0)
+    images = {"f.tif": _pil_bytes(Image.fromarray(rng.random((64, 96)).astype(np.float32), "F"), "TIFF"),
+              "i.tif": _pil_bytes(Image.fromarray(rng.integers(0, 2**31, (64, 96), dtype=np.int32), "I"), "TIFF"),
+              "ok.png": _encoded(plain_image(64, 96), ".png")}
+    data = write_yolo_dataset(tmp_path, images, {n: BOX for n in images}, ["a"])
+    report = check_dataset(load_dataset(data))
+    kept = report.splits["train"]
+    assert [s.image_path.name for s in kept] == ["ok.png"]
+    for s in kept:
+        assert read_image(s.image_path).shape == (64, 96, 3)
+    unreadable = {Path(f.file).name: f for f in report.findings if f.kind == "unreadable"}
+    assert set(unreadable) == {"f.tif", "i.tif"} and "8-bit" in unreadable["f.tif"].message
+    assert not [f for f in report.findings if f.kind == "non_rgb" and Path(f.file).name in unreadable]

@@ -98,8 +98,13 @@ def inspect_image(path: Path, max_pixels: int, min_side: int, decode: bool = Tru
     if truncated:
         problems.append(("truncated_image", f"{fmt} data is cut off (no end marker); the bottom is missing"))
     if decode and not truncated:
-        flag = cv2.IMREAD_REDUCED_GRAYSCALE_4 if fmt == "JPEG" and min(w, h) >= 64 else cv2.IMREAD_UNCHANGED
+        # read_image's conversion to 8-bit colour (a JPEG is 8-bit: a reduced decode proves it)
+        flag = cv2.IMREAD_REDUCED_GRAYSCALE_4 if fmt == "JPEG" and min(w, h) >= 64 else cv2.IMREAD_COLOR
         if cv2.imdecode(np.frombuffer(data, np.uint8), flag) is None:
-            return ImageInspection(None, digest, problems + [("unreadable", f"{fmt} header but the pixels do not "
-                                                                            "decode; replace the file")])
+            if mode in ("F", "I"):  # decodable, but OpenCV has no conversion of it to 8-bit colour
+                why = (f"{NON_RGB_MODES[mode]} image (mode {mode}) that cannot be converted to 8-bit RGB; save it "
+                       "as an 8-bit image (scaled to 0-255)")
+            else:
+                why = f"{fmt} header but the pixels do not decode; replace the file"
+            return ImageInspection(None, digest, [p for p in problems if p[0] != "non_rgb"] + [("unreadable", why)])
     return ImageInspection(displayed_size((h, w), orientation), digest, problems, orientation, (h, w))
