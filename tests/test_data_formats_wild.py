@@ -215,3 +215,26 @@ def test_convert_cli_reads_voc_beside_images_and_writes_labelme(tmp_path: Path) 
     back = load_dataset(tmp_path / "lm")
     assert back.format == "labelme" and back.class_names == ["cat"]
     np.testing.assert_array_equal(back.splits["train"][0].boxes, [[1, 2, 10, 12]])
+
+
+@pytest.mark.parametrize("fmt", ["voc", "coco", "cvat"])
+def test_image_named_with_another_case_of_suffix_is_found(tmp_path: Path, fmt: str) -> None:
+    # the annotation says IMG_1.jpg, the camera wrote IMG_1.JPG: fine on Windows and macOS,
+    # "file not found" (image skipped) on Linux
+    folder = tmp_path / {"voc": "JPEGImages", "coco": "images", "cvat": "images"}[fmt]
+    write_rgb(folder / "IMG_1.JPG", plain_image(30, 40))
+    if fmt == "voc":
+        _put(tmp_path / "Annotations" / "IMG_1.xml", _voc_xml("IMG_1.jpg", [("cat", (1, 2, 10, 12))]))
+        src = tmp_path
+    elif fmt == "coco":
+        src = _put(tmp_path / "train.json", json.dumps({
+            "images": [{"id": 1, "file_name": "IMG_1.jpg", "width": 40, "height": 30}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 9, 10]}],
+            "categories": [{"id": 1, "name": "cat"}]}))
+    else:
+        src = _put(tmp_path / "annotations.xml", '<annotations><image id="0" name="IMG_1.jpg" width="40" height="30">'
+                   '<box label="cat" xtl="1" ytl="2" xbr="10" ybr="12"/></image></annotations>')
+    report = check_dataset(load_dataset(src))
+    [s] = report.splits["train"]
+    assert s.image_path == folder / "IMG_1.JPG" and not report.findings
+    np.testing.assert_array_equal(s.boxes, [[1, 2, 10, 12]])

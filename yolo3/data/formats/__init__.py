@@ -176,6 +176,17 @@ def save_dataset(index: DatasetIndex, out: str | Path, fmt: str, images: str = "
     return writers[fmt](index, Path(out), images)
 
 
+def case_variant(path: Path) -> Path:
+    """`path`, or when it does not exist the same name with its suffix in the other case if
+    that exists (IMG_1.jpg and IMG_1.JPG: one file on Windows and macOS, two names on Linux)."""
+    if path.exists() or not path.suffix:
+        return path
+    for suffix in (path.suffix.lower(), path.suffix.upper()):
+        if suffix != path.suffix and path.with_suffix(suffix).exists():
+            return path.with_suffix(suffix)
+    return path
+
+
 def place_image(src: Path, dst: Path, mode: str) -> None:
     """Copies or links one image file to dst (mode as in save_dataset)."""
     if mode == "none":

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from yolo3.data.findings import DataError, Finding
-from yolo3.data.formats import SPLITS, DatasetIndex, check_unique_names, place_image, unique_names
+from yolo3.data.formats import SPLITS, DatasetIndex, case_variant, check_unique_names, place_image, unique_names
 from yolo3.data.sample import Sample
 
 
@@ -50,7 +50,7 @@ def _image_root(json_path: Path, first_file: str | None) -> Path:
     candidates = [base.parent / "images" / json_path.stem, base.parent / "images", base.parent / json_path.stem,
                   base / "images", base, base.parent]
     for c in candidates:
-        if first_file is not None and (c / first_file).exists():
+        if first_file is not None and case_variant(c / first_file).exists():
             return c
     return next((c for c in candidates if c.is_dir() and c != base), base)
 
@@ -195,7 +195,7 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
             difficult.append(bool(ann.get("iscrowd", 0)) or bool(ann.get("difficult", 0)))
             truncated.append(bool(ann.get("truncated", 0)))
             positions.append(pos)
-        sample = Sample(root / file_name, np.array(boxes).reshape(-1, 4), ids, image_id=image_id,
+        sample = Sample(case_variant(root / file_name), np.array(boxes).reshape(-1, 4), ids, image_id=image_id,
                         image_size=(h, w) if "height" in img and "width" in img else None,
                         difficult=difficult, truncated=truncated, annotation_path=path, positions=positions)
         samples.append(sample)

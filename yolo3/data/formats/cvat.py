@@ -29,7 +29,7 @@ import numpy as np
 from defusedxml import DefusedXmlException
 
 from yolo3.data.findings import DataError, Finding
-from yolo3.data.formats import SPLITS, DatasetIndex, place_image, unique_names
+from yolo3.data.formats import SPLITS, DatasetIndex, case_variant, place_image, unique_names
 from yolo3.data.formats.layouts import SPLIT_FOLDERS
 from yolo3.data.sample import Sample
 
@@ -127,7 +127,7 @@ def read_cvat(path: str | Path, class_names: list[str] | None = None) -> Dataset
         if not name:
             findings.append(Finding("bad_annotation", xml, f"image {j + 1}", "<image> without a name; left out"))
             continue
-        sample = Sample(base / name, np.array(boxes).reshape(-1, 4), ids, image_id=img.get("id", name),
+        sample = Sample(case_variant(base / name), np.array(boxes).reshape(-1, 4), ids, image_id=img.get("id", name),
                         image_size=size, difficult=difficult, truncated=truncated, annotation_path=xml,
                         positions=positions)
         splits.setdefault(_split(img.get("subset")), []).append(sample)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from yolo3.data.findings import Finding
-from yolo3.data.formats import SPLITS, DatasetIndex, place_image, unique_names
+from yolo3.data.formats import SPLITS, DatasetIndex, case_variant, place_image, unique_names
 from yolo3.data.formats.layouts import find_per_image_layout
 from yolo3.data.sample import Sample
 from yolo3.io.text import split_lines
@@ -55,9 +55,9 @@ def _image_of(path: Path, doc: dict, image: Path | None, image_dir: Path) -> Pat
     if image is not None:
         return image
     stated = str(doc.get("imagePath") or "").replace("\\", "/")
-    if stated and (path.parent / stated).exists():
-        return path.parent / stated
-    return image_dir / (Path(stated).name if stated else f"{path.stem}.jpg")  # missing: the check reports it
+    if stated and case_variant(path.parent / stated).exists():
+        return case_variant(path.parent / stated)
+    return case_variant(image_dir / (Path(stated).name if stated else f"{path.stem}.jpg"))  # missing: reported
 
 
 def parse_labelme(path: Path, names: dict[str, int] | None, image: Path | None = None,

@@ -19,7 +19,7 @@ import numpy as np
 from defusedxml import DefusedXmlException
 
 from yolo3.data.findings import Finding
-from yolo3.data.formats import IMAGE_SUFFIXES, SPLITS, DatasetIndex, place_image, unique_names
+from yolo3.data.formats import IMAGE_SUFFIXES, SPLITS, DatasetIndex, case_variant, place_image, unique_names
 from yolo3.data.formats.layouts import find_per_image_layout
 from yolo3.data.sample import Sample
 from yolo3.io.text import split_lines
@@ -57,11 +57,11 @@ def _strip_namespaces(tree: Element) -> None:
 
 
 def _find_image(folder: Path, filename: str, stem: str) -> Path:
-    if filename and (folder / filename).exists():
-        return folder / filename
+    if filename and case_variant(folder / filename).exists():
+        return case_variant(folder / filename)
     for suffix in IMAGE_SUFFIXES:
-        if (folder / (stem + suffix)).exists():
-            return folder / (stem + suffix)
+        if case_variant(folder / (stem + suffix)).exists():
+            return case_variant(folder / (stem + suffix))
     return folder / (filename or stem + ".jpg")  # missing: the check reports it as unreadable
 
 
