@@ -66,6 +66,28 @@ def test_coco_noncontiguous_categories_and_crowd(tmp_path: Path) -> None:
     assert s.class_ids.tolist() == [1, 0] and s.difficult.tolist() == [False, True]
 
 
+def test_coco_folder_as_downloaded_reads_the_instances_files(tmp_path: Path) -> None:
+    # COCO 2017's annotations/ also holds captions_*.json (no categories) and
+    # person_keypoints_*.json (a second 'train' file): the folder was refused
+    write_rgb(tmp_path / "train2017" / "a.jpg", plain_image(40, 50))
+    write_rgb(tmp_path / "val2017" / "b.jpg", plain_image(40, 50, 1))
+    ann = tmp_path / "annotations"
+    ann.mkdir()
+    cats = [{"id": 1, "name": "person"}, {"id": 3, "name": "car"}]
+    for split, name, cat in (("train", "a.jpg", 3), ("val", "b.jpg", 1)):
+        images = [{"id": 1, "file_name": name, "width": 50, "height": 40}]
+        box = [{"id": 1, "image_id": 1, "category_id": cat, "bbox": [1, 2, 10, 20]}]
+        (ann / f"instances_{split}2017.json").write_text(json.dumps(
+            {"images": images, "annotations": box, "categories": cats}))
+        (ann / f"person_keypoints_{split}2017.json").write_text(json.dumps(
+            {"images": images, "annotations": box, "categories": cats[:1]}))
+        (ann / f"captions_{split}2017.json").write_text(json.dumps({"images": images, "annotations": []}))
+    index = load_dataset(tmp_path)
+    assert index.class_names == ["person", "car"] and sorted(index.splits) == ["train", "val"]
+    assert [s.image_path for s in index.splits["train"]] == [tmp_path / "train2017" / "a.jpg"]
+    assert index.splits["train"][0].class_ids.tolist() == [1] and index.splits["val"][0].class_ids.tolist() == [0]
+
+
 def test_coco_missing_key_names_the_path(tmp_path: Path) -> None:
     doc = {"images": [{"id": 1, "width": 5, "height": 5}], "annotations": [], "categories": []}
     with pytest.raises(DataError, match=r"images\[0\]\.file_name"):

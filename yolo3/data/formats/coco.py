@@ -1,7 +1,9 @@
 """COCO detection JSON (images, annotations with bbox [x, y, w, h], categories).
 
 A .json file is one split, named from its file name ('train', 'val' or 'test' in the
-stem; else 'train'); a folder with annotations/*.json gives one split per file.
+stem; else 'train'); a folder with annotations/*.json gives one split per file (only the
+instances_*.json files when there are any: COCO's download also holds captions and
+keypoints files; images then lie in train2017/ etc. beside annotations/).
 Category ids may be non-contiguous: class index i ↔ categories sorted by id, kept in
 DatasetIndex.category_ids. `iscrowd` regions become difficult=True (ignored in
 evaluation, like VOC difficult). Extra keys `difficult`/`truncated` written by this
@@ -47,8 +49,9 @@ def _typed(value: Any, kinds: tuple[type, ...], what: str, path: Path) -> Any:
 
 def _image_root(json_path: Path, first_file: str | None) -> Path:
     base = json_path.parent
-    candidates = [base.parent / "images" / json_path.stem, base.parent / "images", base.parent / json_path.stem,
-                  base / "images", base, base.parent]
+    split_dir = json_path.stem.rsplit("_", 1)[-1]  # instances_train2017.json → train2017/ (COCO's own layout)
+    candidates = [base.parent / "images" / json_path.stem, base.parent / "images" / split_dir, base.parent / "images",
+                  base.parent / json_path.stem, base.parent / split_dir, base / "images", base, base.parent]
     for c in candidates:
         if first_file is not None and case_variant(c / first_file).exists():
             return c
@@ -206,6 +209,8 @@ def read_coco(path: str | Path, image_root: str | Path | None = None) -> Dataset
     """Reads a COCO .json (one split) or a folder with annotations/*.json (one split each)."""
     path = Path(path)
     files = [path] if path.is_file() else sorted((path / "annotations").glob("*.json"))
+    # COCO's download also holds captions_* and person_keypoints_* files: the detection ones are instances_*
+    files = [f for f in files if f.name.startswith("instances_")] or files
     # root: the folder holding annotations/ (COCO's layout), else the JSON's own folder
     root = (path.parent.parent if path.parent.name == "annotations" else path.parent) if path.is_file() else path
     names: list[str] | None = None
