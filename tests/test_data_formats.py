@@ -247,6 +247,7 @@ def test_yolo_label_file_without_an_image_is_reported(tmp_path: Path) -> None:
                               {"a.jpg": "0 0.5 0.5 0.2 0.2\n", "b.jfif": "0 0.5 0.5 0.2 0.2\n",
                                "c.jpg": "0 0.5 0.5 0.2 0.2\n"}, ["x"])
     (tmp_path / "images" / "train" / "b.jfif").write_bytes((tmp_path / "images" / "train" / "a.jpg").read_bytes())
+    (tmp_path / "labels" / "train" / "classes.txt").write_text("x\n")  # LabelImg's: not a label file
     index = load_dataset(data)
     assert [s.image_path.name for s in index.splits["train"]] == ["a.jpg"]
     assert sorted((f.kind, Path(f.file).name) for f in index.findings) == [

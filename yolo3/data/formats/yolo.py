@@ -187,7 +187,7 @@ def orphan_labels(folder: Path, images: list[Path]) -> list[Finding]:
     """Label files in the labels/ folder of an image folder that belong to none of its
     `images` (the image was deleted, or its suffix is not one of IMAGE_SUFFIXES): their
     boxes cannot be used, so each is reported. Labels beside the images are not judged
-    (other .txt files live there)."""
+    (other .txt files live there), nor classes.txt (LabelImg writes it among the labels)."""
     labels = label_path(folder / "x.jpg").parent
     if labels == folder or not labels.is_dir():
         return []
@@ -195,7 +195,7 @@ def orphan_labels(folder: Path, images: list[Path]) -> list[Finding]:
     return [Finding("bad_annotation", t, "", f"no image for this label file (no {t.stem}.* with a suffix in "
                                              f"{', '.join(IMAGE_SUFFIXES)} in {folder}); its boxes are not used: "
                                              "add the image (or convert it to .jpg/.png) or delete the label file")
-            for t in sorted(labels.rglob("*.txt")) if t not in have]
+            for t in sorted(labels.rglob("*.txt")) if t not in have and t.name.lower() != "classes.txt"]
 
 
 def parse_label_file(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarray, list[int], list[Finding]]:
