@@ -86,3 +86,46 @@ def test_detect_on_a_folder_with_broken_files_processes_the_rest(trained, capsys
     printed = capsys.readouterr().out
     assert f"skipped {len(unreadable)} unreadable image(s)" in printed
     assert all(f.name in printed for f in unreadable)
+
+
+def test_the_configured_pixel_cap_reaches_every_reader_of_train_and_val(tmp_path: Path) -> None:
+    """data_check.max_pixels raised above the 64 MP default: images the check lets through
+    are read with that cap by the loader, validation, the val loss and val's image grid
+    (each used to read with the fixed 64 MP cap and fail on them)."""
+    import cv2
+    import numpy as np
+    import yaml
+
+    from _train_utils import small_config
+    from yolo3.data.augment.config import AugmentConfig
+    from yolo3.data.image_io import MAX_PIXELS
+    from yolo3.data.validate import CheckPolicy
+    from yolo3.eval.val import val
+    from yolo3.train import train
+    from yolo3.train.diagnostics import overfit_batch
+
+    side = 8001  # 64,016,001 px: just above the default cap; a flat grey PNG stays tiny on disk
+    assert side * side > MAX_PIXELS
+    grey = np.full((side, side), 90, np.uint8)
+    grey[2000:6000, 1000:5000] = 200
+    for split in ("train", "val"):
+        for folder in ("images", "labels"):
+            (tmp_path / "d" / folder / split).mkdir(parents=True)
+        assert cv2.imwrite(str(tmp_path / "d" / "images" / split / "a.png"), grey)
+        (tmp_path / "d" / "labels" / split / "a.txt").write_text("0 0.375 0.5 0.5 0.5\n")
+    data = tmp_path / "d" / "data.yaml"
+    data.write_text(yaml.safe_dump({"path": ".", "train": "images/train", "val": "images/val", "names": ["box"]}))
+    with pytest.raises(ImageReadError, match="exceeds the cap of 64 MP"):  # what every reader did before
+        read_image(tmp_path / "d" / "images" / "val" / "a.png")
+    policy = CheckPolicy(max_pixels=65_000_000)
+    cfg = small_config(data, tmp_path / "runs", epochs=1, val_interval=1, batch_size=1,
+                       augment=AugmentConfig(mosaic=0.0), data_check=policy)
+    assert overfit_batch(cfg, steps=1).losses  # the diagnostics' loader (lr-find, overfit, diagnose) too
+    result = train(cfg)
+    [row] = read_metrics(result.run_dir / "metrics.csv")
+    assert "mAP@0.5" in row and float(row["val/loss"]) > 0
+    out = tmp_path / "val"
+    res, _ = val(result.run_dir / "weights" / "last.safetensors", data, imgsz=64, out_dir=out, plots=True,
+                 check_policy=policy)
+    assert (out / "val_images.jpg").exists() and len(res.detections) == 1
+    assert res.data_check.counts.get("too_large", 0) == 0

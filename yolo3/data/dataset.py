@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 from yolo3.data import augment as aug
 from yolo3.data.augment.config import AugmentConfig
 from yolo3.data.batch import Item
-from yolo3.data.image_io import read_image
+from yolo3.data.image_io import MAX_PIXELS, read_image
 from yolo3.data.letterbox import PAD_VALUE, LetterboxInfo, letterbox_info
 from yolo3.data.sample import Sample
 
@@ -25,17 +25,19 @@ class DetectionDataset(Dataset):
     """Samples → Items at network size `imgsz` (square), augmented when `augment` is set.
 
     cache=True decodes and resizes every image once (long side = imgsz) into RAM, before
-    workers start, so forked workers share it copy-on-write.
+    workers start, so forked workers share it copy-on-write. max_pixels: read_image's
+    cap, the run's data_check.max_pixels (an image the check let through must load).
     """
 
     def __init__(self, samples: list[Sample], imgsz: int, augment: AugmentConfig | None = None,
-                 cache: bool = False, seed: int = 0) -> None:
+                 cache: bool = False, seed: int = 0, max_pixels: int | None = MAX_PIXELS) -> None:
         if not samples:
             raise ValueError("DetectionDataset needs at least one sample")
         self.samples = samples
         self.imgsz = imgsz
         self.augment = augment
         self.seed = seed
+        self.max_pixels = max_pixels
         self.epoch = 0
         self._cache: list[tuple[np.ndarray, np.ndarray, tuple[int, int]]] | None = None
         if cache:
@@ -52,7 +54,7 @@ class DetectionDataset(Dataset):
         """Image i resized to fit in imgsz (exactly as letterbox sizes it), its boxes (N, 4)
         float32 scaled alike, and the original (h, w)."""
         sample = self.samples[i]
-        image = read_image(sample.image_path)
+        image = read_image(sample.image_path, self.max_pixels)
         h, w = image.shape[:2]
         info = letterbox_info((h, w), self.imgsz)
         new_w, new_h = int(round(w * info.scale[0])), int(round(h * info.scale[1]))

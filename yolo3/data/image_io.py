@@ -12,6 +12,8 @@ Huge images: before any pixel is decoded, the header's size is compared with a p
 cap (MAX_PIXELS, 64 MP, the same default as check-data's `too_large`); above it,
 read_image refuses with ImageReadError naming the file and the fix (downscale it), so a
 12000×9000 photo or a crafted "decompression bomb" never allocates its full bitmap.
+Training and `val` read with their check policy's `max_pixels` instead, so an image
+the check let through under a raised cap is read everywhere in that run.
 
 Only regular files are images: a FIFO, a device (a link to /dev/zero) or a socket named
 like an image is refused before a byte is read (open_regular), and a file above

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Sampler
 from yolo3.data.augment.config import AugmentConfig
 from yolo3.data.batch import Batch, collate
 from yolo3.data.dataset import DetectionDataset
+from yolo3.data.image_io import MAX_PIXELS
 from yolo3.data.sample import Sample
 
 
@@ -64,13 +65,15 @@ class DetectionLoader:
 def create_dataloader(
     samples: list[Sample], imgsz: int, batch_size: int, augment: AugmentConfig | None, shuffle: bool,
     workers: int, cache: bool = False, seed: int = 0, drop_last: bool = False, pin_memory: bool = False,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> DetectionLoader:
     """Batches of `samples` at (imgsz, imgsz): see Batch for the layout.
 
     augment None = letterbox only (validation; Batch.infos set). workers > 0 uses
     persistent worker processes; cache keeps decoded, resized images in RAM.
+    max_pixels: the image reader's cap (training passes its data_check.max_pixels).
     """
-    dataset = DetectionDataset(samples, imgsz, augment, cache=cache, seed=seed)
+    dataset = DetectionDataset(samples, imgsz, augment, cache=cache, seed=seed, max_pixels=max_pixels)
     sampler = EpochSampler(len(dataset), shuffle, seed)
     loader = DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, collate_fn=collate,

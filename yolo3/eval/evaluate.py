@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from yolo3.config import imgsz_problem
-from yolo3.data.image_io import read_image
+from yolo3.data.image_io import MAX_PIXELS, read_image
 from yolo3.data.sample import Sample
 from yolo3.eval.coco import coco_metrics
 from yolo3.eval.confusion import confusion_matrix
@@ -37,9 +37,11 @@ def run_inference(
     model: YOLOv3Base, samples: list[Sample], class_names: list[str], imgsz: int, batch_size: int, nms: NMSConfig,
     progress: bool = False,
     preprocess: str = "yolo3",
+    max_pixels: int | None = MAX_PIXELS,
 ) -> list[Detections]:
     """Detections per sample (original pixels), batch by batch; restores the model's mode.
-    progress: a 'val' bar over the images (training's validation shows it)."""
+    progress: a 'val' bar over the images (training's validation shows it).
+    max_pixels: the image reader's cap (the run's data_check.max_pixels)."""
     from tqdm import tqdm
 
     was_training = model.training
@@ -49,7 +51,7 @@ def run_inference(
     try:
         for start in range(0, len(samples), batch_size):
             chunk = samples[start : start + batch_size]
-            out += predict_arrays(model, [read_image(s.image_path) for s in chunk], imgsz, nms,
+            out += predict_arrays(model, [read_image(s.image_path, max_pixels) for s in chunk], imgsz, nms,
                                   [str(s.image_path) for s in chunk], class_names, preprocess)
             bar.update(len(chunk))
     finally:
@@ -105,6 +107,7 @@ def evaluate(
     run_info: dict[str, Any] | None = None,
     progress: bool = False,
     preprocess: str = "yolo3",
+    max_pixels: int | None = MAX_PIXELS,
 ) -> EvalResult:
     """Runs `model` on `samples` and measures it (contract 4).
 
@@ -120,6 +123,9 @@ def evaluate(
         progress: show a progress bar over the images.
         preprocess: 'yolo3' letterbox, or 'darknet' (darknet's resize and padding, for
             converted official weights).
+        max_pixels: cap on width × height of the images read (inference and the image
+            grid); training and `val` pass their check policy's, so an image the check
+            let through is read.
 
     Example:
         >>> result = evaluate(model, index.splits["val"], index.class_names, 416)
@@ -137,10 +143,10 @@ def evaluate(
         raise ValueError(f"batch_size {batch_size}: must be at least 1")
     nms = nms or dataclasses.replace(VAL_NMS)
     t0 = time.perf_counter()
-    detections = run_inference(model, samples, class_names, imgsz, batch_size, nms, progress, preprocess)
+    detections = run_inference(model, samples, class_names, imgsz, batch_size, nms, progress, preprocess, max_pixels)
     t1 = time.perf_counter()
     result = compute_metrics(samples, detections, class_names, nms, imgsz)
     result.timings = {"inference_s": t1 - t0, "metrics_s": time.perf_counter() - t1}
     if out_dir is not None:
-        save_run(result, samples, Path(out_dir), plots, run_info or {})
+        save_run(result, samples, Path(out_dir), plots, run_info or {}, max_pixels)
     return result

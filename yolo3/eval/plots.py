@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from yolo3.data.image_io import read_image  # noqa: E402
+from yolo3.data.image_io import MAX_PIXELS, read_image  # noqa: E402
 from yolo3.data.sample import Sample  # noqa: E402
 from yolo3.eval.confusion import normalise_rows  # noqa: E402
 from yolo3.eval.matching import MatchResult, class_curve  # noqa: E402
@@ -132,13 +132,15 @@ HEADER_HEIGHT = 28
 def plot_image_grid(
     samples: list[Sample], detections: list[Detections], class_names: list[str],
     thresholds: np.ndarray, path: Path | None, max_images: int = 8, tile: int = 320,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> np.ndarray | None:
     """Up to `max_images` rows: ground truth (left) beside predictions above threshold
     (right), under a header row naming the columns. Returns the (H, W, 3) RGB grid
-    (None without images) and writes it to `path` when given."""
+    (None without images) and writes it to `path` when given; images are read with the
+    cap `max_pixels` (the evaluation's)."""
     rows = []
     for s, det in list(zip(samples, detections))[:max_images]:
-        image = read_image(s.image_path)
+        image = read_image(s.image_path, max_pixels)
         keep = det.scores > np.asarray(thresholds)[det.class_ids] if len(det) else np.zeros(0, bool)
         scale = tile / max(image.shape[:2])
         size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))

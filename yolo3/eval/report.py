@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from yolo3.data.image_io import MAX_PIXELS
 from yolo3.data.sample import Sample
 from yolo3.eval.coco import COCO_METRIC_NAMES
 from yolo3.eval.voc import VOC07_NAME, VOC10_NAME
@@ -77,8 +78,10 @@ def format_result(result: EvalResult, detect_nms: NMSConfig | None = None) -> st
     return "\n".join(lines)
 
 
-def save_plots(result: EvalResult, samples: list[Sample], out_dir: Path) -> list[Path]:
-    """PR curves, F1 curves, confusion matrices and the image grid into out_dir."""
+def save_plots(result: EvalResult, samples: list[Sample], out_dir: Path,
+               max_pixels: int | None = MAX_PIXELS) -> list[Path]:
+    """PR curves, F1 curves, confusion matrices and the image grid (images read with the
+    cap `max_pixels`) into out_dir."""
     from yolo3.eval import plots
     from yolo3.eval.matching import match_dataset
 
@@ -88,7 +91,8 @@ def save_plots(result: EvalResult, samples: list[Sample], out_dir: Path) -> list
     plots.plot_pr_curves(match, names, [result.metrics[f"AP@0.5/{n}"] for n in names], paths[0])  # as the headline
     plots.plot_f1_curves(match, names, result.thresholds.thresholds, paths[1])
     plots.plot_confusion(result.confusion, names, paths[2], result.thresholds.thresholds)
-    plots.plot_image_grid(samples, result.detections, names, result.thresholds.thresholds, paths[3])
+    plots.plot_image_grid(samples, result.detections, names, result.thresholds.thresholds, paths[3],
+                          max_pixels=max_pixels)
     return paths
 
 
@@ -134,12 +138,14 @@ def write_summary(result: EvalResult, path: Path, run_info: dict[str, Any]) -> N
     path.write_text(json.dumps(summary_dict(result, run_info), indent=2, allow_nan=False) + "\n")
 
 
-def save_run(result: EvalResult, samples: list[Sample], out_dir: Path, plots: bool, run_info: dict[str, Any]) -> None:
+def save_run(result: EvalResult, samples: list[Sample], out_dir: Path, plots: bool, run_info: dict[str, Any],
+             max_pixels: int | None = MAX_PIXELS) -> None:
     """An evaluation's folder: the plots (when asked; their time goes into the timings as
-    plots_s) and summary.json, for `evaluate` and `evaluate_detector` alike."""
+    plots_s; images read with the cap `max_pixels`) and summary.json, for `evaluate` and
+    `evaluate_detector` alike."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if plots:
         t0 = time.perf_counter()
-        save_plots(result, samples, out_dir)
+        save_plots(result, samples, out_dir, max_pixels)
         result.timings["plots_s"] = time.perf_counter() - t0
     write_summary(result, out_dir / "summary.json", run_info)

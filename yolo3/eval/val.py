@@ -50,7 +50,8 @@ def val(
 ) -> tuple[EvalResult, Path]:
     """Evaluates `weights` on `split` of dataset `data`; returns (result, run folder).
 
-    check_policy: how check-data treats the split's problems (default CheckPolicy()).
+    check_policy: how check-data treats the split's problems (default CheckPolicy()); its
+        max_pixels is also the cap of every image read after the check.
     save_thresholds: store the per-class thresholds (`yolo3.eval.store.save_thresholds`:
         into a copy in the run folder, or the original with in_place); the copy's path is
         `result.thresholds_file`. Raises ValueError for degenerate thresholds.
@@ -98,18 +99,20 @@ def val(
     if cfg.class_names and list(cfg.class_names) != list(index.class_names):
         _classes_differ(weights, cfg.class_names, index.class_names, data)
     only_split = dataclasses.replace(index, splits={split: index.splits[split]})
-    report = check_dataset(only_split, check_policy or CheckPolicy())
+    policy = check_policy or CheckPolicy()
+    report = check_dataset(only_split, policy)
     run_dir = numbered_out(out_dir) if out_dir is not None else next_run_dir("runs", "val")
     info = {"weights": str(weights), "dataset": str(data), "dataset_format": index.format, "split": split,
             "data_check": report.summary(), "preprocess": preprocess,
             "tta": dataclasses.asdict(tta) if tta is not None else None}
     if detector is None:
         result = evaluate(model, report.splits[split], index.class_names, imgsz or cfg.imgsz, batch_size,
-                          nms, run_dir, plots, info, preprocess=preprocess)
+                          nms, run_dir, plots, info, preprocess=preprocess, max_pixels=policy.max_pixels)
     else:
         from yolo3.eval.detector_eval import evaluate_detector
 
-        result = evaluate_detector(detector, report.splits[split], index.class_names, nms, run_dir, plots, info, tta)
+        result = evaluate_detector(detector, report.splits[split], index.class_names, nms, run_dir, plots, info, tta,
+                                   policy.max_pixels)
     result.data_check = report
     if save_json:
         write_coco_json(report.splits[split], result.detections, index.class_names, run_dir)

@@ -64,7 +64,8 @@ def _loader(cfg: TrainConfig, data: TrainData, augment: bool):
     from yolo3.data.loader import create_dataloader
 
     return create_dataloader(data.train, cfg.imgsz, cfg.batch_size, cfg.augment if augment else None,
-                             shuffle=True, workers=cfg.workers, cache=cfg.cache, seed=cfg.seed)
+                             shuffle=True, workers=cfg.workers, cache=cfg.cache, seed=cfg.seed,
+                             max_pixels=cfg.data_check.max_pixels)
 
 
 def _loss(model, loss_fn, batch: Batch, cfg: TrainConfig, amp) -> tuple[torch.Tensor, dict]:

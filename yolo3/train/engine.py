@@ -259,7 +259,7 @@ class _Trainer:
             samples = [samples[i] for i in idx]
         return create_dataloader(samples, cfg.imgsz, cfg.batch_size, cfg.augment, shuffle=True,
                                  workers=cfg.workers, cache=cfg.cache, seed=cfg.seed + info.rank,
-                                 pin_memory=self.device.type == "cuda")
+                                 pin_memory=self.device.type == "cuda", max_pixels=cfg.data_check.max_pixels)
 
     def _optimizer_step(self, it: int, paths: list[str]) -> None:
         cfg = self.cfg
@@ -362,7 +362,7 @@ class _Trainer:
 
         net = self.ema.module if self.ema is not None else unwrap(self.model)
         result = evaluate(net, self.data.val, self.data.class_names, cfg.imgsz, batch_size=cfg.val_batch_size,
-                          progress=cfg.progress)
+                          progress=cfg.progress, max_pixels=cfg.data_check.max_pixels)
         metrics = {k: float(v) for k, v in result.metrics.items()}
         log.info(validation_line(epoch, cfg.epochs, metrics))
         return {**self._val_loss(net), **metrics}
@@ -376,7 +376,8 @@ class _Trainer:
         cfg = self.cfg
         if getattr(self, "val_loader", None) is None:
             self.val_loader = create_dataloader(self.data.val, cfg.imgsz, cfg.val_batch_size, None, shuffle=False,
-                                                workers=0, cache=cfg.cache, seed=cfg.seed)
+                                                workers=0, cache=cfg.cache, seed=cfg.seed,
+                                                max_pixels=cfg.data_check.max_pixels)
         was_training = net.training
         net.eval()
         sums: dict[str, float] = {}
