@@ -40,6 +40,33 @@ def test_yolo_bad_lines_reported_with_line_numbers(tmp_path: Path) -> None:
                    ("bad_label", "line 8")}
 
 
+
+def test_yolo_segmentation_polygon_lines_are_read_as_their_boxes(tmp_path: Path) -> None:
+    """Ultralytics segment labels ('cls x1 y1 x2 y2 x3 y3 …') give the box around the points,
+    counted in one polygon_label finding; 4, 6 (even) and 7-with-a-word lines stay bad_label."""
+    from yolo3.data.validate import check_dataset
+
+    text = ("1 0.25 0.25 0.75 0.125 0.5 0.75\n"  # triangle: x 0.25..0.75, y 0.125..0.75
+            "0 0.5 0.5 0.25 0.25\n"
+            "0 0.1 0.2 0.3 0.2 0.3 0.4 0.1 0.4\n"  # rectangle x 0.1..0.3, y 0.2..0.4
+            "0 0.1 0.2 0.3 0.2 0.3\n"  # 6 columns
+            "0 0.1 0.2 0.3 0.2 0.3 0.4 0.1\n"  # 8 columns
+            "0 0.1 0.2 0.3 x 0.3 0.4\n")
+    data = write_yolo_dataset(tmp_path, {"a.png": plain_image(64, 96)}, {"a.png": text}, ["x", "y"])
+    index = load_dataset(data)
+    s = index.splits["train"][0]
+    np.testing.assert_allclose(s.boxes, [[24, 8, 72, 48], [36, 24, 60, 40], [9.6, 12.8, 28.8, 25.6]])
+    assert s.class_ids.tolist() == [1, 0, 0] and s.box_positions() == ["line 1", "line 2", "line 3"]
+    [poly] = [f for f in index.findings if f.kind == "polygon_label"]
+    assert (poly.position, poly.count) == ("line 1", 2) and "bounding box" in poly.message
+    bad = {f.position: f.message for f in index.findings if f.kind == "bad_label"}
+    assert set(bad) == {"line 4", "line 5", "line 6"}
+    assert "expected 5 columns" in bad["line 4"] and "polygon" in bad["line 4"] and "got 8" in bad["line 5"]
+    assert "not numbers" in bad["line 6"]
+    report = check_dataset(index)
+    assert report.counts["polygon_label"] == 2 and "polygon_label (2, fixed)" in report.format()
+    assert len(report.splits["train"][0].boxes) == 3
+
 def test_label_path_maps_images_to_labels() -> None:
     assert label_path(Path("/d/images/train/a.jpg")) == Path("/d/labels/train/a.txt")
     assert label_path(Path("/d/pics/a.png")) == Path("/d/pics/a.txt")
@@ -319,3 +346,13 @@ def test_yolo_writer_normalises_by_the_image_files_size(tmp_path: Path) -> None:
     index = DatasetIndex(["p"], {"train": [s]}, tmp_path, "voc")
     back = load_dataset(save_dataset(index, tmp_path / "y", "yolo", images="link"))
     np.testing.assert_allclose(back.splits["train"][0].boxes, [[2, 3, 10, 12]], rtol=0, atol=1e-12)
+
+
+def test_convert_writes_yolo_polygon_lines_as_boxes_with_a_note(tmp_path: Path) -> None:
+    from yolo3.data.convert import convert_dataset
+
+    data = write_yolo_dataset(tmp_path / "src", {"a.png": plain_image(64, 96)},
+                              {"a.png": "0 0.25 0.25 0.75 0.125 0.5 0.75\n"}, ["x"])
+    result = convert_dataset(data, tmp_path / "out", "coco")
+    assert any("1 YOLO segmentation polygon lines" in n for n in result.notes)
+    np.testing.assert_allclose(load_dataset(result.path).splits["train"][0].boxes, [[24, 8, 72, 48]])

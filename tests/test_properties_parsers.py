@@ -45,6 +45,11 @@ def test_yolo_every_line_is_a_box_or_a_finding(lines, newline: str, bom: bool, n
     path.write_bytes(text.encode("utf-8"))
     boxes, ids, numbers, findings = parse_label_file(path, num_classes)
     nonblank = [n for n, a in enumerate(lines, 1) if a.split()]
+    polygons = [f for f in findings if f.kind == "polygon_label"]  # about boxes kept: 7-column lines
+    kept_polygons = [n for n in numbers if len(lines[n - 1].split()) > 5]
+    assert [(int(f.position.split()[1]), f.count) for f in polygons] == (
+        [(kept_polygons[0], len(kept_polygons))] if kept_polygons else [])
+    findings = [f for f in findings if f.kind != "polygon_label"]
     assert sorted(numbers + [int(f.position.split()[1]) for f in findings]) == nonblank  # each line once
     assert np.isfinite(boxes).all() and ((ids >= 0) & (ids < num_classes)).all()
     assert (boxes[:, 2:] >= 0).all() and len(boxes) == len(ids) == len(numbers)

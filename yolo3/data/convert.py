@@ -106,11 +106,16 @@ def convert_dataset(src: str | Path, out: str | Path, to: str, source_format: st
     if source_format and source_format != found:
         raise DataError(f"{src}: looks like a {found} dataset, not {source_format}; fix --from")
     index = load_dataset(src, class_names, allow_outside_root)
-    if index.findings:
-        raise DataError(f"{src}: {len(index.findings)} annotation problem(s), e.g. {index.findings[0].format()}; "
+    problems = [f for f in index.findings if f.kind != "polygon_label"]  # polygons are read as boxes
+    if problems:
+        raise DataError(f"{src}: {len(problems)} annotation problem(s), e.g. {problems[0].format()}; "
                         "run `yolo3 check-data` and fix them first, so the conversion loses nothing")
     check_output(src, index, out, force)
     notes = []
+    polygons = sum(f.count for f in index.findings if f.kind == "polygon_label")
+    if polygons:
+        notes.append(f"{polygons} YOLO segmentation polygon lines were read as their bounding boxes; the polygons "
+                     "are not written")
     flagged = sum(int(s.difficult.sum() + s.truncated.sum()) for s in index.all_samples())
     if to == "yolo" and flagged:
         notes.append(f"YOLO labels have no difficult/truncated field: {flagged} flags are not written")

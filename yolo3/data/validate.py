@@ -42,6 +42,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "duplicate_id": ("skip", "stop"),
     "duplicate_file_name": ("fix", "stop"),
     "bad_label": ("skip", "stop"),
+    "polygon_label": ("fix", "stop"),
     "unknown_class": ("skip", "stop"),
     "out_of_bounds": ("fix", "skip", "stop"),
     "degenerate_box": ("skip", "fix", "stop"),
@@ -74,6 +75,8 @@ class CheckPolicy:
     unknown ('warn' keeps them as displayed). multi_frame: GIF/TIFF with several frames
     (the first is used). dense_boxes: an image whose boxes overlap too densely for the
     duplicate search (more than max_iou_pairs IoUs to compute); 'warn' keeps them unchecked.
+    polygon_label: YOLO segmentation-polygon lines, read as the box of their points ('fix';
+    'stop' refuses a dataset that has them).
     """
 
     unreadable: str = "skip"
@@ -93,6 +96,7 @@ class CheckPolicy:
     duplicate_id: str = "skip"
     duplicate_file_name: str = "fix"
     bad_label: str = "skip"
+    polygon_label: str = "fix"
     unknown_class: str = "skip"
     out_of_bounds: str = "fix"
     degenerate_box: str = "skip"

@@ -4,7 +4,10 @@ data.yaml: `path` (root; relative to the yaml's folder; default that folder), `t
 `val`, `test` (each a folder of images, a .txt list of image paths, or a list of
 those, relative to the root), `names` (list, or {index: name}), optional `nc`.
 Labels: for `…/images/…/x.jpg` the file `…/labels/…/x.txt`; one line per box,
-`class cx cy w h` normalised to [0, 1] by the image's width and height.
+`class cx cy w h` normalised to [0, 1] by the image's width and height. A segmentation
+polygon line `class x1 y1 x2 y2 x3 y3 …` (3 or more points, as Ultralytics segment
+datasets write) is read as the bounding box of its points, as LabelMe and CVAT polygons
+are, and counted in a `polygon_label` finding per file (the shape is not kept).
 
 Hostile or careless data.yaml files are bounded: at most MAX_YAML_BYTES, no YAML
 aliases (an alias bomb), a root and split folders inside the data.yaml's own folder
@@ -198,22 +201,32 @@ def orphan_labels(folder: Path, images: list[Path]) -> list[Finding]:
             for t in sorted(labels.rglob("*.txt")) if t not in have and t.name.lower() != "classes.txt"]
 
 
+def polygon_cxcywh(points: list[float]) -> list[float]:
+    """[x1, y1, x2, y2, …] (normalised) → [cx, cy, w, h] of the box around the points."""
+    xs, ys = points[0::2], points[1::2]
+    x1, y1, x2, y2 = min(xs), min(ys), max(xs), max(ys)
+    return [(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1]
+
+
 def parse_label_file(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarray, list[int], list[Finding]]:
     """Parses one label file → (boxes (N, 4) normalised cxcywh, class ids (N,), line numbers, findings).
 
-    Lines with a wrong column count, non-numbers, NaN/inf, a non-integer or negative
-    class, negative width/height, or a class id ≥ num_classes are left out with a Finding.
+    A polygon line (an odd column count ≥ 7: class and 3+ points) becomes the box of its
+    points; the file's polygon lines are counted in one `polygon_label` finding. Lines
+    with another column count, non-numbers, NaN/inf, a non-integer or negative class,
+    negative width/height, or a class id ≥ num_classes are left out with a Finding.
     Coordinates outside [0, 1] are kept (the check clips them and counts it).
     """
-    rows, ids, lines, findings = [], [], [], []
+    rows, ids, lines, findings, polygons = [], [], [], [], []
     text = path.read_text(encoding="utf-8-sig", errors="replace")  # BOM and CRLF tolerated
     for n, line in enumerate(split_lines(text), 1):  # numbered as editors do (not str.splitlines)
         fields = line.split()
         if not fields:
             continue
         bad = ""
-        if len(fields) != 5:
-            bad = f"expected 5 columns 'class cx cy w h', got {len(fields)}"
+        if len(fields) != 5 and (len(fields) < 7 or len(fields) % 2 == 0):
+            bad = (f"expected 5 columns 'class cx cy w h' (or a polygon 'class x1 y1 x2 y2 x3 y3 …': an odd "
+                   f"count of 7 or more), got {len(fields)}")
         else:
             try:
                 values = [float(f) for f in fields]
@@ -223,7 +236,7 @@ def parse_label_file(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarr
                 bad = f"NaN or inf in {line.strip()!r}"
             elif values and (values[0] != int(values[0]) or values[0] < 0):
                 bad = f"class must be a non-negative integer, got {fields[0]}"
-            elif values and (values[3] < 0 or values[4] < 0):
+            elif values and len(values) == 5 and (values[3] < 0 or values[4] < 0):
                 bad = f"negative width or height in {line.strip()!r}"
         if bad:
             findings.append(Finding("bad_label", path, f"line {n}", bad))
@@ -232,9 +245,16 @@ def parse_label_file(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarr
             findings.append(Finding("unknown_class", path, f"line {n}",
                                     f"class id {int(values[0])} but data.yaml names only {num_classes} classes"))
             continue
+        if len(values) > 5:
+            polygons.append(n)
         ids.append(int(values[0]))
-        rows.append(values[1:])
+        rows.append(values[1:] if len(values) == 5 else polygon_cxcywh(values[1:]))
         lines.append(n)
+    if polygons:
+        findings.append(Finding("polygon_label", path, f"line {polygons[0]}",
+                                f"{len(polygons)} segmentation polygon line(s) ('class x1 y1 x2 y2 x3 y3 …'), the "
+                                "first here: each read as the bounding box of its points (the shape is not kept)",
+                                count=len(polygons)))
     return np.array(rows, np.float64).reshape(-1, 4), np.array(ids, np.int64), lines, findings
 
 
