@@ -112,6 +112,29 @@ def test_labelme_shapes_become_boxes_with_findings(tmp_path: Path) -> None:
     assert report.counts == {"bad_label": 1, "unknown_class": 1}
 
 
+
+def test_labelme_and_cvat_labels_are_stripped_as_voc_names_are(tmp_path: Path) -> None:
+    """'dog ' (a stray space typed in the labelling tool) is the class 'dog', not a class of its own."""
+    rect = {"shape_type": "rectangle", "points": [[1, 2], [9, 8]]}
+    for k, label in enumerate(("dog", "dog ", " cat\t")):
+        write_rgb(tmp_path / "lm" / f"p{k}.jpg", plain_image(30, 40, k))
+        _put(tmp_path / "lm" / f"p{k}.json", json.dumps({"shapes": [{"label": label, **rect}], "imagePath": f"p{k}.jpg",
+                                                         "imageHeight": 30, "imageWidth": 40}))
+    index = load_dataset(tmp_path / "lm")
+    assert index.format == "labelme" and index.class_names == ["cat", "dog"] and not index.findings
+    assert [s.class_ids.tolist() for s in index.splits["train"]] == [[1], [1], [0]]
+    box = '<box label="{}" xtl="1" ytl="2" xbr="9" ybr="8"/>'
+    images = "".join(f'<image id="{k}" name="p{k}.jpg" width="40" height="30">{box.format(label)}</image>'
+                     for k, label in enumerate(("dog", "dog ", " cat")))
+    for meta in ("", "<meta><task><labels><label><name>dog</name></label><label><name>cat</name></label>"
+                     "</labels></task></meta>"):
+        xml = _put(tmp_path / "lm" / "annotations.xml",
+                   f"<annotations><version>1.1</version>{meta}{images}</annotations>")
+        index = load_dataset(xml)
+        assert index.class_names == (["dog", "cat"] if meta else ["cat", "dog"]) and not index.findings
+        dog, cat = index.class_names.index("dog"), index.class_names.index("cat")
+        assert [s.class_ids.tolist() for s in index.splits["train"]] == [[dog], [dog], [cat]]
+
 def test_labelme_rotated_rectangle_becomes_the_box_around_it(tmp_path: Path) -> None:
     # X-AnyLabeling (LabelMe files) writes a rotated rectangle as shape_type 'rotation' with its 4
     # corners; it was left out as "gives no box" (CVAT's rotated boxes are read as the box around)

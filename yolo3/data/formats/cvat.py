@@ -15,7 +15,8 @@ rotated one becomes the box around it); a <polygon>/<polyline> becomes the box o
 points, an <ellipse> the box around it, a <mask> its left/top/width/height rectangle —
 the documented loss (shapes are not kept). <points> and <cuboid> are left out with a
 `bad_label` finding; <tag> (an image-level label) is not a box and is not read.
-Box attributes `difficult` / `truncated` (true/1) are kept. Parsed with defusedxml.
+Box attributes `difficult` / `truncated` (true/1) are kept. Labels are stripped of
+surrounding spaces, as the <meta> names are ('dog ' is 'dog'). Parsed with defusedxml.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def read_cvat(path: str | Path, class_names: list[str] | None = None) -> Dataset
         listed = [(el.text or "").strip() for el in tree.findall("meta//labels/label/name")]
         class_names = [n for n in dict.fromkeys(listed) if n]  # a project export may list them per task too
     if not class_names:
-        class_names = sorted({el.get("label", "") for img in images for el in img if el.tag in _SHAPES} - {""})
+        class_names = sorted({el.get("label", "").strip() for img in images for el in img if el.tag in _SHAPES} - {""})
     names = {n: i for i, n in enumerate(class_names)}
     base = xml.parent / "images" if (xml.parent / "images").is_dir() else xml.parent
     findings: list[Finding] = []
@@ -107,7 +108,7 @@ def read_cvat(path: str | Path, class_names: list[str] | None = None) -> Dataset
         boxes, ids, difficult, truncated, positions = [], [], [], [], []
         for k, el in enumerate(e for e in img if e.tag in _SHAPES):
             pos = f"image {name!r}, <{el.tag}> {k + 1}"
-            label = el.get("label", "")
+            label = el.get("label", "").strip()  # 'dog ' is 'dog', as the <meta> names and VOC's are
             if label not in names:
                 findings.append(Finding("unknown_class", xml, pos, f"label {label!r} is not among {sorted(names)}"))
                 continue

@@ -6,7 +6,8 @@ rectangle ('rotation', as X-AnyLabeling writes it: its 4 corners) becomes the bo
 of its points and a circle (centre, point on the rim) the box around it; this is the
 documented loss of the conversion (shapes are not kept, only their boxes).
 A point has no extent and is left out with a `bad_label` finding, as is an unknown
-shape type. Shape flags `difficult` / `truncated` are kept (the writer writes them).
+shape type. Labels are stripped of surrounding spaces (as VOC names are: 'dog ' is 'dog').
+Shape flags `difficult` / `truncated` are kept (the writer writes them).
 The writer writes rectangles: read → write → read gives back the same boxes.
 """
 
@@ -74,7 +75,7 @@ def parse_labelme(path: Path, names: dict[str, int] | None, image: Path | None =
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
         return None, [Finding("bad_annotation", path, "", "not a LabelMe file: needs a 'shapes' list")], []
     shapes = doc["shapes"]
-    seen = [str(s.get("label", "")) if isinstance(s, dict) else "" for s in shapes]
+    seen = [str(s.get("label", "")).strip() if isinstance(s, dict) else "" for s in shapes]  # 'dog ' is 'dog'
     if names is None:
         return None, [], seen
     findings: list[Finding] = []
