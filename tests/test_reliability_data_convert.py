@@ -179,3 +179,29 @@ def test_convert_a_coco_json_beside_its_images_to_a_sibling_folder(tmp_path: Pat
     assert main(["convert", str(src / "train.json"), str(out), "--to", "yolo"]) == 0, capsys.readouterr().err
     assert (out / "labels" / "train" / "a.txt").read_text().startswith("0 ")
     assert main(["convert", str(src / "train.json"), str(src / "out"), "--to", "yolo"]) == 2  # inside: refused
+
+
+@pytest.mark.parametrize("images", ["copy", "link"])
+def test_convert_names_an_image_missing_on_disk_and_writes_nothing(tmp_path: Path, capsys, images: str) -> None:
+    import json
+
+    from _data_utils import write_rgb
+
+    src = tmp_path / "shop"
+    write_rgb(src / "images" / "a.jpg", plain_image(64, 96))
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 96, "height": 64},
+                      {"id": 2, "file_name": "gone.jpg", "width": 96, "height": 64}],
+           "annotations": [{"id": k, "image_id": k, "category_id": 1, "bbox": [1, 2, 10, 20]} for k in (1, 2)],
+           "categories": [{"id": 1, "name": "cat"}]}
+    (src / "train.json").write_text(json.dumps(doc))
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "old.txt").write_text("x")
+    for out, force in ((tmp_path / "out", []), (tmp_path / "kept", ["--force"])):
+        assert main(["convert", str(src / "train.json"), str(out), "--to", "yolo", "--images", images, *force]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("yolo3 convert: error: ") and "Errno" not in err, err
+        assert str(src / "images" / "gone.jpg") in err and "train.json" in err and "--images none" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept", "shop"]  # no output, no partial folder
+    assert [p.name for p in (tmp_path / "kept").iterdir()] == ["old.txt"]  # nothing written with --force either
+    assert main(["convert", str(src / "train.json"), str(tmp_path / "labels"), "--to", "yolo", "--images",
+                 "none"]) == 0  # labels only: the image is not needed

@@ -91,6 +91,19 @@ def check_output(src: str | Path, index: DatasetIndex, out: str | Path, force: b
                         "(force=True) to write into it (files of the same name are replaced)")
 
 
+def check_images_exist(src: str | Path, index: DatasetIndex) -> None:
+    """Raises DataError naming the image files the annotations name but the disk lacks:
+    copying one would fail half-way with a bare 'No such file', linking it would write a
+    dangling link. Checked before anything is written."""
+    missing = [s for s in index.all_samples() if not s.image_path.is_file()]
+    if missing:
+        first = missing[0]
+        named = f" (named in {first.annotation_path})" if first.annotation_path else ""
+        raise DataError(f"{src}: {len(missing)} image file(s) do not exist, e.g. {first.image_path}{named}; restore "
+                        "them or remove them from the annotations (`yolo3 check-data` lists them as unreadable), "
+                        "or convert with --images none to write the labels only; nothing was written")
+
+
 def convert_dataset(src: str | Path, out: str | Path, to: str, source_format: str | None = None,
                     images: str = "copy", class_names: list[str] | None = None,
                     force: bool = False, allow_outside_root: bool = False) -> ConvertResult:
@@ -98,7 +111,8 @@ def convert_dataset(src: str | Path, out: str | Path, to: str, source_format: st
 
     source_format, when given, must match what `src` is; allow_outside_root as in
     load_dataset. `out` must not overlap the
-    source's folders, and must be new or empty unless force (see check_output).
+    source's folders, and must be new or empty unless force (see check_output). Images
+    to copy or link must exist (check_images_exist).
     Returns ConvertResult(path to load the result from, notes about information the
     target format cannot hold, what was written per split).
     """
@@ -110,6 +124,8 @@ def convert_dataset(src: str | Path, out: str | Path, to: str, source_format: st
     if problems:
         raise DataError(f"{src}: {len(problems)} annotation problem(s), e.g. {problems[0].format()}; "
                         "run `yolo3 check-data` and fix them first, so the conversion loses nothing")
+    if images != "none":
+        check_images_exist(src, index)
     check_output(src, index, out, force)
     notes = []
     polygons = sum(f.count for f in index.findings if f.kind == "polygon_label")
