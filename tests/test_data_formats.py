@@ -93,6 +93,31 @@ def test_coco_noncontiguous_categories_and_crowd(tmp_path: Path) -> None:
     assert s.class_ids.tolist() == [1, 0] and s.difficult.tolist() == [False, True]
 
 
+
+def test_coco_whole_number_float_ids_are_the_integer_ids(tmp_path: Path) -> None:
+    """image_id 1.0 / category_id 3.0 (some tools write ids as floats) on either side match 1 / 3;
+    a float that is not whole stays an error."""
+    doc = {"images": [{"id": 1.0, "file_name": "a.jpg", "width": 50, "height": 40},
+                      {"id": 2, "file_name": "b.jpg", "width": 50, "height": 40}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 3.0, "bbox": [1, 2, 10, 20]},
+                           {"id": 2, "image_id": 2.0, "category_id": 5, "bbox": [0, 0, 5, 5]},
+                           {"id": 3, "image_id": 1.5, "category_id": 3, "bbox": [0, 0, 5, 5]},
+                           {"id": 4, "image_id": 1.0, "category_id": 3.5, "bbox": [0, 0, 5, 5]}],
+           "categories": [{"id": 3, "name": "car"}, {"id": 5.0, "name": "bus"}]}
+    index = load_dataset(_coco(tmp_path, doc))
+    assert index.category_ids == [3, 5] and all(type(c) is int for c in index.category_ids)
+    a, b = index.splits["val"]
+    assert (a.image_id, b.image_id) == (1, 2) and type(a.image_id) is int
+    np.testing.assert_allclose(a.boxes, [[1, 2, 11, 22]])
+    np.testing.assert_allclose(b.boxes, [[0, 0, 5, 5]])
+    assert a.class_ids.tolist() == [0] and b.class_ids.tolist() == [1]
+    assert [(f.kind, f.position, f.message.split(";")[0]) for f in index.findings] == [
+        ("bad_label", "annotations[2]", "image_id 1.5 is not in 'images'"),
+        ("bad_label", "annotations[3]", "category_id must be an integer, got 3.5")]
+    doc["categories"][0]["id"] = 3.5
+    with pytest.raises(DataError, match=r"categories\[0\]\.id' must be int, got 3\.5"):
+        load_dataset(_coco(tmp_path / "c", doc))
+
 def test_coco_folder_as_downloaded_reads_the_instances_files(tmp_path: Path) -> None:
     # COCO 2017's annotations/ also holds captions_*.json (no categories) and
     # person_keypoints_*.json (a second 'train' file): the folder was refused

@@ -7,7 +7,9 @@ keypoints files; images then lie in train2017/ etc. beside annotations/).
 Category ids may be non-contiguous: class index i ↔ categories sorted by id, kept in
 DatasetIndex.category_ids. `iscrowd` regions become difficult=True (ignored in
 evaluation, like VOC difficult). Extra keys `difficult`/`truncated` written by this
-module keep VOC flags through a conversion.
+module keep VOC flags through a conversion. Ids written as whole-number floats (1.0, as
+some tools write them) are read as the integers they are, in 'images', 'categories' and
+the annotations alike; any other float id is an error.
 """
 
 from __future__ import annotations
@@ -45,6 +47,17 @@ def _typed(value: Any, kinds: tuple[type, ...], what: str, path: Path) -> Any:
         names = " or ".join(k.__name__ for k in kinds)
         raise DataError(f"{path}: '{what}' must be {names}, got {value!r}")
     return value
+
+
+def whole_ids(obj: Any, keys: tuple[str, ...]) -> None:
+    """Replaces, in the dict `obj`, each of `keys` that is a whole-number float (1.0) by its
+    int, so an id written as 1.0 on one side matches 1 on the other; anything else stays
+    as it is (a non-dict, 1.5, nan: the usual checks report them)."""
+    if isinstance(obj, dict):
+        for key in keys:
+            value = obj.get(key)
+            if isinstance(value, float) and value.is_integer():
+                obj[key] = int(value)
 
 
 def _image_root(json_path: Path, first_file: str | None) -> Path:
@@ -142,6 +155,9 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
         if not isinstance(data, dict) or not isinstance(data.get(key), list):
             raise DataError(f"{path}: missing key '{key}' (a list); a COCO detection file has images, "
                             "annotations and categories")
+    for key, ids in (("categories", ("id",)), ("images", ("id",)), ("annotations", ("image_id", "category_id"))):
+        for obj in data[key]:
+            whole_ids(obj, ids)
     cats = sorted((_typed(_get(c, "id", f"categories[{i}]", path), (int,), f"categories[{i}].id", path),
                    str(_get(c, "name", f"categories[{i}]", path))) for i, c in enumerate(data["categories"]))
     if len({c for c, _ in cats}) != len(cats):
