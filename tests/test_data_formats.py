@@ -67,6 +67,23 @@ def test_yolo_segmentation_polygon_lines_are_read_as_their_boxes(tmp_path: Path)
     assert report.counts["polygon_label"] == 2 and "polygon_label (2, fixed)" in report.format()
     assert len(report.splits["train"][0].boxes) == 3
 
+
+def test_yolo_image_list_written_on_windows_is_read_on_posix(tmp_path: Path) -> None:
+    """A .txt list with backslash paths (images\\train\\a.jpg) finds the images when the path
+    as written does not exist; a file really named with a backslash is taken as written."""
+    import yaml
+
+    data = write_yolo_dataset(tmp_path, {"a.jpg": plain_image(64, 96), "b.jpg": plain_image(64, 96, 1)},
+                              {"a.jpg": "0 0.5 0.25 0.5 0.25\n", "b.jpg": ""}, ["x"])
+    write_rgb(tmp_path / "c\\d.jpg", plain_image(64, 96, 2))  # a legal POSIX name holding a backslash
+    (tmp_path / "train.txt").write_text("images\\train\\a.jpg\r\n.\\images\\train\\b.jpg\r\nc\\d.jpg\r\n")
+    data.write_text(yaml.safe_dump({"path": ".", "train": "train.txt", "names": ["x"]}))
+    [a, b, c] = load_dataset(data).splits["train"]
+    assert a.image_path == tmp_path / "images" / "train" / "a.jpg" and a.image_path.is_file()
+    assert b.image_path.resolve() == (tmp_path / "images" / "train" / "b.jpg").resolve()
+    assert c.image_path == tmp_path / "c\\d.jpg"
+    np.testing.assert_allclose(a.boxes, [[24, 8, 72, 24]])
+
 def test_label_path_maps_images_to_labels() -> None:
     assert label_path(Path("/d/images/train/a.jpg")) == Path("/d/labels/train/a.txt")
     assert label_path(Path("/d/pics/a.png")) == Path("/d/pics/a.txt")

@@ -2,7 +2,8 @@
 
 data.yaml: `path` (root; relative to the yaml's folder; default that folder), `train`,
 `val`, `test` (each a folder of images, a .txt list of image paths, or a list of
-those, relative to the root), `names` (list, or {index: name}), optional `nc`.
+those, relative to the root; a list written on Windows, with backslashes, is read too),
+`names` (list, or {index: name}), optional `nc`.
 Labels: for `…/images/…/x.jpg` the file `…/labels/…/x.txt`; one line per box,
 `class cx cy w h` normalised to [0, 1] by the image's width and height. A segmentation
 polygon line `class x1 y1 x2 y2 x3 y3 …` (3 or more points, as Ultralytics segment
@@ -168,7 +169,7 @@ def _list_images(entry: str | list, root: Path, yaml_path: Path, allow_outside: 
         if p.stat().st_size > MAX_LIST_BYTES:
             raise DataError(f"{yaml_path}: image list {p} is over {MAX_LIST_BYTES >> 20} MiB; split it")
         lines = split_lines(p.read_text(encoding="utf-8-sig"))
-        return [(Path(ln.strip()) if Path(ln.strip()).is_absolute() else root / ln.strip()) for ln in lines if ln.strip()]
+        return [_listed_path(ln.strip(), root) for ln in lines if ln.strip()]
     if p.suffix.lower() in IMAGE_SUFFIXES:
         return [p]
     hint = ""
@@ -176,6 +177,20 @@ def _list_images(entry: str | list, root: Path, yaml_path: Path, allow_outside: 
         hint = (f"; {entry[3:]!r} exists under the dataset root {root}: write {entry[3:]!r} instead of {entry!r} "
                 "(split entries are relative to the root, which is the data.yaml's folder unless `path` says)")
     raise DataError(f"{yaml_path}: split entry {entry!r} → {p} is not a folder, a .txt list or an image{hint}")
+
+
+def _listed_path(line: str, root: Path) -> Path:
+    """One line of a .txt image list → the image path (relative lines under `root`). A line
+    written on Windows (images\\train\\a.jpg) names no file on POSIX, where a backslash is
+    part of a name: when the path as written does not exist, the one with '/' is taken
+    if it does."""
+    p = Path(line) if Path(line).is_absolute() else root / line
+    if "\\" in line and os.sep == "/" and not p.exists():
+        slashed = line.replace("\\", "/")
+        alt = Path(slashed) if Path(slashed).is_absolute() else root / slashed
+        if alt.exists():
+            return alt
+    return p
 
 
 def _entry_folders(entry: str | list, root: Path) -> list[Path]:
