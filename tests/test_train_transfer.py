@@ -121,6 +121,23 @@ def test_full_darknet_file_of_another_class_count_transfers_all_but_the_heads(tm
     assert "80 classes" in note and "re-initialised for 3 classes: heads.0, heads.1" in note
 
 
+def test_darknet_file_of_another_class_count_for_a_run_with_class_names(tmp_path: Path) -> None:
+    """A run's model config names its classes (the dataset's); the 80-class file still
+    transfers all but the heads (it failed with 'class_names has 3 names but num_classes
+    is 4' while sizing the file's class count)."""
+    torch.manual_seed(0)
+    source = create_model("yolov3-tiny", num_classes=80, width=0.25)
+    randomise(source, seed=3)
+    save_weights(tmp_path / "coco.weights", source.conv_layers())
+    run = ModelConfig(arch="yolov3-tiny", num_classes=3, width=0.25, class_names=["RBC", "WBC", "Platelets"])
+    model, note = build_train_model(run, str(tmp_path / "coco.weights"))
+    assert model.cfg.class_names == ["RBC", "WBC", "Platelets"]
+    src = source.state_dict()
+    body = [k for k, v in model.state_dict().items() if v.is_floating_point() and not k.startswith("heads.")]
+    assert body and all(torch.equal(model.state_dict()[k], src[k]) for k in body)
+    assert "(darknet, 80 classes)" in note and "re-initialised for 3 classes: heads.0, heads.1" in note
+
+
 def test_yolo3_checkpoint_of_another_class_count_and_a_wrong_one(tmp_path: Path) -> None:
     torch.manual_seed(0)
     source = create_model("yolov3-tiny", num_classes=5, width=0.25)
