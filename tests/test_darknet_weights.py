@@ -135,6 +135,21 @@ def test_cli_reports_bad_weights(stock_files: dict, tmp_path: Path, capsys: pyte
     assert err.startswith("yolo3 convert-darknet: error: ") and "expected 8858734 floats" in err
 
 
+@pytest.mark.parametrize("size", [16, 17, 19])
+def test_a_file_cut_inside_the_64_bit_seen_is_a_clear_error(size: int, stock_files: dict, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    """Version 0.2 stores `seen` in 8 bytes, so its header is 20 bytes; a file of 16–19
+    bytes used to end in a raw struct.error."""
+    cfg_path, weights, _ = stock_files["yolov3-tiny"]
+    cut = tmp_path / "cut.weights"
+    cut.write_bytes(weights.read_bytes()[:size])
+    with pytest.raises(DarknetWeightsError, match=rf"cut.weights: {size} bytes is too short for .* header of version 0.2.5"):
+        read_header(cut.read_bytes(), str(cut))
+    assert main(["convert-darknet", str(cfg_path), str(cut), "--out", str(tmp_path / "x.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"yolo3 convert-darknet: error: {cut}: {size} bytes") and "Traceback" not in err, err
+
+
 @pytest.mark.parametrize(("arch", "width", "depth"), [("yolov3", 0.25, 0.33), ("yolov3-spp", 0.125, 0.25), ("yolov3-tiny", 0.25, 1.0)])
 @torch.no_grad()
 def test_our_model_runs_as_darknet(arch: str, width: float, depth: float, tmp_path: Path) -> None:
