@@ -45,6 +45,20 @@ def test_run_writes_config_metrics_and_loadable_weights(data, tmp_path) -> None:
     assert meta["train"]["ema_updates"] == 4
 
 
+def test_exist_ok_into_a_finished_run_starts_its_metrics_afresh(data, tmp_path) -> None:
+    """A second run with exist_ok into the same folder replaces the first run's
+    checkpoints, so metrics.csv must describe the new run only (it got a second header
+    and the old rows, and resuming it then failed on the header row)."""
+    train(small_config(data, tmp_path, epochs=2))
+    again = train(small_config(data, tmp_path, epochs=1, exist_ok=True, plots=True))
+    assert again.run_dir == tmp_path / "run"
+    lines = (again.run_dir / "metrics.csv").read_text().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("epoch,") and lines[1].startswith("1,"), lines
+    assert "replaces" in (again.run_dir / "train.log").read_text()
+    resumed = train(dataclasses.replace(TrainConfig(), resume=str(again.run_dir)), resume_changes={"epochs": 2})
+    assert [r["epoch"] for r in read_metrics(resumed.run_dir / "metrics.csv")] == ["1", "2"]
+
+
 def test_resume_equals_unbroken_run(data, tmp_path) -> None:
     unbroken = train(small_config(data, tmp_path, name="full", epochs=3))
 

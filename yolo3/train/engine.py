@@ -141,6 +141,9 @@ class _Trainer:
         if run_dir is None and info.is_main:
             run_dir = new_run_dir(cfg.project, cfg.name, cfg.exist_ok)
             setup_notes += self._lock(run_dir, resuming=False)
+            if (run_dir / "weights" / "last.safetensors").exists():  # exist_ok into a folder with a run
+                setup_notes.append(f"exist_ok: {run_dir} holds an earlier run; this new run replaces its "
+                                   "checkpoints and metrics.csv (to continue it instead: --resume)")
         self.run_dir = Path(ddp.broadcast(str(run_dir) if run_dir else "", info))
         if self.data.split is not None and info.is_main:  # a held-back val drawn from train: keep the list
             save_split(self.run_dir / SPLIT_FILE, self.data.split)
