@@ -146,6 +146,33 @@ def test_resume_applies_safe_options_and_refuses_the_others(data, tmp_path, caps
     assert "epochs: 1 → 3" in resumed_log, resumed_log
 
 
+def test_resume_of_a_finished_run_says_so_and_how_to_train_longer(data, tmp_path, caplog) -> None:
+    """--resume of a run that did all its epochs used to say only 'resumed from … at
+    epoch 3' and train nothing. It still trains nothing (resume also finishes a run
+    killed after its last save) but warns and names the fix."""
+    from yolo3.io.checkpoint import load_checkpoint, save_checkpoint
+
+    assert cli_main(_train_args(data, tmp_path, epochs=2)) == 0
+    run = tmp_path / "run"
+    last = run / "weights" / "last.safetensors"
+    before = last.read_bytes(), (run / "metrics.csv").read_bytes()
+    caplog.clear()
+    assert cli_main(["train", "--resume", str(run)]) == 0
+    expected = f"{run} has finished: all 2 planned epoch(s) are done"
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and expected in r.getMessage()]
+    assert len(warned) == 1 and f"--resume {run} --epochs 3" in warned[0], caplog.text
+    assert expected in (run / "train.log").read_text()
+    assert (last.read_bytes(), (run / "metrics.csv").read_bytes()) == before
+    # a run whose time budget fitted fewer epochs than configured has finished when those are done
+    tensors, meta = load_checkpoint(last)
+    meta["train"]["epoch"] = 0
+    meta["train"]["schedule"]["epochs"] = 1
+    save_checkpoint(last, tensors, meta)
+    caplog.clear()
+    assert cli_main(["train", "--resume", str(run), "--time-budget", "5"]) == 0
+    assert "all 1 planned epoch(s) are done" in caplog.text and "--epochs 2" in caplog.text
+
+
 # Set inside the child, not with preexec_fn: a Python preexec_fn after fork() in this
 # multi-threaded test process (torch, OpenVINO thread pools) is unsafe and crashed the run.
 RUN_CLI_WITH_SMALL_DISK = (

@@ -241,8 +241,13 @@ class _Trainer:
                 f.write("\n".join(lines) + "\n")
                 for line in lines:
                     log.info(line)
-                warning = best_rule(cfg, bool(self.data.val))
-                if warning:
+                warnings = [best_rule(cfg, bool(self.data.val))]
+                if cfg.resume and self.start_epoch >= self.cfg.epochs:  # killed after its last save, or done
+                    warnings.append(f"warning: {self.run_dir} has finished: all {self.cfg.epochs} planned epoch(s) "
+                                    "are done, so nothing is trained (the checkpoints are checked and the summary "
+                                    f"rewritten); to train longer: yolo3 train --resume {self.run_dir} "
+                                    f"--epochs {self.start_epoch + 1}")
+                for warning in filter(None, warnings):
                     f.write(warning + "\n")
                     log.warning(warning)
                 if cfg.progress:
