@@ -79,6 +79,21 @@ def test_check_anchors_keeps_good_and_refits_bad() -> None:
     assert "before" in bad.report()
 
 
+def test_check_anchors_says_why_poor_anchors_are_kept() -> None:
+    """Anchors under the BPR bar that are kept (fewer boxes than anchors, or a refit no
+    better) were reported as 'anchors fit the data' in train.log."""
+    poor = [[[400.0, 400.0], [500.0, 300.0], [300.0, 500.0]]]
+    few = check_anchors(poor, np.array([[10.0, 12.0], [20.0, 18.0]]), imgsz=416, generations=0)
+    assert not few.refitted and few.before.bpr == 0.0 and few.anchors == poor
+    assert "fit the data" not in few.report() and "too few boxes to refit 3 anchors" in few.report(), few.report()
+    same = np.full((12, 2), 50.0)
+    good = check_anchors([[[50.0, 50.0]] * 3], same, imgsz=416, min_bpr=1.01, generations=0)  # nothing beats exact
+    assert not good.refitted and good.after is not None
+    assert "fit the data" not in good.report() and "a refit was no better" in good.report(), good.report()
+    assert check_anchors([CENTRES.tolist()], clustered_wh(), imgsz=416, generations=0).report().startswith(
+        "anchors fit the data")
+
+
 def test_cli_on_bccd(bccd_root, tmp_path, capsys) -> None:
     from yolo3.cli import main
 
