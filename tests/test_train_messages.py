@@ -45,6 +45,21 @@ def test_no_val_split_warns_that_best_is_by_training_loss(tmp_path: Path, caplog
     assert "no 'val' split" in (result.run_dir / "train.log").read_text()
 
 
+def test_a_training_split_without_any_box_is_refused_naming_the_dataset(tmp_path: Path, capsys) -> None:
+    """Images whose label files are all empty (or misplaced) used to stop with 'no boxes
+    to measure anchor fitness on' (auto-anchor), or train on nothing with it off."""
+    data = synth_data(tmp_path, n_train=4, n_val=2, imgsz=64)
+    for label in (data.parent / "labels").rglob("*.txt"):
+        label.write_text("")
+    args = ["train", "--data", str(data), "--width", "0.25", "--imgsz", "64", "--epochs", "1", "--workers", "0",
+            "--project", str(tmp_path / "runs"), "--no-progress", "--no-tensorboard"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 train: error: {data}: none of the 4 training images has a box"), err
+    assert "check-data" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "runs").exists()  # refused before a run folder was made
+
+
 def test_ctrl_c_says_what_was_saved_and_the_resume_command_works(tmp_path: Path) -> None:
     data = synth_data(tmp_path, n_train=8, imgsz=64)
 

@@ -134,6 +134,10 @@ def prepare_data(cfg: TrainConfig, split_file: Path | None = None) -> TrainData:
     train = list(splits.get("train", []))
     if not train:
         raise ConfigError(f"{cfg.data}: the dataset has no usable 'train' images after the data check")
+    if not any(len(s.boxes) for s in train):
+        raise ConfigError(f"{cfg.data}: none of the {len(train)} training images has a box after the data check, "
+                          "so there is nothing to learn; check the labels with `yolo3 check-data DATA` (are the "
+                          "label files where the format expects them?)")
     val = list(splits.get("val", []))
     split = None
     if not val and cfg.split_ratio > 0:
