@@ -103,3 +103,24 @@ def test_cli_on_bccd(bccd_root, tmp_path, capsys) -> None:
     assert rc == 0 and plot.stat().st_size > 1000
     assert out.count("\n  ") == 2  # two scales of three anchors
     assert "BPR" in out and "mean best IoU" in out
+
+
+def test_cli_with_fewer_boxes_than_anchors_names_the_data_and_the_fix(tmp_path, capsys) -> None:
+    """k-means of n anchors needs n boxes; the error used to be 'k-means needs at least
+    n=6 boxes, got 2', naming neither the dataset nor what to do."""
+    from yolo3.cli import main
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (64, 64)).save(tmp_path / "images" / "a.png")
+    (tmp_path / "labels" / "a.txt").write_text("0 0.5 0.5 0.5 0.25\n0 0.3 0.3 0.2 0.2\n0 0.1 0.1 0.01 0.01\n")
+    (tmp_path / "data.yaml").write_text("path: .\ntrain: images\nnames: [thing]\n")
+    data = tmp_path / "data.yaml"
+    assert main(["anchors", str(data), "--n", "6", "--imgsz", "64", "--plot", str(tmp_path / "a.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 anchors: error: {data}: 2 boxes of at least 2 px"), err
+    assert "--n 6" in err and "--split" in err and len(err.splitlines()) == 1
+    assert main(["anchors", str(data), "--n", "2", "--per-scale", "1", "--imgsz", "64", "--generations", "0",
+                 "--plot", str(tmp_path / "a.png")]) == 0
