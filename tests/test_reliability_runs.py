@@ -173,6 +173,37 @@ def test_resume_of_a_finished_run_says_so_and_how_to_train_longer(data, tmp_path
     assert "all 1 planned epoch(s) are done" in caplog.text and "--epochs 2" in caplog.text
 
 
+def test_resume_from_an_older_or_a_loose_checkpoint_is_refused(data, tmp_path, capsys) -> None:
+    """--resume RUN/weights/best.safetensors (an earlier epoch) used to continue from it,
+    overwrite last.safetensors and cut metrics.csv back, losing the later epochs; a
+    checkpoint outside a run's weights/ folder had config.yaml and train.log written into
+    its grandparent folder, then failed on metrics.csv."""
+    import shutil
+
+    from yolo3.io.checkpoint import load_checkpoint, save_checkpoint
+
+    assert cli_main(_train_args(data, tmp_path, epochs=3)) == 0
+    run = tmp_path / "run"
+    weights = run / "weights"
+    tensors, meta = load_checkpoint(weights / "last.safetensors")
+    meta["train"]["epoch"] = 0  # as best.safetensors is when epoch 1 was the best one
+    save_checkpoint(weights / "best.safetensors", tensors, meta)
+    before = {p: p.read_bytes() for p in (weights / "last.safetensors", run / "metrics.csv", run / "train.log")}
+    assert cli_main(["train", "--resume", str(weights / "best.safetensors"), "--epochs", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 train: error: {weights / 'best.safetensors'}: holds epoch 1 but "
+                          f"{weights / 'last.safetensors'} holds epoch 3"), err
+    assert f"--weights {weights / 'best.safetensors'}" in err
+    assert {p: p.read_bytes() for p in before} == before
+    loose = tmp_path / "keep" / "sub" / "ckpt.safetensors"
+    loose.parent.mkdir(parents=True)
+    shutil.copy(weights / "last.safetensors", loose)
+    assert cli_main(["train", "--resume", str(loose), "--epochs", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 train: error: {loose}: not inside a run folder's weights/"), err
+    assert sorted(p.name for p in (tmp_path / "keep").iterdir()) == ["sub"]  # nothing written around it
+
+
 # Set inside the child, not with preexec_fn: a Python preexec_fn after fork() in this
 # multi-threaded test process (torch, OpenVINO thread pools) is unsafe and crashed the run.
 RUN_CLI_WITH_SMALL_DISK = (
