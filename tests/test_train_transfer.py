@@ -227,6 +227,17 @@ def test_cli_darknet_partial_file_with_cfg_freeze_and_recipe(tmp_path: Path, cap
     assert "yolo3 train: error: --cfg and --model both name the model" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option", [["--width", "0.5"], ["--depth", "0.33"], ["--anchors", "1,1 2,2 3,3 4,4 5,5 6,6"]])
+def test_cli_cfg_refuses_the_model_options_it_would_override(option: list[str], tmp_path: Path, capsys) -> None:
+    """--cfg sets the architecture, width, depth and anchors: --width/--depth/--anchors given
+    with it were parsed and silently dropped (the cfg's values were trained)."""
+    assert cli_main(["train", "--data", str(tmp_path / "data.yaml"), "--cfg", str(STOCK / "yolov3-tiny.cfg"),
+                     *option, "--project", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 train: error: --cfg and {option[0]} both set the model") and len(err.splitlines()) == 1
+    assert not list(tmp_path.iterdir())
+
+
 class _Stop(Exception):
     pass
 
