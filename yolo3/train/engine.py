@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from yolo3.config import save_yaml, to_dict
 from yolo3.data.split import SPLIT_FILE, save_split
+from yolo3.inference.device import resolve_device
 from yolo3.ops.allocator import ENV_SWITCH, keep_freed_memory
 from yolo3.train import distributed as ddp
 from yolo3.train.config import TrainConfig
@@ -85,6 +86,7 @@ def train(
         cfg, run_dir, notes = resolve_resume(cfg.resume, resume_changes)
     elif resume_changes:
         raise ValueError("resume_changes is only for a run that resumes (cfg.resume)")
+    resolve_device(cfg.device)  # a device this machine lacks: one line, not torch's AssertionError mid-setup
     info = ddp.init_distributed(cfg.device)
     trainer: _Trainer | None = None
     try:
@@ -135,8 +137,8 @@ class _Trainer:
             torch.set_num_threads(cfg.threads)
         self.keeps_memory = keep_freed_memory()  # a batch's activations would page-fault every step
         seed_everything(cfg.seed + info.rank, cfg.deterministic)
-        self.device = torch.device(cfg.device if not cfg.device.startswith("cuda") or not info.enabled
-                                   else f"cuda:{info.local_rank}")
+        self.device = (resolve_device(cfg.device) if not cfg.device.startswith("cuda") or not info.enabled
+                       else torch.device(f"cuda:{info.local_rank}"))
         self.data = data or prepare_data(cfg, run_dir / SPLIT_FILE if run_dir else None)
         if run_dir is None and info.is_main:
             run_dir = new_run_dir(cfg.project, cfg.name, cfg.exist_ok)
