@@ -131,6 +131,17 @@ def test_lr_find_suggests_inside_range(data, tmp_path) -> None:
     assert ratios == pytest.approx([(1e6) ** (1 / 29)] * len(ratios))
 
 
+@pytest.mark.parametrize("lrs", [("1", "0.001"), ("0.01", "0.01")])
+def test_lr_find_refuses_a_range_that_does_not_grow(lrs, data, tmp_path, capsys) -> None:
+    """--start-lr 1 --end-lr 0.001 ran a falling 'range test' and suggested lr0 1."""
+    args = ["lr-find", "--data", str(data), "--width", "0.25", "--imgsz", "64", "--workers", "0",
+            "--start-lr", lrs[0], "--end-lr", lrs[1], "--iterations", "5", "--out", str(tmp_path / "lr.png")]
+    assert cli_main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 lr-find: error: --start-lr {float(lrs[0]):g} must be below --end-lr"), err
+    assert not (tmp_path / "lr.png").exists()
+
+
 def test_validation_and_early_stopping(tmp_path) -> None:
     from yolo3.train.early_stop import EarlyStopConfig
 

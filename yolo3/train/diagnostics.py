@@ -105,6 +105,9 @@ def lr_find(
     Stops early when the smoothed loss exceeds `diverge` × its minimum. `out`: a .png
     for the plot of loss vs LR (log x) with the suggestion marked.
     """
+    if not 0 < start_lr < end_lr:
+        raise ValueError(f"--start-lr {start_lr:g} must be below --end-lr {end_lr:g} (and above 0): the test "
+                         "raises the LR from the one to the other, e.g. --start-lr 1e-6 --end-lr 1")
     data, model, loss_fn, device = _setup(cfg, data)
     opt = build_optimizer(model, cfg.optim)
     amp = resolve_amp(cfg.amp, device)
