@@ -135,6 +135,30 @@ def test_cli_reports_bad_weights(stock_files: dict, tmp_path: Path, capsys: pyte
     assert err.startswith("yolo3 convert-darknet: error: ") and "expected 8858734 floats" in err
 
 
+def test_cli_refuses_an_output_that_is_an_input_or_the_other_output(stock_files: dict, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    """`--out` equal to the input .cfg replaced the user's cfg by a checkpoint; `--cfg-out`
+    equal to `--out` left a .cfg where the .weights should be; both reported success."""
+    cfg_path, weights, _ = stock_files["yolov3-tiny"]
+    cfg_copy = tmp_path / "tiny.cfg"
+    cfg_copy.write_bytes(cfg_path.read_bytes())
+    before = cfg_copy.read_bytes(), weights.read_bytes()
+    assert main(["convert-darknet", str(cfg_copy), str(weights), "--out", str(cfg_copy)]) == 2
+    assert capsys.readouterr().err.startswith(f"yolo3 convert-darknet: error: --out {cfg_copy} is also an input")
+    assert main(["convert-darknet", str(cfg_copy), str(weights), "--out", str(weights)]) == 2
+    assert "is also an input" in capsys.readouterr().err
+    assert (cfg_copy.read_bytes(), weights.read_bytes()) == before
+    checkpoint = tmp_path / "t.safetensors"
+    assert main(["convert-darknet", str(cfg_copy), str(weights), "--out", str(checkpoint)]) == 0
+    kept = checkpoint.read_bytes()
+    assert main(["convert-darknet", str(checkpoint), "--out", str(checkpoint)]) == 2
+    assert "--out" in capsys.readouterr().err and checkpoint.read_bytes() == kept
+    both = tmp_path / "both.weights"
+    assert main(["convert-darknet", str(checkpoint), "--out", str(both), "--cfg-out", str(both)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out and --cfg-out are both {both}" in err and not both.exists()
+
+
 @pytest.mark.parametrize("size", [16, 17, 19])
 def test_a_file_cut_inside_the_64_bit_seen_is_a_clear_error(size: int, stock_files: dict, tmp_path: Path,
                                                            capsys: pytest.CaptureFixture) -> None:
