@@ -44,3 +44,12 @@ def test_show_batch_writes_grid(tmp_path: Path) -> None:
     assert main(["show-batch", str(_data(tmp_path)), "--out", str(out), "-n", "2", "--imgsz", "64"]) == 0
     grid = cv2.imread(str(out))
     assert grid.shape == (64, 128, 3)
+
+
+def test_show_batch_to_an_unknown_image_suffix_is_one_line(tmp_path: Path, capsys) -> None:
+    """`--out batch.txt` ended in a raw cv2.error traceback (OpenCV raises, not returns False)."""
+    out = tmp_path / "batch.txt"
+    assert main(["show-batch", str(_data(tmp_path)), "--out", str(out), "-n", "2", "--imgsz", "64"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 show-batch: error: {out}: cannot write the image") and len(err.splitlines()) == 1
+    assert not out.exists()
