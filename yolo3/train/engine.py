@@ -38,8 +38,8 @@ from yolo3.train.optim import build_optimizer, freeze_backbone, is_backbone, set
 from yolo3.train.result import TrainResult
 from yolo3.train.schedule import SchedulePlan, apply_schedule, epochs_within_budget
 from yolo3.train.setup import (
-    RunLock, TrainData, auto_anchors, autocast, build_train_model, claim_run_dir, loss_scaler, model_config_for,
-    multiscale_size, new_run_dir, prepare_data, resize_batch, resolve_amp, seed_everything,
+    RunLock, TrainData, auto_anchors, autocast, build_train_model, claim_run_dir, discard_new_run_dir, loss_scaler,
+    model_config_for, multiscale_size, new_run_dir, prepare_data, resize_batch, resolve_amp, seed_everything,
 )
 from yolo3.train.resume import RESUME_CHANGEABLE, resolve_resume, resume_config  # noqa: F401 (re-exported)
 from yolo3.train.state import copy_checkpoint, load_train_state, save_train_state
@@ -110,12 +110,16 @@ class _Trainer:
     def __init__(self, cfg: TrainConfig, info: ddp.DistInfo, run_dir: Path | None, data: TrainData | None,
                  setup_notes: Sequence[str] = (), epochs_changed: bool = False) -> None:
         self.lock: RunLock | None = None
+        self.new_dir: Path | None = None  # the run folder this run created, until setup succeeds
         self.epochs_changed = epochs_changed  # --epochs given with --resume
         try:
             self._setup(cfg, info, run_dir, data, list(setup_notes))
         except BaseException:
+            if self.new_dir is not None:  # a failed start must not take the name (the rerun would be name2)
+                discard_new_run_dir(self.new_dir)  # while still locked
             self.release()
             raise
+        self.new_dir = None
 
     def release(self) -> None:
         """Releases the run folder's lock (idempotent)."""
@@ -141,7 +145,9 @@ class _Trainer:
                        else torch.device(f"cuda:{info.local_rank}"))
         self.data = data or prepare_data(cfg, run_dir / SPLIT_FILE if run_dir else None)
         if run_dir is None and info.is_main:
+            reused = cfg.exist_ok and (Path(cfg.project) / cfg.name).exists()
             run_dir = new_run_dir(cfg.project, cfg.name, cfg.exist_ok)
+            self.new_dir = None if reused else run_dir
             setup_notes += self._lock(run_dir, resuming=False)
             if (run_dir / "weights" / "last.safetensors").exists():  # exist_ok into a folder with a run
                 setup_notes.append(f"exist_ok: {run_dir} holds an earlier run; this new run replaces its "

@@ -50,6 +50,17 @@ def new_run_dir(project: str | Path, name: str, exist_ok: bool) -> Path:
     return path
 
 
+def discard_new_run_dir(path: Path) -> None:
+    """Removes a run folder whose run failed before its first checkpoint: the lock file,
+    split.json and the empty weights/ that setup wrote, then the folder if nothing else
+    is in it (anything else stays)."""
+    for name in (RunLock.NAME, "split.json"):
+        (path / name).unlink(missing_ok=True)
+    for folder in (path / "weights", path):
+        with contextlib.suppress(OSError):  # not empty (or gone): leave it
+            folder.rmdir()
+
+
 class RunLockedError(OSError):
     """Another process is writing the run folder (it holds the folder's lock)."""
 
