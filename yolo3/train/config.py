@@ -173,6 +173,8 @@ class TrainConfig:
             (val mAP@0.5:0.95, smoothed over `early_stop.smooth` validations) has not
             improved for this many validations, unless it is still trending up or less
             than `early_stop.min_share` of the planned epochs (of the time budget) is done.
+            Without validation (no val split, or val_interval 0) every epoch counts, with
+            minus the training loss as the fitness.
         early_stop: how `patience` decides (smoothing, trend test, minimum share of the
             run); see yolo3/train/early_stop.py. Old configs without it get the defaults.
         val_interval: validate every N epochs (0 = never; best = lowest training loss).

@@ -430,8 +430,9 @@ class _Trainer:
     def fit(self, callbacks: Sequence[EpochCallback]) -> TrainResult:
         cfg, info = self.cfg, self.info
         rows = read_metrics(self.run_dir / "metrics.csv") if info.is_main and cfg.resume else []
+        validating = bool(self.data.val) and cfg.val_interval > 0  # else every epoch counts, by training loss
         if self.fitness_history is None:  # resumed from a checkpoint without it: rebuilt from the CSV
-            self.fitness_history = history_from_metrics(rows, validated_only=bool(self.data.val))
+            self.fitness_history = history_from_metrics(rows, validated_only=validating)
         stopped = False
         epoch = self.start_epoch - 1
         epoch_seconds: list[float] = []
@@ -448,7 +449,7 @@ class _Trainer:
             if info.is_main:
                 fit = fitness(row)
                 improved = fit > self.best_fitness
-                counted = any(k.startswith("mAP") for k in row) or not self.data.val
+                counted = any(k.startswith("mAP") for k in row) or not validating
                 if improved:
                     self.best_fitness, self.best_epoch = fit, epoch
                 if counted:
