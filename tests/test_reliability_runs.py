@@ -204,6 +204,26 @@ def test_resume_from_an_older_or_a_loose_checkpoint_is_refused(data, tmp_path, c
     assert sorted(p.name for p in (tmp_path / "keep").iterdir()) == ["sub"]  # nothing written around it
 
 
+def test_resume_with_a_moved_dataset_says_where_to_fix_it(data, tmp_path, capsys) -> None:
+    """--data is refused with --resume, and the moved dataset only gave 'X: no such file or
+    folder', so there was no way forward in sight."""
+    import shutil
+
+    moved = tmp_path / "copy"
+    shutil.copytree(data.parent, moved)
+    args = _train_args(moved / data.name, tmp_path, epochs=1)
+    assert cli_main(args) == 0
+    run = tmp_path / "run"
+    shutil.move(moved, tmp_path / "elsewhere")
+    assert cli_main(["train", "--resume", str(run), "--epochs", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 train: error: {run / 'config.yaml'}: the run's dataset data: {moved / data.name} "
+                          "is not there") and f"set data: to where it is now in {run / 'config.yaml'}" in err, err
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace(str(moved), str(tmp_path / "elsewhere")))
+    assert cli_main(["train", "--resume", str(run), "--epochs", "2"]) == 0
+
+
 # Set inside the child, not with preexec_fn: a Python preexec_fn after fork() in this
 # multi-threaded test process (torch, OpenVINO thread pools) is unsafe and crashed the run.
 RUN_CLI_WITH_SMALL_DISK = (

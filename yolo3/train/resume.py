@@ -59,6 +59,11 @@ def resolve_resume(resume: str | Path, changes: dict[str, Any] | None) -> tuple[
         raise ConfigError(f"{where}.arch={cfg.model.arch!r} is not an architecture of this yolo3 "
                           f"({', '.join(list_models())})")
     check_model_limits(to_dict(cfg.model), cfg.model.arch, where)  # before anything is built from it
+    if cfg.data and not Path(cfg.data).exists():  # --data cannot change on resume: say where to fix it
+        source = saved if saved.is_file() else f"{last}:metadata.config"
+        raise ConfigError(f"{source}: the run's dataset data: {cfg.data} is not there (moved, deleted, or relative to "
+                          f"another working folder?); put it back, or set data: to where it is now in {saved}, "
+                          "then resume")
     changes = dict(changes or {})
     refused = sorted(k for k in changes if k not in RESUME_CHANGEABLE)
     if refused:
