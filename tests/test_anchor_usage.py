@@ -50,6 +50,17 @@ def test_anchors_command_ends_with_a_train_line_that_train_accepts(tmp_path: Pat
     assert len(cfg.model.anchors) == 2 and all(len(s) == 3 for s in cfg.model.anchors)
 
 
+def test_anchors_command_does_not_print_a_train_line_that_train_refuses(tmp_path: Path, capsys) -> None:
+    """--n 4 --per-scale 2 printed 'use them: yolo3 train … --anchors' with 4 pairs, which
+    train refuses ('4 anchors for yolov3-tiny, which takes 6'); the config YAML takes them."""
+    data = synth_data(tmp_path, n_train=8, imgsz=96)
+    assert main(["anchors", str(data), "--n", "4", "--per-scale", "2", "--imgsz", "128", "--generations", "0",
+                 "--plot", str(tmp_path / "a.png")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-2].startswith("in a config YAML: model: {anchors: [[[") and "--anchors '" not in lines[-1]
+    assert lines[-1].startswith("use them: in a --config YAML as above") and "--n 6 --per-scale 3" in lines[-1]
+
+
 def test_train_anchors_count_must_fit_the_architecture(capsys) -> None:
     assert main(["train", "--model", "yolov3", "--anchors", "10,13 16,30", "--data", "x"]) == 2
     err = capsys.readouterr().err

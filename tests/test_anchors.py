@@ -79,6 +79,21 @@ def test_check_anchors_keeps_good_and_refits_bad() -> None:
     assert "before" in bad.report()
 
 
+def test_check_anchors_says_why_poor_anchors_are_kept() -> None:
+    """Anchors under the BPR bar that are kept (fewer boxes than anchors, or a refit no
+    better) were reported as 'anchors fit the data' in train.log."""
+    poor = [[[400.0, 400.0], [500.0, 300.0], [300.0, 500.0]]]
+    few = check_anchors(poor, np.array([[10.0, 12.0], [20.0, 18.0]]), imgsz=416, generations=0)
+    assert not few.refitted and few.before.bpr == 0.0 and few.anchors == poor
+    assert "fit the data" not in few.report() and "too few boxes to refit 3 anchors" in few.report(), few.report()
+    same = np.full((12, 2), 50.0)
+    good = check_anchors([[[50.0, 50.0]] * 3], same, imgsz=416, min_bpr=1.01, generations=0)  # nothing beats exact
+    assert not good.refitted and good.after is not None
+    assert "fit the data" not in good.report() and "a refit was no better" in good.report(), good.report()
+    assert check_anchors([CENTRES.tolist()], clustered_wh(), imgsz=416, generations=0).report().startswith(
+        "anchors fit the data")
+
+
 def test_cli_on_bccd(bccd_root, tmp_path, capsys) -> None:
     from yolo3.cli import main
 
@@ -88,3 +103,24 @@ def test_cli_on_bccd(bccd_root, tmp_path, capsys) -> None:
     assert rc == 0 and plot.stat().st_size > 1000
     assert out.count("\n  ") == 2  # two scales of three anchors
     assert "BPR" in out and "mean best IoU" in out
+
+
+def test_cli_with_fewer_boxes_than_anchors_names_the_data_and_the_fix(tmp_path, capsys) -> None:
+    """k-means of n anchors needs n boxes; the error used to be 'k-means needs at least
+    n=6 boxes, got 2', naming neither the dataset nor what to do."""
+    from yolo3.cli import main
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (64, 64)).save(tmp_path / "images" / "a.png")
+    (tmp_path / "labels" / "a.txt").write_text("0 0.5 0.5 0.5 0.25\n0 0.3 0.3 0.2 0.2\n0 0.1 0.1 0.01 0.01\n")
+    (tmp_path / "data.yaml").write_text("path: .\ntrain: images\nnames: [thing]\n")
+    data = tmp_path / "data.yaml"
+    assert main(["anchors", str(data), "--n", "6", "--imgsz", "64", "--plot", str(tmp_path / "a.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 anchors: error: {data}: 2 boxes of at least 2 px"), err
+    assert "--n 6" in err and "--split" in err and len(err.splitlines()) == 1
+    assert main(["anchors", str(data), "--n", "2", "--per-scale", "1", "--imgsz", "64", "--generations", "0",
+                 "--plot", str(tmp_path / "a.png")]) == 0

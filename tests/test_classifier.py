@@ -104,6 +104,25 @@ def test_cli_trains_a_classifier(trained, tmp_path: Path, capsys: pytest.Capture
     assert (tmp_path / "k.safetensors").is_file()
 
 
+def test_cli_refuses_an_out_that_is_not_a_classifier(trained, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`--out data.yaml` (or a detector's best.safetensors) was overwritten by the classifier."""
+    data, _, _ = trained
+    detector = tmp_path / "best.safetensors"
+    save_model(detector, create_model("yolov3-tiny", num_classes=2, width=0.25, imgsz=64))
+    for out in (data, detector, tmp_path):
+        before = None if out.is_dir() else out.read_bytes()
+        assert main(["train-classifier", "--data", str(data), "--out", str(out), "--epochs", "1",
+                     "--imgsz", "32", "--width", "8"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (f"yolo3 train-classifier: error: {out}: exists and is not a crop classifier, so writing the "
+                       "classifier there would destroy it; choose another --out (e.g. classifier.safetensors)"), err
+        assert before is None or out.read_bytes() == before
+    again = tmp_path / "again.safetensors"  # a classifier file is retrained in place
+    for _ in range(2):
+        assert main(["train-classifier", "--data", str(data), "--out", str(again), "--epochs", "1",
+                     "--imgsz", "32", "--width", "8"]) == 0
+
+
 class _GTBackend:
     """A class-agnostic 'detector' that predicts the given boxes with objectness 0.8 (one class)."""
 

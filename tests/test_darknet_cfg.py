@@ -50,6 +50,12 @@ def test_stock_layer_counts(name: str, layers: int, convs: int) -> None:
         ("[convolutional]\nfilters=8\nfilters=9\nactivation=leaky\n", 8, ["repeats line 7"]),
         ("[yolo]\nmask=0,7\nanchors=10,13,  16,30\nnum=2\n", 6, ["outside 0..1"]),
         ("[route]\nlayers=-1,x\n", 7, ["layers"]),
+        # zero or negative sizes: a misleading 'two [yolo] layers share stride' or a torch error before
+        ("[convolutional]\nfilters=8\nsize=3\nstride=0\nactivation=leaky\n", 6, ["stride=0", "at least 1"]),
+        ("[convolutional]\nfilters=-8\nsize=3\nactivation=leaky\n", 6, ["filters=-8", "at least 1"]),
+        ("[convolutional]\nfilters=8\nsize=0\nactivation=leaky\n", 6, ["size=0", "at least 1"]),
+        ("[maxpool]\nsize=2\nstride=0\n", 6, ["[maxpool] stride=0"]),
+        ("[yolo]\nmask=0\nanchors=10,13\nnum=1\nclasses=0\n", 6, ["[yolo] classes=0"]),
     ],
 )
 def test_unsupported_input_names_the_line(text: str, line: int, words: list[str]) -> None:
@@ -59,6 +65,14 @@ def test_unsupported_input_names_the_line(text: str, line: int, words: list[str]
     assert f"my.cfg:{line}:" in message
     for word in words:
         assert word in message
+
+
+@pytest.mark.parametrize("size", ["width=-64\nheight=-64", "width=0\nheight=0"])
+def test_a_net_size_that_is_not_positive_names_the_file(size: str) -> None:
+    """[net] width=-64 height=-64 passed the square/multiple-of-32 test and failed later as
+    'imgsz: -64 is not a positive multiple of 32', naming no file."""
+    with pytest.raises(DarknetCfgError, match=r"my.cfg:1: \[net\] width=-?\d+ height=-?\d+; both must be positive"):
+        parse_cfg(f"[net]\n{size}\n" + HEAD.split("\n", 3)[3], "my.cfg")
 
 
 def test_route_to_a_later_layer_is_refused() -> None:

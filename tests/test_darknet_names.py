@@ -44,3 +44,16 @@ def test_other_class_counts_keep_ids_and_names_file_wins(tmp_path: Path) -> None
     assert main(["convert-darknet", str(cfg), str(weights), "--out", str(tmp_path / "b.safetensors"),
                  "--names", str(tmp_path / "my.names")]) == 0
     assert read_metadata(tmp_path / "b.safetensors")["model"]["class_names"] == ["a", "b", "c"]
+
+
+def test_a_names_file_of_another_class_count_names_both_files(tmp_path: Path, capsys) -> None:
+    """A .names file with 2 names for a 3-class cfg said only 'class_names has 2 names but
+    num_classes is 3', naming neither file."""
+    cfg, weights = _darknet_files(tmp_path, 3)
+    (tmp_path / "two.names").write_text("a\nb\n")
+    assert main(["convert-darknet", str(cfg), str(weights), "--out", str(tmp_path / "x.safetensors"),
+                 "--names", str(tmp_path / "two.names")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"yolo3 convert-darknet: error: {tmp_path / 'two.names'}: 2 class names, but {cfg} has classes=3; "
+                   "give one name per line for each class (or drop --names)"), err
+    assert not (tmp_path / "x.safetensors").exists()

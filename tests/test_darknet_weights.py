@@ -135,6 +135,45 @@ def test_cli_reports_bad_weights(stock_files: dict, tmp_path: Path, capsys: pyte
     assert err.startswith("yolo3 convert-darknet: error: ") and "expected 8858734 floats" in err
 
 
+def test_cli_refuses_an_output_that_is_an_input_or_the_other_output(stock_files: dict, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    """`--out` equal to the input .cfg replaced the user's cfg by a checkpoint; `--cfg-out`
+    equal to `--out` left a .cfg where the .weights should be; both reported success."""
+    cfg_path, weights, _ = stock_files["yolov3-tiny"]
+    cfg_copy = tmp_path / "tiny.cfg"
+    cfg_copy.write_bytes(cfg_path.read_bytes())
+    before = cfg_copy.read_bytes(), weights.read_bytes()
+    assert main(["convert-darknet", str(cfg_copy), str(weights), "--out", str(cfg_copy)]) == 2
+    assert capsys.readouterr().err.startswith(f"yolo3 convert-darknet: error: --out {cfg_copy} is also an input")
+    assert main(["convert-darknet", str(cfg_copy), str(weights), "--out", str(weights)]) == 2
+    assert "is also an input" in capsys.readouterr().err
+    assert (cfg_copy.read_bytes(), weights.read_bytes()) == before
+    checkpoint = tmp_path / "t.safetensors"
+    assert main(["convert-darknet", str(cfg_copy), str(weights), "--out", str(checkpoint)]) == 0
+    kept = checkpoint.read_bytes()
+    assert main(["convert-darknet", str(checkpoint), "--out", str(checkpoint)]) == 2
+    assert "--out" in capsys.readouterr().err and checkpoint.read_bytes() == kept
+    both = tmp_path / "both.weights"
+    assert main(["convert-darknet", str(checkpoint), "--out", str(both), "--cfg-out", str(both)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out and --cfg-out are both {both}" in err and not both.exists()
+
+
+@pytest.mark.parametrize("size", [16, 17, 19])
+def test_a_file_cut_inside_the_64_bit_seen_is_a_clear_error(size: int, stock_files: dict, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    """Version 0.2 stores `seen` in 8 bytes, so its header is 20 bytes; a file of 16–19
+    bytes used to end in a raw struct.error."""
+    cfg_path, weights, _ = stock_files["yolov3-tiny"]
+    cut = tmp_path / "cut.weights"
+    cut.write_bytes(weights.read_bytes()[:size])
+    with pytest.raises(DarknetWeightsError, match=rf"cut.weights: {size} bytes is too short for .* header of version 0.2.5"):
+        read_header(cut.read_bytes(), str(cut))
+    assert main(["convert-darknet", str(cfg_path), str(cut), "--out", str(tmp_path / "x.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"yolo3 convert-darknet: error: {cut}: {size} bytes") and "Traceback" not in err, err
+
+
 @pytest.mark.parametrize(("arch", "width", "depth"), [("yolov3", 0.25, 0.33), ("yolov3-spp", 0.125, 0.25), ("yolov3-tiny", 0.25, 1.0)])
 @torch.no_grad()
 def test_our_model_runs_as_darknet(arch: str, width: float, depth: float, tmp_path: Path) -> None:

@@ -63,3 +63,12 @@ def test_convert_from_coco_says_when_category_ids_are_not_kept(tmp_path: Path, c
     assert "note: " in out and "category ids [3, 7]" in out
     assert main(["convert", str(src / "train.json"), str(tmp_path / "coco"), "--to", "coco"]) == 0
     assert "category ids" not in capsys.readouterr().out  # COCO keeps them
+
+
+def test_show_batch_to_an_unknown_image_suffix_is_one_line(tmp_path: Path, capsys) -> None:
+    """`--out batch.txt` ended in a raw cv2.error traceback (OpenCV raises, not returns False)."""
+    out = tmp_path / "batch.txt"
+    assert main(["show-batch", str(_data(tmp_path)), "--out", str(out), "-n", "2", "--imgsz", "64"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 show-batch: error: {out}: cannot write the image") and len(err.splitlines()) == 1
+    assert not out.exists()

@@ -135,6 +135,23 @@ def test_train_val_export_onnx_round_trip(tmp_path: Path) -> None:
         YOLO(onnx).export()
 
 
+def test_train_resume_takes_epochs_and_refuses_what_would_change_the_run(tmp_path: Path) -> None:
+    """YOLO().train(resume=RUN, epochs=3) trained nothing (epochs was dropped, the run's
+    saved config used as is), and lr0= and the like were silently ignored, where
+    `yolo3 train --resume` takes --epochs and refuses --lr0."""
+    data = synth_data(tmp_path, n_train=4, imgsz=64)
+    first = YOLO("yolov3-tiny", width=0.25).train(data=data, epochs=1, imgsz=64, batch_size=4, nbs=4, workers=0,
+                                                  amp="off", project=tmp_path / "runs", name="r",
+                                                  no_tensorboard=True, no_progress=True, max_steps=1)
+    model = YOLO("yolov3-tiny")
+    resumed = model.train(resume=first.run_dir, epochs=2)
+    assert resumed.run_dir == first.run_dir and resumed.epochs_done == 2
+    assert [int(row["epoch"]) for row in resumed.metrics] == [1, 2]
+    assert model.kind == "checkpoint" and model.path == resumed.best
+    with pytest.raises(ValueError, match="--lr0 cannot be given with it"):
+        YOLO("yolov3-tiny").train(resume=first.run_dir, lr0=0.5)
+
+
 def _drawn_by_hand(image: np.ndarray, dets: Detections) -> np.ndarray:
     return draw_boxes(image, dets.boxes, dets.class_ids, dets.class_names, dets.scores)[0]
 

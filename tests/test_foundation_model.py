@@ -107,6 +107,10 @@ def test_model_config_yaml_round_trip(tmp_path) -> None:
         ("imgsz: 400\n", "multiple of 32"),
         ("num_classes: 2\nclass_names: [a]\n", "one name per class"),
         ("- 1\n- 2\n", "mapping"),
+        # a ragged list used to end in numpy's 'setting an array element with a sequence'
+        ("arch: yolov3-tiny\nanchors: [[[10, 14], [23, 27]], [[81, 82], [135, 169], [344, 319]]]\n",
+         r"anchors: every scale needs the same number of \(w, h\) anchors, at least one, got \[2, 3\]"),
+        ("arch: yolov3-tiny\nanchors: [[], []]\n", r"got \[0, 0\]"),
     ],
 )
 def test_bad_config_files_name_the_file_and_problem(tmp_path, text: str, message: str) -> None:

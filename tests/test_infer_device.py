@@ -50,6 +50,39 @@ def test_device_error_is_one_line(tmp_path: Path, command: str, monkeypatch: pyt
                   f"(torch {torch.__version__} sees none); use --device cpu"
 
 
+@pytest.mark.parametrize(("spec", "expected"), [("cuda", "no CUDA device here"), ("gpu", "not a device name")])
+def test_train_device_error_is_one_line_before_the_run_folder(spec: str, expected: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """`yolo3 train --device cuda` on a machine without CUDA (or `device: gpu` in a recipe)
+    ended in torch's 'AssertionError: Torch not compiled with CUDA enabled' (a RuntimeError
+    for 'gpu') after the run folder was made."""
+    import yolo3.inference.device as device
+    from _train_utils import synth_data
+
+    monkeypatch.setattr(device, "cuda_count", lambda: 0)
+    data = synth_data(tmp_path, n_train=4, imgsz=64)
+    assert main(["train", "--data", str(data), "--width", "0.25", "--imgsz", "64", "--epochs", "1",
+                 "--project", str(tmp_path / "runs"), "--device", spec]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 train: error: --device {spec!r}: {expected}") and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("command", ["overfit", "lr-find", "diagnose"])
+def test_diagnostics_take_their_device_option(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """lr-find, overfit and diagnose parsed --device and ran on the CPU whatever it said."""
+    import yolo3.inference.device as device
+    from _train_utils import synth_data
+
+    monkeypatch.setattr(device, "cuda_count", lambda: 0)
+    data = synth_data(tmp_path, n_train=4, imgsz=64)
+    assert main([command, "--data", str(data), "--width", "0.25", "--imgsz", "64", "--device", "cuda:1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 {command}: error: --device 'cuda:1': no CUDA device here"), err
+
+
 def test_fp16_is_a_cuda_precision(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """fp16 inference runs on CUDA (torch backend); on CPU every path refuses it and names bf16."""
     from yolo3.inference.backends import TorchBackend

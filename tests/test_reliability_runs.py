@@ -146,6 +146,84 @@ def test_resume_applies_safe_options_and_refuses_the_others(data, tmp_path, caps
     assert "epochs: 1 → 3" in resumed_log, resumed_log
 
 
+def test_resume_of_a_finished_run_says_so_and_how_to_train_longer(data, tmp_path, caplog) -> None:
+    """--resume of a run that did all its epochs used to say only 'resumed from … at
+    epoch 3' and train nothing. It still trains nothing (resume also finishes a run
+    killed after its last save) but warns and names the fix."""
+    from yolo3.io.checkpoint import load_checkpoint, save_checkpoint
+
+    assert cli_main(_train_args(data, tmp_path, epochs=2)) == 0
+    run = tmp_path / "run"
+    last = run / "weights" / "last.safetensors"
+    before = last.read_bytes(), (run / "metrics.csv").read_bytes()
+    caplog.clear()
+    assert cli_main(["train", "--resume", str(run)]) == 0
+    expected = f"{run} has finished: all 2 planned epoch(s) are done"
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and expected in r.getMessage()]
+    assert len(warned) == 1 and f"--resume {run} --epochs 3" in warned[0], caplog.text
+    assert expected in (run / "train.log").read_text()
+    assert (last.read_bytes(), (run / "metrics.csv").read_bytes()) == before
+    # a run whose time budget fitted fewer epochs than configured has finished when those are done
+    tensors, meta = load_checkpoint(last)
+    meta["train"]["epoch"] = 0
+    meta["train"]["schedule"]["epochs"] = 1
+    save_checkpoint(last, tensors, meta)
+    caplog.clear()
+    assert cli_main(["train", "--resume", str(run), "--time-budget", "5"]) == 0
+    assert "all 1 planned epoch(s) are done" in caplog.text and "--epochs 2" in caplog.text
+
+
+def test_resume_from_an_older_or_a_loose_checkpoint_is_refused(data, tmp_path, capsys) -> None:
+    """--resume RUN/weights/best.safetensors (an earlier epoch) used to continue from it,
+    overwrite last.safetensors and cut metrics.csv back, losing the later epochs; a
+    checkpoint outside a run's weights/ folder had config.yaml and train.log written into
+    its grandparent folder, then failed on metrics.csv."""
+    import shutil
+
+    from yolo3.io.checkpoint import load_checkpoint, save_checkpoint
+
+    assert cli_main(_train_args(data, tmp_path, epochs=3)) == 0
+    run = tmp_path / "run"
+    weights = run / "weights"
+    tensors, meta = load_checkpoint(weights / "last.safetensors")
+    meta["train"]["epoch"] = 0  # as best.safetensors is when epoch 1 was the best one
+    save_checkpoint(weights / "best.safetensors", tensors, meta)
+    before = {p: p.read_bytes() for p in (weights / "last.safetensors", run / "metrics.csv", run / "train.log")}
+    assert cli_main(["train", "--resume", str(weights / "best.safetensors"), "--epochs", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 train: error: {weights / 'best.safetensors'}: holds epoch 1 but "
+                          f"{weights / 'last.safetensors'} holds epoch 3"), err
+    assert f"--weights {weights / 'best.safetensors'}" in err
+    assert {p: p.read_bytes() for p in before} == before
+    loose = tmp_path / "keep" / "sub" / "ckpt.safetensors"
+    loose.parent.mkdir(parents=True)
+    shutil.copy(weights / "last.safetensors", loose)
+    assert cli_main(["train", "--resume", str(loose), "--epochs", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 train: error: {loose}: not inside a run folder's weights/"), err
+    assert sorted(p.name for p in (tmp_path / "keep").iterdir()) == ["sub"]  # nothing written around it
+
+
+def test_resume_with_a_moved_dataset_says_where_to_fix_it(data, tmp_path, capsys) -> None:
+    """--data is refused with --resume, and the moved dataset only gave 'X: no such file or
+    folder', so there was no way forward in sight."""
+    import shutil
+
+    moved = tmp_path / "copy"
+    shutil.copytree(data.parent, moved)
+    args = _train_args(moved / data.name, tmp_path, epochs=1)
+    assert cli_main(args) == 0
+    run = tmp_path / "run"
+    shutil.move(moved, tmp_path / "elsewhere")
+    assert cli_main(["train", "--resume", str(run), "--epochs", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 train: error: {run / 'config.yaml'}: the run's dataset data: {moved / data.name} "
+                          "is not there") and f"set data: to where it is now in {run / 'config.yaml'}" in err, err
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace(str(moved), str(tmp_path / "elsewhere")))
+    assert cli_main(["train", "--resume", str(run), "--epochs", "2"]) == 0
+
+
 # Set inside the child, not with preexec_fn: a Python preexec_fn after fork() in this
 # multi-threaded test process (torch, OpenVINO thread pools) is unsafe and crashed the run.
 RUN_CLI_WITH_SMALL_DISK = (

@@ -184,6 +184,19 @@ def test_engine_waits_for_the_minimum_share(data, tmp_path, caplog) -> None:
     assert meta["fitness_history"] == [row["fitness"] for row in result.metrics]  # exact floats
 
 
+def test_patience_acts_on_the_training_loss_when_validation_is_off(data, tmp_path) -> None:
+    """With a val split but --val-interval 0, best is chosen by training loss (as without a
+    val split) but no epoch was counted for early stopping: --patience was silently ignored."""
+    cfg = small_config(data, tmp_path, epochs=6, val_interval=0, patience=1,
+                       early_stop=EarlyStopConfig(smooth=1, trend_t=0.0, min_share=0.0))
+    result = train(cfg)
+    fits = [row["fitness"] for row in result.metrics]
+    assert all("mAP@0.5:0.95" not in row for row in result.metrics)
+    assert load_checkpoint(result.last)[1]["train"]["fitness_history"] == fits  # every epoch counted
+    expected = _plain_stop_epoch(fits, min_epoch=2)
+    assert result.stopped_early == (expected is not None) and result.epochs_done == (expected or 6)
+
+
 class _Clock:
     """Stands in for `time` in the engine: 1 µs per call, plus what the test adds."""
 

@@ -45,6 +45,20 @@ def test_run_writes_config_metrics_and_loadable_weights(data, tmp_path) -> None:
     assert meta["train"]["ema_updates"] == 4
 
 
+def test_exist_ok_into_a_finished_run_starts_its_metrics_afresh(data, tmp_path) -> None:
+    """A second run with exist_ok into the same folder replaces the first run's
+    checkpoints, so metrics.csv must describe the new run only (it got a second header
+    and the old rows, and resuming it then failed on the header row)."""
+    train(small_config(data, tmp_path, epochs=2))
+    again = train(small_config(data, tmp_path, epochs=1, exist_ok=True, plots=True))
+    assert again.run_dir == tmp_path / "run"
+    lines = (again.run_dir / "metrics.csv").read_text().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("epoch,") and lines[1].startswith("1,"), lines
+    assert "replaces" in (again.run_dir / "train.log").read_text()
+    resumed = train(dataclasses.replace(TrainConfig(), resume=str(again.run_dir)), resume_changes={"epochs": 2})
+    assert [r["epoch"] for r in read_metrics(resumed.run_dir / "metrics.csv")] == ["1", "2"]
+
+
 def test_resume_equals_unbroken_run(data, tmp_path) -> None:
     unbroken = train(small_config(data, tmp_path, name="full", epochs=3))
 
@@ -115,6 +129,17 @@ def test_lr_find_suggests_inside_range(data, tmp_path) -> None:
     assert 1e-5 <= result.suggested_lr <= 10.0 and (tmp_path / "lr.png").is_file()
     ratios = [b / a for a, b in zip(result.lrs, result.lrs[1:])]
     assert ratios == pytest.approx([(1e6) ** (1 / 29)] * len(ratios))
+
+
+@pytest.mark.parametrize("lrs", [("1", "0.001"), ("0.01", "0.01")])
+def test_lr_find_refuses_a_range_that_does_not_grow(lrs, data, tmp_path, capsys) -> None:
+    """--start-lr 1 --end-lr 0.001 ran a falling 'range test' and suggested lr0 1."""
+    args = ["lr-find", "--data", str(data), "--width", "0.25", "--imgsz", "64", "--workers", "0",
+            "--start-lr", lrs[0], "--end-lr", lrs[1], "--iterations", "5", "--out", str(tmp_path / "lr.png")]
+    assert cli_main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 lr-find: error: --start-lr {float(lrs[0]):g} must be below --end-lr"), err
+    assert not (tmp_path / "lr.png").exists()
 
 
 def test_validation_and_early_stopping(tmp_path) -> None:

@@ -45,6 +45,42 @@ def test_no_val_split_warns_that_best_is_by_training_loss(tmp_path: Path, caplog
     assert "no 'val' split" in (result.run_dir / "train.log").read_text()
 
 
+def test_a_training_split_without_any_box_is_refused_naming_the_dataset(tmp_path: Path, capsys) -> None:
+    """Images whose label files are all empty (or misplaced) used to stop with 'no boxes
+    to measure anchor fitness on' (auto-anchor), or train on nothing with it off."""
+    data = synth_data(tmp_path, n_train=4, n_val=2, imgsz=64)
+    for label in (data.parent / "labels").rglob("*.txt"):
+        label.write_text("")
+    args = ["train", "--data", str(data), "--width", "0.25", "--imgsz", "64", "--epochs", "1", "--workers", "0",
+            "--project", str(tmp_path / "runs"), "--no-progress", "--no-tensorboard"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 train: error: {data}: none of the 4 training images has a box"), err
+    assert "check-data" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "runs").exists()  # refused before a run folder was made
+
+
+def test_a_run_that_fails_to_start_leaves_no_folder_behind(tmp_path: Path, capsys) -> None:
+    """A bad --weights (or amp fp16 on the CPU) failed after the run folder was made: each
+    attempt left runs/NAME, NAME2, … holding only .lock and an empty weights/, and the
+    corrected rerun went to a numbered folder."""
+    data = synth_data(tmp_path, n_train=4, imgsz=64)
+    (tmp_path / "bad.weights").write_bytes(b"not weights")
+    base = ["train", "--data", str(data), "--width", "0.25", "--imgsz", "64", "--epochs", "1", "--workers", "0",
+            "--project", str(tmp_path / "runs"), "--no-progress", "--no-tensorboard"]
+    assert main([*base, "--name", "exp", "--weights", str(tmp_path / "bad.weights")]) == 2
+    assert main([*base, "--name", "exp", "--amp", "fp16"]) == 2
+    capsys.readouterr()
+    assert not list((tmp_path / "runs").iterdir())
+    kept = tmp_path / "runs" / "kept"
+    (kept / "weights").mkdir(parents=True)
+    (kept / "notes.txt").write_text("mine")
+    assert main([*base, "--name", "kept", "--exist-ok", "--amp", "fp16"]) == 2  # a folder it did not make stays
+    assert (kept / "notes.txt").read_text() == "mine" and (kept / "weights").is_dir()
+    assert main([*base, "--name", "exp", "--amp", "off"]) == 0
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["exp", "kept"]
+
+
 def test_ctrl_c_says_what_was_saved_and_the_resume_command_works(tmp_path: Path) -> None:
     data = synth_data(tmp_path, n_train=8, imgsz=64)
 

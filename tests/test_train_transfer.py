@@ -121,6 +121,23 @@ def test_full_darknet_file_of_another_class_count_transfers_all_but_the_heads(tm
     assert "80 classes" in note and "re-initialised for 3 classes: heads.0, heads.1" in note
 
 
+def test_darknet_file_of_another_class_count_for_a_run_with_class_names(tmp_path: Path) -> None:
+    """A run's model config names its classes (the dataset's); the 80-class file still
+    transfers all but the heads (it failed with 'class_names has 3 names but num_classes
+    is 4' while sizing the file's class count)."""
+    torch.manual_seed(0)
+    source = create_model("yolov3-tiny", num_classes=80, width=0.25)
+    randomise(source, seed=3)
+    save_weights(tmp_path / "coco.weights", source.conv_layers())
+    run = ModelConfig(arch="yolov3-tiny", num_classes=3, width=0.25, class_names=["RBC", "WBC", "Platelets"])
+    model, note = build_train_model(run, str(tmp_path / "coco.weights"))
+    assert model.cfg.class_names == ["RBC", "WBC", "Platelets"]
+    src = source.state_dict()
+    body = [k for k, v in model.state_dict().items() if v.is_floating_point() and not k.startswith("heads.")]
+    assert body and all(torch.equal(model.state_dict()[k], src[k]) for k in body)
+    assert "(darknet, 80 classes)" in note and "re-initialised for 3 classes: heads.0, heads.1" in note
+
+
 def test_yolo3_checkpoint_of_another_class_count_and_a_wrong_one(tmp_path: Path) -> None:
     torch.manual_seed(0)
     source = create_model("yolov3-tiny", num_classes=5, width=0.25)
@@ -208,6 +225,17 @@ def test_cli_darknet_partial_file_with_cfg_freeze_and_recipe(tmp_path: Path, cap
     capsys.readouterr()
     assert cli_main(["train", "--cfg", str(STOCK / "yolov3-tiny.cfg"), "--model", "yolov3", *common]) == 2
     assert "yolo3 train: error: --cfg and --model both name the model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--width", "0.5"], ["--depth", "0.33"], ["--anchors", "1,1 2,2 3,3 4,4 5,5 6,6"]])
+def test_cli_cfg_refuses_the_model_options_it_would_override(option: list[str], tmp_path: Path, capsys) -> None:
+    """--cfg sets the architecture, width, depth and anchors: --width/--depth/--anchors given
+    with it were parsed and silently dropped (the cfg's values were trained)."""
+    assert cli_main(["train", "--data", str(tmp_path / "data.yaml"), "--cfg", str(STOCK / "yolov3-tiny.cfg"),
+                     *option, "--project", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"yolo3 train: error: --cfg and {option[0]} both set the model") and len(err.splitlines()) == 1
+    assert not list(tmp_path.iterdir())
 
 
 class _Stop(Exception):

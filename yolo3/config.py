@@ -106,6 +106,11 @@ class ModelConfig:
                 for anchor in scale:
                     if len(anchor) != 2 or not all(float(v) > 0 for v in anchor):
                         raise ConfigError(f"each anchor must be (w, h) > 0, got {anchor}")
+            counts = [len(scale) for scale in self.anchors]
+            if not counts or min(counts) < 1 or len(set(counts)) > 1:
+                raise ConfigError(f"anchors: every scale needs the same number of (w, h) anchors, at least one, got "
+                                  f"{counts} per scale (e.g. [[[10, 14], [23, 27], [37, 58]], [[81, 82], [135, 169], "
+                                  "[344, 319]]]); or leave anchors empty for the defaults")
             self.anchors = [[[float(w), float(h)] for w, h in scale] for scale in self.anchors]
 
     @property

@@ -173,17 +173,24 @@ class YOLO:
         batch_size=8, lr0=0.01, name="exp"); a checkpoint/darknet model is the starting
         point (--weights), a fresh one gives arch, width and depth. Afterwards this
         object holds the run's best.safetensors. Returns the TrainResult."""
-        from yolo3.cli.train import train_config_from_args
+        from yolo3.cli.train import resume_changes_from_args, train_config_from_args
         from yolo3.train import train as run_training
 
         overrides = {"data": data, "epochs": epochs, **overrides}
+        if overrides.get("resume"):  # as `yolo3 train --resume`: the run's own model and config, the few
+            args = parse_command("train", [], overrides)  # changeable options applied, the others refused
+            result = run_training(train_config_from_args(args), resume_changes=resume_changes_from_args(args))
+            return self._trained(result)
         base: dict[str, Any] = {"model": self.cfg.arch, "width": self.cfg.width, "depth": self.cfg.depth}
         if self.kind != "arch":
             base["weights"] = str(self.weights_file())
         if self.kind != "arch" or self.cfg.imgsz != ModelConfig().imgsz:
             base["imgsz"] = self.cfg.imgsz
         args = parse_command("train", [], {**base, **{k: v for k, v in overrides.items() if v is not None}})
-        result = run_training(train_config_from_args(args))
+        return self._trained(run_training(train_config_from_args(args)))
+
+    def _trained(self, result: Any) -> Any:
+        """Takes the run's best.safetensors as this object's model; returns `result`."""
         if result.best.is_file():
             self.kind = "checkpoint"
             self._load_checkpoint(result.best)

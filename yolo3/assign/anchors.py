@@ -218,17 +218,25 @@ def letterboxed_wh(samples: Sequence[Sample], imgsz: int) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class AnchorCheck:
-    """Auto-anchor decision: fitness before, after (None if not refitted), anchors to use."""
+    """Auto-anchor decision: fitness before, after (None if no refit was tried), anchors to
+    use, and the BPR below which a refit is tried."""
 
     before: AnchorFitness
     after: AnchorFitness | None
     anchors: list[list[list[float]]]
     refitted: bool
+    min_bpr: float = 0.98
 
     def report(self) -> str:
-        if not self.refitted:
+        if self.refitted:
+            return f"anchors refitted: before {self.before}; after {self.after}"
+        if self.before.bpr >= self.min_bpr:
             return f"anchors fit the data: {self.before}"
-        return f"anchors refitted: before {self.before}; after {self.after}"
+        if self.after is None:
+            count = sum(len(scale) for scale in self.anchors)
+            return (f"anchors kept, though under BPR {self.min_bpr:g}: {self.before}; too few boxes to refit "
+                    f"{count} anchors (label more images, or give anchors that fit)")
+        return f"anchors kept, though under BPR {self.min_bpr:g}: {self.before}; a refit was no better ({self.after})"
 
 
 def check_anchors(
@@ -249,8 +257,8 @@ def check_anchors(
     before = anchor_fitness(current.reshape(-1, 2), wh, ratio_thresh)
     as_list = current.tolist()
     if before.bpr >= min_bpr or len(wh) < num_scales * per:
-        return AnchorCheck(before, None, as_list, False)
+        return AnchorCheck(before, None, as_list, False, min_bpr)
     fit = fit_anchors(wh, num_scales * per, imgsz, num_scales, generations=generations,
                       ratio_thresh=ratio_thresh, seed=seed)
     better = (fit.final.bpr, fit.final.mean_best_iou) > (before.bpr, before.mean_best_iou)
-    return AnchorCheck(before, fit.final, fit.per_scale if better else as_list, better)
+    return AnchorCheck(before, fit.final, fit.per_scale if better else as_list, better, min_bpr)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from yolo3.assign.anchor_plot import plot_anchors
-from yolo3.assign.anchors import AnchorFit, fit_anchors, letterboxed_wh
+from yolo3.assign.anchors import MIN_BOX_SIZE, AnchorFit, fit_anchors, letterboxed_wh
 
 
 def dataset_wh(data: str | Path, imgsz: int, splits: tuple[str, ...] = ("train",)) -> np.ndarray:
@@ -44,6 +44,11 @@ def fit_dataset_anchors(
     if n % per_scale:
         raise ValueError(f"--n {n} is not a multiple of --per-scale {per_scale}")
     wh = dataset_wh(data, imgsz, splits)
+    usable = int((wh >= MIN_BOX_SIZE).all(1).sum())  # what k-means sees
+    if usable < n:
+        raise ValueError(f"{data}: {usable} boxes of at least {MIN_BOX_SIZE:g} px at imgsz {imgsz} in {list(splits)}, "
+                         f"too few to fit --n {n} anchors (k-means needs one box per anchor at least); add splits "
+                         "(--split train val), label more images, or keep the architecture's default anchors")
     fit = fit_anchors(wh, n, imgsz, n // per_scale, restarts, generations, ratio_thresh, seed)
     if plot is not None:
         plot_anchors(wh, fit.anchors, plot, f"{Path(data).name}: {n} anchors at {imgsz}, "

@@ -37,8 +37,14 @@ def _run(args: argparse.Namespace) -> int:
 def usage_lines(per_scale: list[list[list[float]]], imgsz: int, data: str) -> list[str]:
     """How to train with the fitted anchors: a config snippet, then the exact command
     (last line). Anchors are pixels at `imgsz`, so the command trains at that size."""
+    from yolo3.models.registry import model_spec
+
     pairs = " ".join(f"{w:g},{h:g}" for scale in per_scale for w, h in scale)
     model = " --model yolov3-tiny" if len(per_scale) == 2 else ""
     snippet = "[" + ", ".join("[" + ", ".join(f"[{w:g}, {h:g}]" for w, h in scale) + "]" for scale in per_scale) + "]"
-    return [f"in a config YAML: model: {{anchors: {snippet}, imgsz: {imgsz}}} and imgsz: {imgsz}",
-            f"use them: yolo3 train --data {data}{model} --imgsz {imgsz} --anchors '{pairs}'"]
+    config = f"in a config YAML: model: {{anchors: {snippet}, imgsz: {imgsz}}} and imgsz: {imgsz}"
+    shapes = {(len(d), len(d[0])) for d in (model_spec(a).default_anchors for a in ("yolov3", "yolov3-tiny"))}
+    if (len(per_scale), len(per_scale[0])) not in shapes:  # train --anchors takes the architectures' own counts
+        return [config, "use them: in a --config YAML as above; `yolo3 train --anchors` takes 3 per scale "
+                "(--n 6 --per-scale 3 for yolov3-tiny, --n 9 --per-scale 3 for yolov3)"]
+    return [config, f"use them: yolo3 train --data {data}{model} --imgsz {imgsz} --anchors '{pairs}'"]

@@ -33,9 +33,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run)
 
 
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    """True when two paths name one file (by resolved path, or the same inode via links)."""
+    a, b = Path(a), Path(b)
+    if a.resolve() == b.resolve():
+        return True
+    return a.exists() and b.exists() and a.samefile(b)
+
+
+def check_outputs(inputs: list[str], outputs: dict[str, str]) -> None:
+    """Refuses an output ({flag: path}) that is one of the inputs or another output: the
+    write would destroy it (the user's cfg, weights or checkpoint) or the other output."""
+    flags = list(outputs)
+    for i, flag in enumerate(flags):
+        path = outputs[flag]
+        for source in inputs:
+            if _same_file(path, source):
+                raise ValueError(f"{flag} {path} is also an input: writing it would destroy that file; "
+                                 "choose another output path")
+        for other in flags[i + 1:]:
+            if _same_file(path, outputs[other]):
+                raise ValueError(f"{flag} and {other} are both {path}: the .cfg would overwrite the .weights; "
+                                 "give them different paths")
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
         if len(args.inputs) == 2:
+            check_outputs(args.inputs, {"--out": args.out})
             cfg = convert_darknet(args.inputs[0], args.inputs[1], args.out, args.names, args.bn)
             if args.names is None and cfg.class_names is not None:
                 print(f"names: the {len(cfg.class_names)} COCO class names shipped with yolo3 (no --names given)")
@@ -43,6 +68,7 @@ def _run(args: argparse.Namespace) -> int:
                   f"imgsz {cfg.imgsz}")
         elif len(args.inputs) == 1:
             cfg_out = args.cfg_out or str(Path(args.out).with_suffix(".cfg"))
+            check_outputs(args.inputs, {"--out": args.out, "--cfg-out": cfg_out})
             cfg = export_darknet(args.inputs[0], cfg_out, args.out)
             print(f"{cfg_out}, {args.out}: {cfg.arch}, {cfg.num_classes} classes")
         else:

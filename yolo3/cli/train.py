@@ -155,6 +155,11 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     """`config_from_args` plus the train-only options."""
     cfg = config_from_args(args)
     if args.cfg:
+        given = [flag for flag, value in (("--width", args.width), ("--depth", args.depth), ("--anchors", args.anchors))
+                 if value]
+        if given:  # the cfg's values would silently replace them
+            raise ConfigError(f"--cfg and {given[0]} both set the model (the cfg gives its architecture, width, depth "
+                              f"and anchors): drop {given[0]}, or edit {args.cfg}")
         cfg = dataclasses.replace(cfg, model=model_from_darknet_cfg(args.cfg, cfg.model, bool(args.model)))
     sched = dataclasses.replace(cfg.schedule, **{k: v for k, v in (("kind", args.schedule),
                                                                    ("warmup_epochs", args.warmup_epochs)) if v is not None})

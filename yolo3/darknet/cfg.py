@@ -215,9 +215,22 @@ def _build_layer(section: _RawSection, path: str) -> Layer:
         fields.setdefault("size", fields.get("stride", 1))
         fields.setdefault("padding", int(fields["size"]) - 1)
     layer = cls(**fields, line=section.line)
+    _check_positive(layer, path)
     if isinstance(layer, Yolo):
         _check_yolo(layer, path)
     return layer
+
+
+# Options that must be >= 1 (0 or less would divide by zero or build an empty layer).
+_POSITIVE = {Conv: ("filters", "size", "stride"), MaxPool: ("size", "stride"), Upsample: ("stride",), Yolo: ("classes",)}
+
+
+def _check_positive(layer: Layer, path: str) -> None:
+    for field in _POSITIVE.get(type(layer), ()):
+        value = getattr(layer, field)
+        if value < 1:
+            kind = next(k for k, c in _CLASSES.items() if c is type(layer))
+            raise DarknetCfgError(f"{path}:{layer.line}: [{kind}] {field}={value}; it must be at least 1")
 
 
 def _check_yolo(layer: Yolo, path: str) -> None:
@@ -240,6 +253,9 @@ def _build_net(section: _RawSection, path: str) -> Net:
             setattr(net, key, int(_value("net", key, value, f"{path}:{number}")))
         else:
             net.extra[key] = value
+    if net.width < 1 or net.height < 1:
+        raise DarknetCfgError(f"{path}:{section.line}: [net] width={net.width} height={net.height}; both must be "
+                              "positive (a multiple of 32, e.g. 416)")
     if net.channels != 3:
         raise DarknetCfgError(f"{path}:{section.line}: [net] channels={net.channels}; yolo3 models take RGB (3)")
     return net

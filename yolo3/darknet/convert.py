@@ -118,6 +118,11 @@ def convert_darknet(cfg_path: str | Path, weights_path: str | Path, out: str | P
     bn: 'darknet-gpu' (default) or 'darknet-cpu' BatchNorm formula (see `load_darknet`).
     """
     names = read_names(names_path) if names_path is not None else None
+    if names is not None:
+        classes = match_cfg(load_cfg(cfg_path)).num_classes
+        if len(names) != classes:
+            raise DarknetCfgError(f"{names_path}: {len(names)} class names, but {cfg_path} has classes={classes}; "
+                                  "give one name per line for each class (or drop --names)")
     model, meta = load_darknet(cfg_path, weights_path, names, bn)
     save_model(out, model, **meta)
     return model.cfg

@@ -89,6 +89,10 @@ def read_header(data: bytes, path: str = "<weights>") -> WeightsHeader:
     if len(data) < 16:
         raise DarknetWeightsError(f"{path}: {len(data)} bytes is too short for a darknet .weights header")
     header = WeightsHeader(*struct.unpack("<iii", data[:12]))
+    if len(data) < header.nbytes:  # version >= 0.2: `seen` is 8 bytes
+        raise DarknetWeightsError(f"{path}: {len(data)} bytes is too short for the {header.nbytes}-byte header of "
+                                  f"version {header.major}.{header.minor}.{header.revision}: the file is truncated "
+                                  "(an interrupted download?); download it again")
     fmt = "<Q" if header.seen_bytes == 8 else "<I"
     (header.seen,) = struct.unpack(fmt, data[12 : 12 + header.seen_bytes])
     return header

@@ -53,8 +53,12 @@ def save_image(path: str | Path, rgb: np.ndarray) -> Path:
     """Writes an RGB image (format from the suffix)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"{path}: cannot write the image (unknown suffix or unwritable folder)")
+    try:  # OpenCV raises for a suffix it has no writer for, and returns False for other failures
+        written = cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    except cv2.error:
+        written = False
+    if not written:
+        raise OSError(f"{path}: cannot write the image (unknown suffix or unwritable folder); use .jpg or .png")
     return path
 
 

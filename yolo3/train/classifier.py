@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from yolo3.data.crops import crop_with_context, crops_to_tensor
 from yolo3.data.image_io import read_image
 from yolo3.data.sample import Sample
-from yolo3.io.classifier import save_classifier
+from yolo3.io.checkpoint import CheckpointError, read_metadata
+from yolo3.io.classifier import KIND, save_classifier
 from yolo3.models.classifier import ClassifierConfig, CropClassifier
 
 
@@ -108,6 +109,20 @@ def _accuracy(model: CropClassifier, images, items, cfg: ClassifierConfig, batch
     return float(correct.sum() / max(total.sum(), 1)), np.where(total > 0, correct / np.maximum(total, 1), -1.0)
 
 
+def _check_out(out: Path) -> None:
+    """Refuses an existing `out` that is not a crop classifier (a dataset file, a detector
+    checkpoint): retraining replaces a classifier, never anything else."""
+    if not out.exists():
+        return
+    try:
+        kind = read_metadata(out).get("kind")
+    except (CheckpointError, OSError):
+        kind = None
+    if kind != KIND:
+        raise ValueError(f"{out}: exists and is not a crop classifier, so writing the classifier there would destroy "
+                         "it; choose another --out (e.g. classifier.safetensors)")
+
+
 def train_classifier(
     data: str | Path,
     out: str | Path,
@@ -134,6 +149,7 @@ def train_classifier(
     from yolo3.data.formats import load_dataset
 
     start_time = time.perf_counter()
+    _check_out(Path(out))
     index = load_dataset(data)
     names = list(index.class_names)
     cfg = ClassifierConfig(num_classes=len(names), class_names=names, imgsz=imgsz, context=context, width=width)

@@ -63,6 +63,9 @@ class OptimConfig:
                               f"{self.freeze_epochs} with freeze {self.freeze!r}")
         if self.lr0 <= 0 or self.weight_decay < 0 or self.grad_clip < 0 or self.backbone_lr_scale < 0:
             raise ConfigError("optim: lr0 must be > 0; weight_decay, grad_clip, backbone_lr_scale >= 0")
+        if not (0 <= self.momentum < 1 and 0 <= self.beta2 < 1):
+            raise ConfigError(f"optim: momentum (Adam's beta1) and beta2 must be in [0, 1), e.g. 0.937 and 0.999; "
+                              f"got momentum {self.momentum}, beta2 {self.beta2}")
 
 
 @dataclasses.dataclass
@@ -97,6 +100,16 @@ class ScheduleConfig:
             raise ConfigError(f"schedule.kind must be one of {SCHEDULES}, got {self.kind!r}")
         if self.warmup_epochs < 0 or not 0 < self.onecycle_pct < 1:
             raise ConfigError("schedule: warmup_epochs >= 0 and 0 < onecycle_pct < 1")
+        if self.warmup_min_iters < 0 or self.final_lr_ratio < 0 or self.gamma <= 0:
+            raise ConfigError(f"schedule: warmup_min_iters and final_lr_ratio must be >= 0 and gamma > 0; got "
+                              f"warmup_min_iters {self.warmup_min_iters}, final_lr_ratio {self.final_lr_ratio}, "
+                              f"gamma {self.gamma}")
+        if self.kind == "onecycle" and self.final_lr_ratio >= 1:
+            raise ConfigError(f"schedule: onecycle falls from lr0 to final_lr_ratio × lr0, so final_lr_ratio must be "
+                              f"< 1 (e.g. 0.01), got {self.final_lr_ratio}")
+        if not all(0 <= m <= 1 for m in self.milestones):
+            raise ConfigError(f"schedule.milestones are fractions of training in [0, 1] (e.g. [0.8, 0.9]), "
+                              f"got {self.milestones}")
 
 
 @dataclasses.dataclass
@@ -124,6 +137,12 @@ class AveragingConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.ema_share < 1:
             raise ConfigError(f"averaging.ema_share must be in [0, 1) (0 = use ema_decay), got {self.ema_share}")
+        if not (0 < self.ema_decay < 1 and self.ema_tau > 0):
+            raise ConfigError(f"averaging: ema_decay must be in (0, 1) (e.g. 0.9999) and ema_tau > 0 (e.g. 2000), "
+                              f"got ema_decay {self.ema_decay}, ema_tau {self.ema_tau}")
+        if self.swa_epochs < 1:
+            raise ConfigError(f"averaging.swa_epochs (how many final epochs SWA averages) must be >= 1, "
+                              f"got {self.swa_epochs}")
 
 
 @dataclasses.dataclass
@@ -154,6 +173,8 @@ class TrainConfig:
             (val mAP@0.5:0.95, smoothed over `early_stop.smooth` validations) has not
             improved for this many validations, unless it is still trending up or less
             than `early_stop.min_share` of the planned epochs (of the time budget) is done.
+            Without validation (no val split, or val_interval 0) every epoch counts, with
+            minus the training loss as the fitness.
         early_stop: how `patience` decides (smoothing, trend test, minimum share of the
             run); see yolo3/train/early_stop.py. Old configs without it get the defaults.
         val_interval: validate every N epochs (0 = never; best = lowest training loss).
@@ -238,3 +259,7 @@ class TrainConfig:
             raise ConfigError(f"time_budget_minutes must be >= 0, got {self.time_budget_minutes}")
         if self.workers < 0 or self.patience < 0 or self.val_interval < 0 or self.max_bad_steps < 1:
             raise ConfigError("workers, patience, val_interval must be >= 0 and max_bad_steps >= 1")
+        if self.val_batch_size < 1 or self.max_steps_per_epoch < 0 or self.threads < 0:
+            raise ConfigError(f"val_batch_size must be >= 1, max_steps_per_epoch >= 0 (0 = all) and threads >= 0 "
+                              f"(0 = torch's choice); got val_batch_size {self.val_batch_size}, max_steps_per_epoch "
+                              f"{self.max_steps_per_epoch}, threads {self.threads}")

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from yolo3.data.batch import Batch
+from yolo3.inference.device import resolve_device
 from yolo3.losses.yolo_loss import YOLOLoss
 from yolo3.train.config import TrainConfig
 from yolo3.train.optim import build_optimizer
@@ -50,14 +51,17 @@ class OverfitResult:
 
 
 def _setup(cfg: TrainConfig, data: TrainData | None):
+    """(data, model in train mode on cfg.device, its loss, the device)."""
+    device = resolve_device(cfg.device)
     seed_everything(cfg.seed, cfg.deterministic)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     data = data or prepare_data(cfg)
     model, _ = build_train_model(model_config_for(cfg, data.class_names), cfg.weights)
+    model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
-    return data, model.train(), YOLOLoss(model, cfg.loss)
+    return data, model.train(), YOLOLoss(model, cfg.loss), device
 
 
 def _loader(cfg: TrainConfig, data: TrainData, augment: bool):
@@ -68,13 +72,13 @@ def _loader(cfg: TrainConfig, data: TrainData, augment: bool):
                              max_pixels=cfg.data_check.max_pixels)
 
 
-def _loss(model, loss_fn, batch: Batch, cfg: TrainConfig, amp) -> tuple[torch.Tensor, dict]:
-    images = batch.images.float().div_(255)
+def _loss(model, loss_fn, batch: Batch, cfg: TrainConfig, amp, device: torch.device) -> tuple[torch.Tensor, dict]:
+    images = batch.images.to(device).float().div_(255)
     if cfg.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
-    with autocast(torch.device("cpu"), amp):
+    with autocast(device, amp):
         outputs = model(images)
-    return loss_fn([o.float() for o in outputs], batch.targets)
+    return loss_fn([o.float() for o in outputs], batch.targets.to(device))
 
 
 def suggest_lr(lrs: list[float], smoothed: list[float]) -> float:
@@ -102,9 +106,12 @@ def lr_find(
     Stops early when the smoothed loss exceeds `diverge` × its minimum. `out`: a .png
     for the plot of loss vs LR (log x) with the suggestion marked.
     """
-    data, model, loss_fn = _setup(cfg, data)
+    if not 0 < start_lr < end_lr:
+        raise ValueError(f"--start-lr {start_lr:g} must be below --end-lr {end_lr:g} (and above 0): the test "
+                         "raises the LR from the one to the other, e.g. --start-lr 1e-6 --end-lr 1")
+    data, model, loss_fn, device = _setup(cfg, data)
     opt = build_optimizer(model, cfg.optim)
-    amp = resolve_amp(cfg.amp, torch.device("cpu"))
+    amp = resolve_amp(cfg.amp, device)
     gamma = (end_lr / start_lr) ** (1.0 / max(iterations - 1, 1))
     lrs, losses, smoothed = [], [], []
     avg, best, it = 0.0, math.inf, 0
@@ -113,7 +120,7 @@ def lr_find(
             lr = start_lr * gamma**it
             for g in opt.param_groups:
                 g["lr"] = lr * g["lr_scale"]
-            loss, _ = _loss(model, loss_fn, batch, cfg, amp)
+            loss, _ = _loss(model, loss_fn, batch, cfg, amp, device)
             value = float(loss.detach())
             if not math.isfinite(value):
                 break
@@ -165,13 +172,13 @@ def overfit_batch(
 ) -> OverfitResult:
     """Trains `steps` times on one fixed batch (no augmentation, constant lr0, no
     weight decay); passes when the final loss ≤ target_ratio × the initial one."""
-    data, model, loss_fn = _setup(cfg, data)
+    data, model, loss_fn, device = _setup(cfg, data)
     batch = next(iter(_loader(cfg, data, augment=False)))
     opt = build_optimizer(model, dataclasses.replace(cfg.optim, weight_decay=0.0))
-    amp = resolve_amp(cfg.amp, torch.device("cpu"))
+    amp = resolve_amp(cfg.amp, device)
     losses = []
     for _ in range(steps):
-        loss, _ = _loss(model, loss_fn, batch, cfg, amp)
+        loss, _ = _loss(model, loss_fn, batch, cfg, amp, device)
         losses.append(float(loss.detach()))
         if not math.isfinite(losses[-1]):
             break
@@ -199,14 +206,14 @@ def diagnose(cfg: TrainConfig, samples: int = 8, data: TrainData | None = None) 
     YOLO loss on the first batch of the training split (no augmentation)."""
     from yolo3.train.probes import activation_stats, gradient_check
 
-    data, model, loss_fn = _setup(cfg, data)
+    data, model, loss_fn, device = _setup(cfg, data)
     batch = next(iter(_loader(cfg, data, augment=False)))
-    images = batch.images.float().div_(255)
+    images = batch.images.to(device).float().div_(255)
     activations = activation_stats(model.train(), images)
     note = ""
     if cfg.loss.box_loss == "ciou":  # its α is a constant in backward by design: not an exact derivative
         loss_fn = YOLOLoss(model, dataclasses.replace(cfg.loss, box_loss="diou"))
         note = "box loss CIoU holds α constant in its backward (by design); the check uses DIoU (CIoU without α·v)"
-    x64, t64 = images.double(), batch.targets.double()
+    x64, t64 = images.double(), batch.targets.to(device).double()
     gradients = gradient_check(model, lambda net: loss_fn(net(x64), t64)[0], samples=samples, seed=cfg.seed)
     return DiagnoseResult(activations, gradients, list(batch.paths), note)

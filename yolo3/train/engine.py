@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from yolo3.config import save_yaml, to_dict
 from yolo3.data.split import SPLIT_FILE, save_split
+from yolo3.inference.device import resolve_device
 from yolo3.ops.allocator import ENV_SWITCH, keep_freed_memory
 from yolo3.train import distributed as ddp
 from yolo3.train.config import TrainConfig
@@ -37,8 +38,8 @@ from yolo3.train.optim import build_optimizer, freeze_backbone, is_backbone, set
 from yolo3.train.result import TrainResult
 from yolo3.train.schedule import SchedulePlan, apply_schedule, epochs_within_budget
 from yolo3.train.setup import (
-    RunLock, TrainData, auto_anchors, autocast, build_train_model, claim_run_dir, loss_scaler, model_config_for,
-    multiscale_size, new_run_dir, prepare_data, resize_batch, resolve_amp, seed_everything,
+    RunLock, TrainData, auto_anchors, autocast, build_train_model, claim_run_dir, discard_new_run_dir, loss_scaler,
+    model_config_for, multiscale_size, new_run_dir, prepare_data, resize_batch, resolve_amp, seed_everything,
 )
 from yolo3.train.resume import RESUME_CHANGEABLE, resolve_resume, resume_config  # noqa: F401 (re-exported)
 from yolo3.train.state import copy_checkpoint, load_train_state, save_train_state
@@ -85,6 +86,7 @@ def train(
         cfg, run_dir, notes = resolve_resume(cfg.resume, resume_changes)
     elif resume_changes:
         raise ValueError("resume_changes is only for a run that resumes (cfg.resume)")
+    resolve_device(cfg.device)  # a device this machine lacks: one line, not torch's AssertionError mid-setup
     info = ddp.init_distributed(cfg.device)
     trainer: _Trainer | None = None
     try:
@@ -108,12 +110,16 @@ class _Trainer:
     def __init__(self, cfg: TrainConfig, info: ddp.DistInfo, run_dir: Path | None, data: TrainData | None,
                  setup_notes: Sequence[str] = (), epochs_changed: bool = False) -> None:
         self.lock: RunLock | None = None
+        self.new_dir: Path | None = None  # the run folder this run created, until setup succeeds
         self.epochs_changed = epochs_changed  # --epochs given with --resume
         try:
             self._setup(cfg, info, run_dir, data, list(setup_notes))
         except BaseException:
+            if self.new_dir is not None:  # a failed start must not take the name (the rerun would be name2)
+                discard_new_run_dir(self.new_dir)  # while still locked
             self.release()
             raise
+        self.new_dir = None
 
     def release(self) -> None:
         """Releases the run folder's lock (idempotent)."""
@@ -135,12 +141,17 @@ class _Trainer:
             torch.set_num_threads(cfg.threads)
         self.keeps_memory = keep_freed_memory()  # a batch's activations would page-fault every step
         seed_everything(cfg.seed + info.rank, cfg.deterministic)
-        self.device = torch.device(cfg.device if not cfg.device.startswith("cuda") or not info.enabled
-                                   else f"cuda:{info.local_rank}")
+        self.device = (resolve_device(cfg.device) if not cfg.device.startswith("cuda") or not info.enabled
+                       else torch.device(f"cuda:{info.local_rank}"))
         self.data = data or prepare_data(cfg, run_dir / SPLIT_FILE if run_dir else None)
         if run_dir is None and info.is_main:
+            reused = cfg.exist_ok and (Path(cfg.project) / cfg.name).exists()
             run_dir = new_run_dir(cfg.project, cfg.name, cfg.exist_ok)
+            self.new_dir = None if reused else run_dir
             setup_notes += self._lock(run_dir, resuming=False)
+            if (run_dir / "weights" / "last.safetensors").exists():  # exist_ok into a folder with a run
+                setup_notes.append(f"exist_ok: {run_dir} holds an earlier run; this new run replaces its "
+                                   "checkpoints and metrics.csv (to continue it instead: --resume)")
         self.run_dir = Path(ddp.broadcast(str(run_dir) if run_dir else "", info))
         if self.data.split is not None and info.is_main:  # a held-back val drawn from train: keep the list
             save_split(self.run_dir / SPLIT_FILE, self.data.split)
@@ -238,8 +249,13 @@ class _Trainer:
                 f.write("\n".join(lines) + "\n")
                 for line in lines:
                     log.info(line)
-                warning = best_rule(cfg, bool(self.data.val))
-                if warning:
+                warnings = [best_rule(cfg, bool(self.data.val))]
+                if cfg.resume and self.start_epoch >= self.cfg.epochs:  # killed after its last save, or done
+                    warnings.append(f"warning: {self.run_dir} has finished: all {self.cfg.epochs} planned epoch(s) "
+                                    "are done, so nothing is trained (the checkpoints are checked and the summary "
+                                    f"rewritten); to train longer: yolo3 train --resume {self.run_dir} "
+                                    f"--epochs {self.start_epoch + 1}")
+                for warning in filter(None, warnings):
                     f.write(warning + "\n")
                     log.warning(warning)
                 if cfg.progress:
@@ -415,8 +431,9 @@ class _Trainer:
     def fit(self, callbacks: Sequence[EpochCallback]) -> TrainResult:
         cfg, info = self.cfg, self.info
         rows = read_metrics(self.run_dir / "metrics.csv") if info.is_main and cfg.resume else []
+        validating = bool(self.data.val) and cfg.val_interval > 0  # else every epoch counts, by training loss
         if self.fitness_history is None:  # resumed from a checkpoint without it: rebuilt from the CSV
-            self.fitness_history = history_from_metrics(rows, validated_only=bool(self.data.val))
+            self.fitness_history = history_from_metrics(rows, validated_only=validating)
         stopped = False
         epoch = self.start_epoch - 1
         epoch_seconds: list[float] = []
@@ -433,7 +450,7 @@ class _Trainer:
             if info.is_main:
                 fit = fitness(row)
                 improved = fit > self.best_fitness
-                counted = any(k.startswith("mAP") for k in row) or not self.data.val
+                counted = any(k.startswith("mAP") for k in row) or not validating
                 if improved:
                     self.best_fitness, self.best_epoch = fit, epoch
                 if counted:

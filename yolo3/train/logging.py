@@ -15,7 +15,8 @@ class MetricsCSV:
 
     Later rows may lack a column (written empty) but never add one. Epochs are 1-based
     (as the progress bar shows them). On resume the file is cut back to the rows of the
-    `resume_epoch` epochs already done, so the CSV matches the checkpoint.
+    `resume_epoch` epochs already done, so the CSV matches the checkpoint; a new run
+    (`resume_epoch` None) replaces a file an earlier run left in its folder.
     """
 
     def __init__(self, path: str | Path, resume_epoch: int | None = None) -> None:
@@ -36,12 +37,13 @@ class MetricsCSV:
             self._rewrite([*rows, row])
             return
         new = self.columns is None
-        if new:
+        if new:  # the first row of a run: a file left by an earlier run in the folder (exist_ok) is replaced
             self.columns = list(row)
-        self._append([row], header=new or not self.path.exists())
+        self._append([row], header=new or not self.path.exists(), mode="w" if new else "a")
 
-    def _append(self, rows: list[dict[str, Any]], header: bool, path: str | Path | None = None) -> None:
-        with open(path or self.path, "a", newline="", encoding="utf-8") as f:
+    def _append(self, rows: list[dict[str, Any]], header: bool, path: str | Path | None = None,
+                mode: str = "a") -> None:
+        with open(path or self.path, mode, newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore")
             if header:
                 writer.writeheader()

@@ -26,6 +26,12 @@ def resume_config(resume: str | Path, changes: dict[str, Any] | None = None) -> 
     return cfg, run_dir
 
 
+def _epoch(meta: dict[str, Any]) -> int:
+    """The 0-based epoch a training checkpoint's metadata holds (-1 when it has none)."""
+    train = meta.get("train") if isinstance(meta.get("train"), dict) else {}
+    return int(train.get("epoch", -1))
+
+
 def resolve_resume(resume: str | Path, changes: dict[str, Any] | None) -> tuple[TrainConfig, Path, list[str]]:
     """`resume_config` plus one log line per applied change."""
     path = Path(resume)
@@ -33,8 +39,18 @@ def resolve_resume(resume: str | Path, changes: dict[str, Any] | None) -> tuple[
     run_dir = last.parent.parent
     if not last.is_file():
         raise FileNotFoundError(f"{last}: no checkpoint to resume from; pass a run folder with weights/last.safetensors")
-    saved = run_dir / "config.yaml"
+    if last.parent.name != "weights":  # resuming writes the run folder around it: RUN/weights/<checkpoint>
+        raise ConfigError(f"{last}: not inside a run folder's weights/, so there is no run to continue; pass the run "
+                          f"folder (RUN, with RUN/weights/last.safetensors), or start a new run from it: --weights {last}")
     meta = read_metadata(last)
+    run_last = last.parent / "last.safetensors"
+    if last.name != run_last.name and run_last.is_file():
+        mine, latest = _epoch(meta) + 1, _epoch(read_metadata(run_last)) + 1  # 1-based, as the bar
+        if latest > mine:  # continuing from an older checkpoint would overwrite last and cut metrics.csv
+            raise ConfigError(f"{last}: holds epoch {mine} but {run_last} holds epoch {latest}; resuming from it "
+                              f"would discard the {latest - mine} epoch(s) after it. Resume the run ({run_dir}), "
+                              f"or start a new run from it: --weights {last}")
+    saved = run_dir / "config.yaml"
     cfg = load_yaml(TrainConfig, saved) if saved.is_file() else None
     where = f"{saved}:model" if cfg is not None else f"{last}:metadata.config.model"
     if cfg is None:
@@ -43,13 +59,17 @@ def resolve_resume(resume: str | Path, changes: dict[str, Any] | None) -> tuple[
         raise ConfigError(f"{where}.arch={cfg.model.arch!r} is not an architecture of this yolo3 "
                           f"({', '.join(list_models())})")
     check_model_limits(to_dict(cfg.model), cfg.model.arch, where)  # before anything is built from it
+    if cfg.data and not Path(cfg.data).exists():  # --data cannot change on resume: say where to fix it
+        source = saved if saved.is_file() else f"{last}:metadata.config"
+        raise ConfigError(f"{source}: the run's dataset data: {cfg.data} is not there (moved, deleted, or relative to "
+                          f"another working folder?); put it back, or set data: to where it is now in {saved}, "
+                          "then resume")
     changes = dict(changes or {})
     refused = sorted(k for k in changes if k not in RESUME_CHANGEABLE)
     if refused:
         raise ConfigError(f"resume: {', '.join(refused)} cannot change when resuming {run_dir} (the run continues "
                           f"exactly as configured); changeable: {', '.join(RESUME_CHANGEABLE)}")
-    train_meta = meta.get("train") if isinstance(meta.get("train"), dict) else {}
-    done = int(train_meta.get("epoch", -1)) + 1
+    done = _epoch(meta) + 1
     if "epochs" in changes and changes["epochs"] <= done:
         raise ConfigError(f"resume: epochs={changes['epochs']} but {run_dir} has already done {done} epoch(s), so "
                           f"nothing would be trained; resume with more epochs (e.g. --epochs {done + 1})")

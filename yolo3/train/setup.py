@@ -50,6 +50,17 @@ def new_run_dir(project: str | Path, name: str, exist_ok: bool) -> Path:
     return path
 
 
+def discard_new_run_dir(path: Path) -> None:
+    """Removes a run folder whose run failed before its first checkpoint: the lock file,
+    split.json and the empty weights/ that setup wrote, then the folder if nothing else
+    is in it (anything else stays)."""
+    for name in (RunLock.NAME, "split.json"):
+        (path / name).unlink(missing_ok=True)
+    for folder in (path / "weights", path):
+        with contextlib.suppress(OSError):  # not empty (or gone): leave it
+            folder.rmdir()
+
+
 class RunLockedError(OSError):
     """Another process is writing the run folder (it holds the folder's lock)."""
 
@@ -134,6 +145,10 @@ def prepare_data(cfg: TrainConfig, split_file: Path | None = None) -> TrainData:
     train = list(splits.get("train", []))
     if not train:
         raise ConfigError(f"{cfg.data}: the dataset has no usable 'train' images after the data check")
+    if not any(len(s.boxes) for s in train):
+        raise ConfigError(f"{cfg.data}: none of the {len(train)} training images has a box after the data check, "
+                          "so there is nothing to learn; check the labels with `yolo3 check-data DATA` (are the "
+                          "label files where the format expects them?)")
     val = list(splits.get("val", []))
     split = None
     if not val and cfg.split_ratio > 0:

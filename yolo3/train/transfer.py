@@ -148,7 +148,8 @@ def _from_darknet(path: Path, cfg: ModelConfig) -> InitWeights:
                                f"weights: {path} (darknet partial file): the first {n} of {len(layers)} conv layers "
                                f"of {what} loaded; the other {len(layers) - n} start fresh ({_summary(fresh)})")
     # A complete file for another class count: only the heads' size differs, linearly in C.
-    per_class = count_floats(_skeleton(dataclasses.replace(cfg, num_classes=cfg.num_classes + 1)).conv_layers()) - total
+    one_more = dataclasses.replace(cfg, num_classes=cfg.num_classes + 1, class_names=None)  # the run's names don't fit it
+    per_class = count_floats(_skeleton(one_more).conv_layers()) - total
     extra, rest = divmod(data_floats - total, per_class)
     classes = cfg.num_classes + extra
     if rest or classes < 1:
