@@ -152,6 +152,22 @@ def test_train_resume_takes_epochs_and_refuses_what_would_change_the_run(tmp_pat
         YOLO("yolov3-tiny").train(resume=first.run_dir, lr0=0.5)
 
 
+def test_train_with_a_recipe_keeps_its_sizes_unless_given_to_yolo(tmp_path: Path) -> None:
+    """YOLO("yolov3-tiny").train(config=recipe) trained width 1.0 and depth 1.0 whatever the
+    recipe said: the facade passed the fresh model's default sizes as if given."""
+    data = synth_data(tmp_path, n_train=4, imgsz=64)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("imgsz: 64\nmodel:\n  arch: yolov3-tiny\n  width: 0.25\n")
+    run = {"data": data, "epochs": 1, "batch_size": 4, "nbs": 4, "workers": 0, "amp": "off",
+           "project": tmp_path / "runs", "no_tensorboard": True, "no_progress": True, "max_steps": 1}
+    from_recipe = YOLO("yolov3-tiny").train(config=recipe, name="recipe", **run)
+    trained, _ = load_model(from_recipe.best)
+    assert (trained.cfg.width, trained.cfg.imgsz) == (0.25, 64)
+    given = YOLO("yolov3-tiny", width=0.125).train(config=recipe, name="given", **run)
+    trained, _ = load_model(given.best)
+    assert (trained.cfg.width, trained.cfg.imgsz) == (0.125, 64)
+
+
 def _drawn_by_hand(image: np.ndarray, dets: Detections) -> np.ndarray:
     return draw_boxes(image, dets.boxes, dets.class_ids, dets.class_names, dets.scores)[0]
 

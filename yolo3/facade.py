@@ -81,6 +81,8 @@ class YOLO:
         self._tmp: tempfile.TemporaryDirectory | None = None
         text = str(model)
         fresh = {"classes": classes, "width": width, "depth": depth, "imgsz": imgsz}
+        # the fresh model's sizes given here: train passes only these, so a recipe's own win otherwise
+        self._given_sizes = {k: v for k, v in fresh.items() if v is not None and k != "classes"}
         if text in list_models():
             self.kind = "arch"
             self._build_fresh(text, classes, width, depth, imgsz)
@@ -171,7 +173,8 @@ class YOLO:
     def train(self, data: str | Path | None = None, epochs: int | None = None, **overrides: Any) -> Any:
         """Trains as `yolo3 train` does (keywords = its flags, e.g. imgsz=320,
         batch_size=8, lr0=0.01, name="exp"); a checkpoint/darknet model is the starting
-        point (--weights), a fresh one gives arch, width and depth. Afterwards this
+        point (--weights), a fresh one its arch and the width, depth and imgsz given to
+        YOLO() (a `config=` recipe sets the others). Afterwards this
         object holds the run's best.safetensors. Returns the TrainResult."""
         from yolo3.cli.train import resume_changes_from_args, train_config_from_args
         from yolo3.train import train as run_training
@@ -181,11 +184,12 @@ class YOLO:
             args = parse_command("train", [], overrides)  # changeable options applied, the others refused
             result = run_training(train_config_from_args(args), resume_changes=resume_changes_from_args(args))
             return self._trained(result)
-        base: dict[str, Any] = {"model": self.cfg.arch, "width": self.cfg.width, "depth": self.cfg.depth}
-        if self.kind != "arch":
-            base["weights"] = str(self.weights_file())
-        if self.kind != "arch" or self.cfg.imgsz != ModelConfig().imgsz:
-            base["imgsz"] = self.cfg.imgsz
+        base: dict[str, Any] = {"model": self.cfg.arch}
+        if self.kind == "arch":  # the sizes given to YOLO(); the others come from config= or the defaults
+            base.update(self._given_sizes)
+        else:  # the starting point's own sizes
+            base.update(weights=str(self.weights_file()), width=self.cfg.width, depth=self.cfg.depth,
+                        imgsz=self.cfg.imgsz)
         args = parse_command("train", [], {**base, **{k: v for k, v in overrides.items() if v is not None}})
         return self._trained(run_training(train_config_from_args(args)))
 
