@@ -87,3 +87,22 @@ def test_detect_cli_auto_thresholds_error_is_clear(tmp_path: Path, capsys) -> No
                "--thresholds", "auto"])
     assert rc == 2
     assert "yolo3 val --save-thresholds" in capsys.readouterr().err
+
+
+def test_corrupt_video_in_a_folder_is_skipped_reported_and_the_rest_written(tmp_path: Path, capsys) -> None:
+    # found by hand: a folder with a.jpg, broken.mp4 (not a video) and v.mp4 ended the run at broken.mp4 with
+    # exit 2: v.mp4 never ran and predictions.json (with a.jpg's boxes) was never written
+    folder = tmp_path / "in"
+    _images(folder, 1)
+    (folder / "broken.mp4").write_bytes(b"junk")
+    _video(folder / "v.mp4", frames=3)
+    weights, out = saved_model(tmp_path), tmp_path / "out"
+    code = main(["detect", str(folder), "--weights", str(weights), "--out", str(out), "--backend", "torch",
+                 "--conf", "0.2"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "skipped 1 unreadable input(s)" in printed and f"{folder / 'broken.mp4'}: cannot open video" in printed
+    assert (out / "v.mp4").is_file() and _count_frames(out / "v.mp4") == 3
+    assert sorted(p.name for p in (out / "labels").iterdir()) == ["0.txt", "v_000000.txt", "v_000001.txt",
+                                                                  "v_000002.txt"]
+    assert (out / "predictions.json").is_file()

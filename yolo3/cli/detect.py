@@ -84,5 +84,6 @@ def _run(args: argparse.Namespace) -> int:
                 else "class index + 1 (as `yolo3 convert --to coco` numbers classes)")
         print(f"{summary.json_path}: COCO results, category_id = {rule}; labels/*.txt hold class indices")
     if summary.skipped:
-        print(f"skipped {len(summary.skipped)} unreadable image(s):", *summary.skipped, sep="\n  ")
+        what = "input(s)" if summary.skipped_videos else "image(s)"
+        print(f"skipped {len(summary.skipped)} unreadable {what}:", *summary.skipped, sep="\n  ")
     return 0

@@ -27,7 +27,9 @@ from yolo3.inference.detector import Detector, Thresholds
 from yolo3.inference.results import Detections
 from yolo3.inference.postprocess import NMSConfig
 from yolo3.inference.roi import ROI, RoiInput, make_roi
-from yolo3.inference.sources import SourceFile, expand_sources, open_video, read_frames, read_source_image
+from yolo3.inference.sources import (
+    SourceError, SourceFile, VideoInfo, expand_sources, open_video, read_frames, read_source_image,
+)
 from yolo3.inference.tta import TTAConfig
 from yolo3.inference.writers import CocoJsonWriter, OutputName, VideoWriter, output_names, write_yolo_txt
 
@@ -44,7 +46,8 @@ class DetectSummary:
     seconds: float = 0.0
     json_path: Path | None = None
     outputs: list[Path] = dataclasses.field(default_factory=list)
-    skipped: list[str] = dataclasses.field(default_factory=list)  # "file: reason" of unreadable images
+    skipped: list[str] = dataclasses.field(default_factory=list)  # "file: reason" of unreadable images and videos
+    skipped_videos: int = 0  # how many of `skipped` are video files OpenCV cannot open
 
 
 def detect_sources(
@@ -108,8 +111,17 @@ def detect_sources(
     bar.close()
 
     for f in (f for f in files if f.kind == "video"):
+        try:
+            opened = open_video(f.url or f.path)
+        except SourceError as err:
+            if f.url:  # a stream or URL that does not answer is the user's to fix, like a missing file
+                raise
+            summary.skipped.append(str(err))  # a corrupt video file is skipped like an unreadable image
+            summary.skipped_videos += 1
+            warnings.warn(f"skipped: {err}", RuntimeWarning, stacklevel=2)
+            continue
         summary.videos += 1
-        summary.frames += _detect_video(detector, f, out, names[f], cfg, region, tta_cfg, emit, save_images,
+        summary.frames += _detect_video(detector, f, opened, out, names[f], cfg, region, tta_cfg, emit, save_images,
                                         progress, summary)
     if coco is not None:
         summary.json_path = coco.close()
@@ -128,11 +140,11 @@ def coco_category_ids(detector: Detector) -> list[int]:
 
 
 def _detect_video(
-    detector: Detector, f: SourceFile, out: Path, name: OutputName, cfg: NMSConfig, region: ROI | None,
+    detector: Detector, f: SourceFile, opened: tuple[Any, VideoInfo], out: Path, name: OutputName, cfg: NMSConfig, region: ROI | None,
     tta_cfg: TTAConfig | None, emit: Callable[..., None], save_images: bool, progress: bool, summary: DetectSummary,
 ) -> int:
-    """Frames of one video through the detector in batches; returns the frame count."""
-    capture, info = open_video(f.url or f.path)
+    """Frames of one opened video through the detector in batches; returns the frame count."""
+    capture, info = opened
     writer = VideoWriter(out / name.image, info.fps, info.size) if save_images else None
     bar = tqdm(total=info.frames or None, desc=f.path.name, unit="frame", disable=not progress)
     index = 0
