@@ -165,3 +165,19 @@ def test_predict_keeps_arrays_for_plot(tmp_path: Path) -> None:
     image = random_image(64, 64, 2)
     dets = YOLO(saved_model(tmp_path)).predict(image, conf=0.2)[0]
     assert np.array_equal(dets.plot(), _drawn_by_hand(image, dets))
+
+
+def test_predict_honours_preprocess_and_the_save_switches(tmp_path: Path) -> None:
+    # found by hand: predict(preprocess="darknet") silently ran yolo3's letterbox, and predict(save=True,
+    # no_txt=True, no_images=True, no_json=True) still wrote labels/, the annotated image and predictions.json
+    weights = saved_model(tmp_path)
+    image = random_image(70, 110, 1)
+    darknet = Detector.load(weights, nms=NMS, backend="torch", preprocess="darknet")([image])[0]
+    plain = Detector.load(weights, nms=NMS, backend="torch")([image])[0]
+    assert len(darknet) != len(plain) or np.abs(darknet.boxes - plain.boxes).max() > 1e-3  # the modes differ here
+    (got,) = YOLO(weights).predict(image, conf=0.2, iou=0.45, preprocess="darknet")
+    _same(got, darknet, 0, 0)
+    cv2.imwrite(str(tmp_path / "a.png"), image)
+    summary = YOLO(weights).predict(tmp_path / "a.png", save=True, out=str(tmp_path / "det"), no_txt=True,
+                                    no_images=True, no_json=True)
+    assert summary.images == 1 and sorted(p.name for p in summary.out_dir.iterdir()) == []

@@ -209,7 +209,8 @@ class YOLO:
 
     def predict(self, source: Any, save: bool = False, **controls: Any) -> Any:
         """Detections as `yolo3 detect` finds them (conf, iou, max_det, nms, classes, roi,
-        thresholds, tta, tta_scales, imgsz, batch_size, precision, threads).
+        thresholds, tta, tta_scales, imgsz, batch_size, precision, threads, backend, device, preprocess,
+        classifier; with save=True also out, no_images, no_txt, no_json).
 
         source: a path, folder, glob or video; a numpy RGB uint8 array; a PIL image; or
         a list of these. Returns one `Detections` per image (per frame of a video).
@@ -234,7 +235,8 @@ class YOLO:
         tta = tta_config(args)
         if save:
             return detect_sources(detector, items, numbered_out(args.out), classes=args.classes, roi=roi, thresholds=thresholds,
-                                  tta=tta, recursive=args.recursive)
+                                  tta=tta, save_images=not args.no_images, save_txt=not args.no_txt,
+                                  save_json=not args.no_json, recursive=args.recursive)
         return detect_items(detector, items, classes=args.classes, roi=roi, thresholds=thresholds, tta=tta,
                             recursive=args.recursive)
 
@@ -248,13 +250,14 @@ class YOLO:
         nms = NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det, method=args.nms)
         imgsz = args.imgsz or self.cfg.imgsz
         if self.kind == "onnx" or self.model is None or args.backend not in ("auto", "torch"):
-            return Detector.load(self.path, args.device, args.precision, threads=args.threads, imgsz=imgsz, nms=nms,
-                                 batch_size=args.batch_size, backend=args.backend)
+            return Detector.load(self.path, args.device, args.precision, self.trust_pickle, threads=args.threads,
+                                 imgsz=imgsz, nms=nms, batch_size=args.batch_size, backend=args.backend,
+                                 preprocess=args.preprocess, classifier=args.classifier)
         # a model held in memory runs as it is on torch (auto would first convert it for OpenVINO:
         # ask for backend="openvino", or export once, for that)
         configure_threads(args.threads)
         detector = Detector(TorchBackend(self.model, args.precision or "fp32", device=str(resolve_device(args.device))),
-                            self.names, imgsz, self.metadata, nms, args.batch_size)
+                            self.names, imgsz, self.metadata, nms, args.batch_size, args.preprocess, args.classifier)
         detector.source = str(self.path or self.cfg.arch)
         return detector
 
