@@ -9,7 +9,8 @@ input keeps its path relative to the folder (or glob) argument it was found in, 
 `imgs/sub/a.jpg` from `detect imgs --recursive` gives `sub/a.jpg`, `labels/sub/a.txt`
 and image_id `"sub/a"`; inputs sharing a stem (`a.jpg`, `a.png`) keep their suffix in
 labels and ids (`labels/a_jpg.txt`, `labels/a_png.txt`); the same name from two
-arguments gets `_2` (`a_2.jpg`). Video frames are `<stem>_<frame:06d>`.
+arguments gets `_2` (`a_2.jpg`). Video frames are `<stem>_<frame:06d>` (an image named like
+one keeps its suffix: `v_000000_jpg`).
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def detect_sources(
     region = make_roi(roi) if roi is not None else None
     tta_cfg = TTAConfig() if tta is True else (tta or None)
     coco = CocoJsonWriter(out / "predictions.json", category_ids or coco_category_ids(detector)) if save_json else None
-    planned = output_names([f.output_name if f.kind == "image" else _video_name(f.output_name) for f in files])
+    planned = output_names([f.output_name if f.kind == "image" else _video_name(f.output_name) for f in files],
+                           [f.kind == "video" for f in files])
     names = dict(zip(files, planned))  # per SourceFile: two streams may share a path name
 
     def emit(dets: Detections, image: Any, stem: str, image_id: int | str) -> None:
