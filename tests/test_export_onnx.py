@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -68,3 +69,18 @@ def test_onnxruntime_workers_do_not_spin(tmp_path: Path) -> None:
     options = OnnxBackend(path, threads=2).session.get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert options.intra_op_num_threads == 2
+
+
+def test_a_torchscript_export_given_as_weights_is_named_as_such(tmp_path: Path, capsys) -> None:
+    # found by hand: `detect --weights m.torchscript` said "a pickle ... load it with --trust-pickle", and
+    # with --trust-pickle torch's own message advised weights_only=False, which yolo3 never does
+    path = export_checkpoint(saved_model(tmp_path), "torchscript")
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), random_image(64, 64))
+    for extra in ([], ["--trust-pickle"]):
+        assert main(["detect", str(image), "--weights", str(path), "--out", str(tmp_path / "o")] + extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (f"yolo3 detect: error: {path}: a TorchScript export (`yolo3 export --format torchscript`), "
+                       "which yolo3 does not run: load it with torch.jit.load; for detect, val and serve give the "
+                       ".safetensors checkpoint it was exported from, or an .onnx or OpenVINO export of it")
+    assert not (tmp_path / "o").exists()
