@@ -67,6 +67,17 @@ def test_class_subset_is_scored_kept_and_ignored_by_nms() -> None:
         det(IMAGE, classes=["bird"])
 
 
+def test_class_ids_that_are_not_whole_numbers_are_refused() -> None:
+    # found by hand: POST /v1/detect?classes=[1.5] answered 200 with the dogs (class 1): int(1.5) truncated
+    det = _detector()
+    for bad in (1.5, True):
+        with pytest.raises(ValueError, match=f"class id {bad!r}: class ids are whole numbers 0 to 2, or names"):
+            det(IMAGE, classes=[bad])
+    with pytest.raises(ValueError, match="class id -1 out of range"):
+        det(IMAGE, classes=[-1])
+    assert det.class_ids([2.0, "1", 0]) == [2, 1, 0]
+
+
 def test_roi_polygon_drops_outside_centres_before_nms() -> None:
     # C (x 48) and D (x 38) lie outside; D is dropped before NMS, so F (x 34) survives.
     assert _found(_detector()(IMAGE, roi=[LEFT])[0]) == {"A", "B", "F"}
