@@ -78,3 +78,15 @@ def test_val_on_voc_with_other_classes_stops_like_yolo_and_coco(tmp_path: Path, 
     assert main(["val", "--weights", str(same), "--data", str(voc), "--no-plots", "--out", str(tmp_path / "v")]) == 0
     summary = json.loads((tmp_path / "v" / "summary.json").read_text())
     assert summary["dataset_format"] == "voc" and summary["images"] == 2
+
+
+def test_out_under_a_file_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    # found by hand: `detect --out notes.txt/run` printed only "[Errno 17] File exists: '.../notes.txt'"
+    (tmp_path / "notes.txt").write_text("x")
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), random_image(64, 64))
+    out = tmp_path / "notes.txt" / "run"
+    assert main(["detect", str(image), "--weights", str(saved_model(tmp_path)), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"yolo3 detect: error: cannot make the output folder {out}: {tmp_path / 'notes.txt'} is a file, "
+                   "not a folder; choose another output folder")

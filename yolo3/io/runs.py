@@ -14,7 +14,12 @@ def next_run_dir(project: str | Path, name: str, exist_ok: bool = False) -> Path
     """Creates and returns `project/name`, or `name2`, `name3`, … — the first that does
     not exist yet. With exist_ok, `project/name` itself (created if missing)."""
     base = Path(project)
-    base.mkdir(parents=True, exist_ok=True)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file where a folder of the path should be
+        blocking = next((p for p in (base, *base.parents) if p.exists() and not p.is_dir()), base)
+        raise NotADirectoryError(f"cannot make the output folder {base / name}: {blocking} is a file, not a folder; "
+                                 "choose another output folder") from None
     if exist_ok:
         (base / name).mkdir(exist_ok=True)
         return base / name
