@@ -181,3 +181,12 @@ def test_predict_honours_preprocess_and_the_save_switches(tmp_path: Path) -> Non
     summary = YOLO(weights).predict(tmp_path / "a.png", save=True, out=str(tmp_path / "det"), no_txt=True,
                                     no_images=True, no_json=True)
     assert summary.images == 1 and sorted(p.name for p in summary.out_dir.iterdir()) == []
+
+
+def test_predict_save_refused_leaves_no_folder(tmp_path: Path) -> None:
+    # found by hand: predict(save=True) with an unknown class left an empty numbered folder per try
+    weights = saved_model(tmp_path)
+    cv2.imwrite(str(tmp_path / "a.png"), random_image(64, 64))
+    with pytest.raises(ValueError, match="class id 7 out of range"):
+        YOLO(weights).predict(tmp_path / "a.png", save=True, out=str(tmp_path / "runs" / "det"), classes=[7])
+    assert list((tmp_path / "runs").iterdir()) == []

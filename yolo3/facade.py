@@ -220,7 +220,7 @@ class YOLO:
         """
         from yolo3.cli.options import tta_config
         from yolo3.inference.run import detect_sources
-        from yolo3.io.runs import numbered_out
+        from yolo3.io.runs import numbered_out, release_if_empty
         from yolo3.io.text import parse_json_text
 
         args = parse_command("detect", ["_", "--weights", "_"], controls)
@@ -234,9 +234,14 @@ class YOLO:
         items = list(source) if isinstance(source, (list, tuple)) else [source]
         tta = tta_config(args)
         if save:
-            return detect_sources(detector, items, numbered_out(args.out), classes=args.classes, roi=roi, thresholds=thresholds,
-                                  tta=tta, save_images=not args.no_images, save_txt=not args.no_txt,
-                                  save_json=not args.no_json, recursive=args.recursive)
+            out = numbered_out(args.out)
+            try:
+                return detect_sources(detector, items, out, classes=args.classes, roi=roi, thresholds=thresholds,
+                                      tta=tta, save_images=not args.no_images, save_txt=not args.no_txt,
+                                      save_json=not args.no_json, recursive=args.recursive)
+            except BaseException:
+                release_if_empty(out)
+                raise
         return detect_items(detector, items, classes=args.classes, roi=roi, thresholds=thresholds, tta=tta,
                             recursive=args.recursive)
 

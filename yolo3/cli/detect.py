@@ -11,7 +11,7 @@ from yolo3.inference.device import DEVICE_HELP
 from yolo3.inference.postprocess import NMS_METHODS, NMSConfig
 from yolo3.inference.preprocess import PREPROCESS_MODES
 from yolo3.inference.run import detect_sources
-from yolo3.io.runs import numbered_out
+from yolo3.io.runs import numbered_out, release_if_empty
 from yolo3.io.text import parse_json_text
 from yolo3.cli.options import add_tta_arguments, fraction, imgsz, positive_int, tta_config
 
@@ -57,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     nms = NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det, method=args.nms)
+    out = None
     try:
         detector = Detector.load(args.weights, device=args.device, precision=args.precision,
                                  trust_pickle=args.trust_pickle, threads=args.threads, imgsz=args.imgsz, nms=nms,
@@ -69,12 +70,14 @@ def _run(args: argparse.Namespace) -> int:
         roi = args.roi
         if roi is not None and roi.lstrip().startswith("["):
             roi = parse_json_text(roi, "--roi", "polygons '[[[x,y],...], ...]' in original pixels")
+        out = numbered_out(args.out)
         summary = detect_sources(
-            detector, args.sources, numbered_out(args.out), classes=args.classes, roi=roi, thresholds=thresholds,
+            detector, args.sources, out, classes=args.classes, roi=roi, thresholds=thresholds,
             tta=tta_config(args), save_images=not args.no_images, save_txt=not args.no_txt,
             save_json=not args.no_json, recursive=args.recursive,
         )
     except (ValueError, OSError, ImportError) as err:  # ImportError: an optional backend not installed
+        release_if_empty(out)
         print(f"yolo3 detect: error: {err}", file=sys.stderr)
         return 2
     print(f"{summary.images} images, {summary.videos} videos ({summary.frames} frames): "

@@ -37,3 +37,13 @@ def numbered_out(out: str | Path) -> Path:
     """`next_run_dir` for a folder given as one path (`runs/detect` → runs/detect2 …)."""
     path = Path(out)
     return next_run_dir(path.parent, path.name)
+
+
+def release_if_empty(path: Path | None) -> None:
+    """Removes a folder claimed by `next_run_dir` when the run failed before writing into it,
+    so a refused command leaves no empty numbered folder behind."""
+    if path is not None:
+        try:
+            path.rmdir()  # only ever removes an empty folder
+        except OSError:
+            pass
