@@ -190,3 +190,12 @@ def test_predict_save_refused_leaves_no_folder(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="class id 7 out of range"):
         YOLO(weights).predict(tmp_path / "a.png", save=True, out=str(tmp_path / "runs" / "det"), classes=[7])
     assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_predict_save_with_an_array_is_a_clear_error(tmp_path: Path) -> None:
+    # found by hand: predict(array, save=True) failed with "[Errno 36] File name too long: '[[[ 95 130 ...'"
+    weights = saved_model(tmp_path)
+    with pytest.raises(ValueError, match=r"save=True writes .* for paths.* input 0 is a ndarray; call predict\(\) "
+                                         r"without save and dets.save\(path\)"):
+        YOLO(weights).predict(random_image(64, 64), save=True, out=str(tmp_path / "runs" / "det"))
+    assert not (tmp_path / "runs").exists()

@@ -232,6 +232,12 @@ class YOLO:
         if isinstance(roi, str) and roi.lstrip().startswith("["):
             roi = parse_json_text(roi, "roi", "polygons '[[[x,y],...], ...]' in original pixels")
         items = list(source) if isinstance(source, (list, tuple)) else [source]
+        if save:
+            for i, item in enumerate(items):
+                if not isinstance(item, (str, Path)):
+                    raise ValueError(f"save=True writes what `yolo3 detect` writes, for paths, folders, globs, videos "
+                                     f"and URLs; input {i} is a {type(item).__name__}; call predict() without save "
+                                     "and dets.save(path) for arrays and PIL images")
         tta = tta_config(args)
         if save:
             out = numbered_out(args.out)
