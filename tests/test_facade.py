@@ -13,6 +13,7 @@ import torch
 
 import yolo3
 from yolo3 import YOLO
+from yolo3.cli import main
 from yolo3.darknet import save_darknet
 from yolo3.eval.val import val as val_function
 from yolo3.inference.detector import Detector
@@ -199,3 +200,26 @@ def test_predict_save_with_an_array_is_a_clear_error(tmp_path: Path) -> None:
                                          r"without save and dets.save\(path\)"):
         YOLO(weights).predict(random_image(64, 64), save=True, out=str(tmp_path / "runs" / "det"))
     assert not (tmp_path / "runs").exists()
+
+
+def test_predict_takes_thresholds_and_roi_as_the_detector_does(tmp_path: Path, capsys) -> None:
+    # found by hand: predict(thresholds=[0.3, 0.4, 0.5]) failed with "could not convert string to float: '[0.3'",
+    # a {name: score} dict and an ROI mask array likewise (they went through the CLI's text parsing)
+    weights = saved_model(tmp_path)
+    image = random_image(96, 96, 3)
+    det = Detector.load(weights, nms=NMS, backend="torch")
+    mask = np.zeros((96, 96), np.uint8)
+    mask[:, :48] = 255
+    for controls in (dict(thresholds=[0.21, 0.3, 0.25]), dict(thresholds=(0.21, 0.3, 0.25)), dict(thresholds={"dog": 0.3}),
+                     dict(roi=mask), dict(roi=[[[0, 0], [48, 0], [48, 96], [0, 96]]])):
+        (got,) = YOLO(weights).predict(image, conf=0.2, iou=0.45, **controls)
+        _same(got, det(image, **controls)[0], 0, 0)
+    assert YOLO(weights).predict(image, conf=0.2, thresholds="0.21,0.3,0.25")[0].scores.tolist() == \
+        det(image, thresholds=[0.21, 0.3, 0.25])[0].scores.tolist()
+    with pytest.raises(ValueError, match="argument --thresholds: 'x' is not a number"):
+        YOLO(weights).predict(image, thresholds="0.3,x,0.5")
+    cv2.imwrite(str(tmp_path / "a.png"), image)
+    with pytest.raises(SystemExit) as exit_:
+        main(["detect", str(tmp_path / "a.png"), "--weights", str(weights), "--thresholds", "0.3,x,0.5"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().endswith("argument --thresholds: 'x' is not a number")

@@ -223,12 +223,12 @@ class YOLO:
         from yolo3.io.runs import numbered_out, release_if_empty
         from yolo3.io.text import parse_json_text
 
+        # a list / dict of thresholds and polygons / a mask array as ROI go to the Detector as they are
+        given = {k: controls.pop(k) for k in ("thresholds", "roi") if not isinstance(controls.get(k, ""), str)}
         args = parse_command("detect", ["_", "--weights", "_"], controls)
         detector = self._detector(args)
-        thresholds = args.thresholds
-        if isinstance(thresholds, str) and thresholds != "auto":
-            thresholds = [float(v) for v in thresholds.split(",")]
-        roi = args.roi
+        thresholds = given.get("thresholds", args.thresholds)
+        roi = given.get("roi", args.roi)
         if isinstance(roi, str) and roi.lstrip().startswith("["):
             roi = parse_json_text(roi, "roi", "polygons '[[[x,y],...], ...]' in original pixels")
         items = list(source) if isinstance(source, (list, tuple)) else [source]

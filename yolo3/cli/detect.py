@@ -13,7 +13,7 @@ from yolo3.inference.preprocess import PREPROCESS_MODES
 from yolo3.inference.run import detect_sources
 from yolo3.io.runs import numbered_out, release_if_empty
 from yolo3.io.text import parse_json_text
-from yolo3.cli.options import add_tta_arguments, fraction, imgsz, positive_int, tta_config
+from yolo3.cli.options import add_tta_arguments, fraction, imgsz, positive_int, thresholds, tta_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classes", nargs="+", default=None, help="only these class ids or names (default: all)")
     p.add_argument("--roi", default=None,
                    help="region of interest: a mask image file, or JSON polygons '[[[x,y],...], ...]' (default: whole image)")
-    p.add_argument("--thresholds", default=None,
+    p.add_argument("--thresholds", type=thresholds, default=None,
                    help="per-class thresholds: 'auto' (from the checkpoint) or comma-separated floats (default: --conf for all)")
     add_tta_arguments(p)
     p.add_argument("--precision", choices=PRECISIONS, default=None,
@@ -64,15 +64,12 @@ def _run(args: argparse.Namespace) -> int:
                                  batch_size=args.batch_size, backend=args.backend, preprocess=args.preprocess,
                                  classifier=args.classifier)
         print(f"backend: {detector.backend_name} {detector.precision} ({detector.backend_note})")
-        thresholds = args.thresholds
-        if thresholds is not None and thresholds != "auto":
-            thresholds = [float(v) for v in thresholds.split(",")]
         roi = args.roi
         if roi is not None and roi.lstrip().startswith("["):
             roi = parse_json_text(roi, "--roi", "polygons '[[[x,y],...], ...]' in original pixels")
         out = numbered_out(args.out)
         summary = detect_sources(
-            detector, args.sources, out, classes=args.classes, roi=roi, thresholds=thresholds,
+            detector, args.sources, out, classes=args.classes, roi=roi, thresholds=args.thresholds,
             tta=tta_config(args), save_images=not args.no_images, save_txt=not args.no_txt,
             save_json=not args.no_json, recursive=args.recursive,
         )
