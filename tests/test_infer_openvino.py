@@ -239,3 +239,24 @@ def test_int8_exported_at_another_size_runs_at_the_size_it_was_measured_at(int8_
     assert 100 * result.metrics["mAP@0.5:0.95"] == pytest.approx(det.metadata["export"]["quantization"]["int8_map"],
                                                                  abs=1e-9)
     assert Detector.load(xml.parent, imgsz=96).imgsz == 96  # an explicit size still wins
+
+
+def test_truncated_model_files_say_what_is_wrong_and_the_fix(tmp_path: Path, capsys) -> None:
+    # found by hand: a truncated .onnx (auto → OpenVINO) or model.bin said only "OpenVINO cannot read it
+    # (Exception from src/inference/src/cpp/core.cpp:84:)", OpenVINO's first line, with no reason and no fix
+    weights = saved_model(tmp_path)
+    onnx_path = export_checkpoint(weights, "onnx", tmp_path / "m.onnx")
+    xml = export_checkpoint(weights, "openvino", tmp_path / "ov")
+    (tmp_path / "cut.onnx").write_bytes(onnx_path.read_bytes()[:20000])
+    (xml.parent / "model.bin").write_bytes((xml.parent / "model.bin").read_bytes()[:1000])
+    image = tmp_path / "a.png"
+    import cv2
+
+    cv2.imwrite(str(image), random_image(64, 64))
+    for model, fmt in ((tmp_path / "cut.onnx", "onnx"), (xml.parent, "openvino")):
+        assert main(["detect", str(image), "--weights", str(model), "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip()
+        source = model if fmt == "onnx" else xml
+        assert err.startswith(f"yolo3 detect: error: {source}: OpenVINO cannot read it: ") and "core.cpp" not in err
+        assert err.endswith(f"; the file is corrupt or truncated: export it again (`yolo3 export --format {fmt}`)")
+    assert not (tmp_path / "o").exists()
