@@ -223,3 +223,12 @@ def test_predict_takes_thresholds_and_roi_as_the_detector_does(tmp_path: Path, c
         main(["detect", str(tmp_path / "a.png"), "--weights", str(weights), "--thresholds", "0.3,x,0.5"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip().endswith("argument --thresholds: 'x' is not a number")
+
+
+def test_detections_save_with_an_unknown_suffix_is_a_clear_error(tmp_path: Path) -> None:
+    # found by hand: dets.save("boxes.xyz") raised cv2.error "could not find encoder for the specified extension"
+    dets = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), ["a"], (8, 8),
+                      image=np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(OSError, match=r"boxes.xyz: OpenCV cannot write '.xyz' images; use .jpg, .png"):
+        dets.save(tmp_path / "boxes.xyz")
+    assert not (tmp_path / "boxes.xyz").exists()
