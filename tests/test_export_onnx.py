@@ -84,3 +84,13 @@ def test_a_torchscript_export_given_as_weights_is_named_as_such(tmp_path: Path, 
                        "which yolo3 does not run: load it with torch.jit.load; for detect, val and serve give the "
                        ".safetensors checkpoint it was exported from, or an .onnx or OpenVINO export of it")
     assert not (tmp_path / "o").exists()
+
+
+def test_export_checkpoint_refuses_an_input_size_detect_would_refuse(tmp_path: Path) -> None:
+    # found by hand: export_checkpoint(w, "onnx", imgsz=100) wrote a model recording export.imgsz 100, a size
+    # every loader refuses ("not a positive multiple of 32"); `yolo3 export --imgsz 100` is refused by argparse
+    weights = saved_model(tmp_path)
+    for fmt in ("onnx", "torchscript", "openvino"):
+        with pytest.raises(ValueError, match="imgsz: 100 is not a positive multiple of 32.*nearest valid: 96 or 128"):
+            export_checkpoint(weights, fmt, tmp_path / f"m_{fmt}", imgsz=100)
+        assert not (tmp_path / f"m_{fmt}").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from yolo3.config import imgsz_problem
 from yolo3.export.onnx import export_onnx
 from yolo3.export.openvino import export_openvino
 from yolo3.export.quantize import QuantizeConfig
@@ -37,6 +38,8 @@ def export_checkpoint(
     """
     if fmt not in SUFFIX:
         raise ValueError(f"unknown export format {fmt!r}; use one of {sorted(SUFFIX)}")
+    if imgsz is not None and imgsz_problem(imgsz):
+        raise ValueError(f"imgsz: {imgsz_problem(imgsz)}")
     dev = resolve_device(device)
     if fmt != "openvino" and precision != "fp32":
         raise ValueError(f"--precision {precision}: {fmt} files are written in fp32; bf16 and int8 are "
