@@ -94,3 +94,16 @@ def test_export_checkpoint_refuses_an_input_size_detect_would_refuse(tmp_path: P
         with pytest.raises(ValueError, match="imgsz: 100 is not a positive multiple of 32.*nearest valid: 96 or 128"):
             export_checkpoint(weights, fmt, tmp_path / f"m_{fmt}", imgsz=100)
         assert not (tmp_path / f"m_{fmt}").exists()
+
+
+def test_export_out_through_a_file_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    # found by hand: `export --format openvino --out notes.txt` and `--out notes.txt/m.onnx` printed only
+    # "[Errno 17] File exists: 'notes.txt'"
+    weights = saved_model(tmp_path)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    for fmt, out in (("openvino", notes), ("onnx", notes / "m.onnx"), ("openvino", notes / "ov")):
+        assert main(["export", "--weights", str(weights), "--format", fmt, "--out", str(out)]) == 2
+        assert capsys.readouterr().err.strip() == (f"yolo3 export: error: --out {out}: {notes} is a file, not a folder; "
+                                                   "choose another --out")
+    assert notes.read_text() == "keep me"

@@ -46,15 +46,25 @@ def export_checkpoint(
                          "for --format openvino")
     if fmt == "openvino" and dev.type != "cpu":
         raise ValueError(f"--device {device}: OpenVINO runs on the CPU here; export with --device cpu")
-    model, meta = load_model(weights, trust_pickle=trust_pickle)
     weights = Path(weights)
     if fmt == "openvino":
         target = Path(out) if out else weights.with_name(weights.stem + SUFFIX[fmt])
+    else:
+        target = Path(out) if out else weights.with_suffix(SUFFIX[fmt])
+    _check_target(target, folder=fmt == "openvino")
+    model, meta = load_model(weights, trust_pickle=trust_pickle)
+    if fmt == "openvino":
         path, report = export_openvino(model, target, imgsz, meta, precision, quantize, log=log)
         if report is not None:
             log(report.table())
         return path
-    target = Path(out) if out else weights.with_suffix(SUFFIX[fmt])
     if fmt == "onnx":
         return export_onnx(model, target, imgsz, meta, opset)
     return export_torchscript(model.to(dev), target, imgsz, meta)
+
+
+def _check_target(target: Path, folder: bool) -> None:
+    """Refuses an output path that runs through a file (or is one, for a folder output) before any work."""
+    for part in ((target,) if folder else ()) + tuple(target.parents):
+        if part.exists() and not part.is_dir():
+            raise ValueError(f"--out {target}: {part} is a file, not a folder; choose another --out")
