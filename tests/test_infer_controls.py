@@ -83,6 +83,15 @@ def test_roi_polygon_drops_outside_centres_before_nms() -> None:
     assert _found(_detector()(IMAGE, roi=[LEFT])[0]) == {"A", "B", "F"}
 
 
+def test_roi_one_polygon_without_the_outer_list_is_that_polygon() -> None:
+    # found by hand: `detect --roi '[[0,0],[72,0],[72,128],[0,128]]'` (one polygon, as serve's roi field takes it)
+    # said "ROI polygon 0: shape (2,); each polygon needs >= 3 (x, y) vertices" of a polygon with 4 vertices
+    assert _found(_detector()(IMAGE, roi=LEFT)[0]) == {"A", "B", "F"}
+    assert _found(_detector()(IMAGE, roi=np.array(LEFT, dtype=np.int64))[0]) == {"A", "B", "F"}
+    with pytest.raises(ValueError, match=r"ROI polygon 0: shape \(2, 2\); each polygon needs >= 3"):
+        _detector()(IMAGE, roi=[[0, 0], [1, 1]])
+
+
 def test_roi_mask_array_and_file_agree_with_polygon(tmp_path) -> None:
     mask = np.zeros((128, 128), dtype=np.uint8)
     mask[:, :72] = 255
