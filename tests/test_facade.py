@@ -232,3 +232,20 @@ def test_detections_save_with_an_unknown_suffix_is_a_clear_error(tmp_path: Path)
     with pytest.raises(OSError, match=r"boxes.xyz: OpenCV cannot write '.xyz' images; use .jpg, .png"):
         dets.save(tmp_path / "boxes.xyz")
     assert not (tmp_path / "boxes.xyz").exists()
+
+
+def test_export_honours_precision_and_device(tmp_path: Path) -> None:
+    # found by hand: YOLO(w).export(format="openvino", precision="bf16") wrote an fp32 model, and
+    # export(format="onnx", precision="int8") wrote fp32 ONNX without a word (`yolo3 export` refuses it)
+    pytest.importorskip("openvino")
+    weights = saved_model(tmp_path)
+    xml = YOLO(weights).export(format="openvino", precision="bf16", out=str(tmp_path / "ov"))
+    assert Detector.load(xml.parent, precision=None).metadata["export"]["precision"] == "bf16"
+    with pytest.raises(ValueError, match="onnx files are written in fp32"):
+        YOLO(weights).export(format="onnx", precision="int8", out=str(tmp_path / "m.onnx"))
+    with pytest.raises(ValueError, match="--precision int8 needs --data"):
+        YOLO(weights).export(format="openvino", precision="int8", out=str(tmp_path / "ov8"))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device here"):
+            YOLO(weights).export(format="torchscript", device="cuda", out=str(tmp_path / "m.torchscript"))
+    assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "ov8").exists()

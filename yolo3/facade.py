@@ -273,12 +273,14 @@ class YOLO:
         return detector
 
     def export(self, format: str = "onnx", **overrides: Any) -> Path:  # noqa: A002 - the CLI flag's name
-        """Exports as `yolo3 export` does (format, out, imgsz, opset); returns the file."""
+        """Exports as `yolo3 export` does (format, out, imgsz, opset, precision, data, calib_images,
+        max_drop, accuracy_aware, device); returns the file."""
+        from yolo3.cli.export import quantize_config
         from yolo3.export.from_checkpoint import export_checkpoint
 
         args = parse_command("export", ["--weights", str(self.weights_file()), "--format", format], overrides)
         return export_checkpoint(args.weights, args.format, args.out, args.imgsz or self.cfg.imgsz, args.opset,
-                                 self.trust_pickle)
+                                 self.trust_pickle, args.precision, args.device, quantize_config(args), log=print)
 
     def info(self, imgsz: int | None = None) -> Any:
         """Layers, parameters and GFLOPs at `imgsz` (default the model's), as `yolo3 info`
