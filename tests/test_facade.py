@@ -249,3 +249,20 @@ def test_export_honours_precision_and_device(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="no CUDA device here"):
             YOLO(weights).export(format="torchscript", device="cuda", out=str(tmp_path / "m.torchscript"))
     assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "ov8").exists()
+
+
+def test_predict_on_another_backend_or_int8_from_an_in_memory_model(tmp_path: Path) -> None:
+    # found by hand: YOLO("yolov3-tiny").predict(img, backend="openvino") raised "TypeError: expected str, bytes or
+    # os.PathLike object, not NoneType", and predict(precision="int8") said "unknown precision 'int8'"
+    pytest.importorskip("openvino")
+    torch.manual_seed(0)
+    model = YOLO("yolov3-tiny", classes=3, width=0.25, imgsz=64)
+    model.model = small_model(imgsz=64)  # confident heads: detections to compare
+    image = random_image(64, 64, 2)
+    (on_torch,) = model.predict(image, conf=0.2)
+    (on_openvino,) = model.predict(image, conf=0.2, backend="openvino")
+    _same(on_openvino, on_torch, box_tol=1e-3, score_tol=1e-5)
+    with pytest.raises(ValueError, match="--backend onnxruntime cannot run a checkpoint"):
+        model.predict(image, backend="onnxruntime")
+    with pytest.raises(ValueError, match="int8 needs a quantised model; make one with `yolo3 export"):
+        model.predict(image, precision="int8")
