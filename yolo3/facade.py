@@ -260,7 +260,8 @@ class YOLO:
 
         nms = NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det, method=args.nms)
         imgsz = args.imgsz or self.cfg.imgsz
-        if self.kind == "onnx" or self.model is None or args.backend not in ("auto", "torch") or args.precision == "int8":
+        on_file = args.backend not in ("auto", "torch") or args.precision == "int8"
+        if self.kind == "onnx" or self.model is None or on_file:
             path = self.path if self.kind == "onnx" else self.weights_file()  # an in-memory model: saved once
             return Detector.load(path, args.device, args.precision, self.trust_pickle, threads=args.threads,
                                  imgsz=imgsz, nms=nms, batch_size=args.batch_size, backend=args.backend,

@@ -142,8 +142,9 @@ def coco_category_ids(detector: Detector) -> list[int]:
 
 
 def _detect_video(
-    detector: Detector, f: SourceFile, opened: tuple[Any, VideoInfo], out: Path, name: OutputName, cfg: NMSConfig, region: ROI | None,
-    tta_cfg: TTAConfig | None, emit: Callable[..., None], save_images: bool, progress: bool, summary: DetectSummary,
+    detector: Detector, f: SourceFile, opened: tuple[Any, VideoInfo], out: Path, name: OutputName, cfg: NMSConfig,
+    region: ROI | None, tta_cfg: TTAConfig | None, emit: Callable[..., None], save_images: bool, progress: bool,
+    summary: DetectSummary,
 ) -> int:
     """Frames of one opened video through the detector in batches; returns the frame count."""
     capture, info = opened
