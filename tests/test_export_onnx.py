@@ -107,3 +107,16 @@ def test_export_out_through_a_file_is_a_clear_error(tmp_path: Path, capsys) -> N
         assert capsys.readouterr().err.strip() == (f"yolo3 export: error: --out {out}: {notes} is a file, not a folder; "
                                                    "choose another --out")
     assert notes.read_text() == "keep me"
+
+
+def test_an_opset_the_exporter_cannot_write_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    # found by hand: `export --opset 5` ended in torch's OnnxExporterError traceback (upsample_nearest2d), and
+    # `--opset 99` in "RuntimeError: Unsupported onnx_opset_version: 99" after a page of TorchScript IR
+    weights = saved_model(tmp_path)
+    for opset in (5, 99):
+        out = tmp_path / f"m{opset}.onnx"
+        assert main(["export", "--weights", str(weights), "--out", str(out), "--opset", str(opset)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"yolo3 export: error: --opset {opset}: ") and "\n" not in err
+        assert err.endswith("(default 17)") and not out.exists()
+    assert main(["export", "--weights", str(weights), "--out", str(tmp_path / "m11.onnx"), "--opset", "11"]) == 0
