@@ -42,6 +42,13 @@ class ROI:
     mask: np.ndarray | None = None
     source: str = "roi"
 
+    def size_problem(self, image_size: tuple[int, int]) -> str | None:
+        """Why a mask ROI cannot apply to an (h, w) image (None when it can, and for polygons)."""
+        if self.mask is None or tuple(self.mask.shape) == tuple(image_size):
+            return None
+        return (f"{image_size[1]}x{image_size[0]}, but the ROI mask {self.source} is {self.mask.shape[1]}x"
+                f"{self.mask.shape[0]}; give images of the mask's size (or a polygon ROI)")
+
     def contains(self, points: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
         """points (N, 2) x, y in original pixels of an (h, w) image → (N,) bool inside."""
         points = np.asarray(points, dtype=np.float64).reshape(-1, 2)

@@ -47,7 +47,7 @@ class DetectSummary:
     seconds: float = 0.0
     json_path: Path | None = None
     outputs: list[Path] = dataclasses.field(default_factory=list)
-    skipped: list[str] = dataclasses.field(default_factory=list)  # "file: reason" of unreadable images and videos
+    skipped: list[str] = dataclasses.field(default_factory=list)  # "file: reason": unreadable, or not the ROI mask's size
     skipped_videos: int = 0  # how many of `skipped` are video files OpenCV cannot open
 
 
@@ -93,11 +93,16 @@ def detect_sources(
         chunk, arrays = [], []
         for f in images[chunk_start : chunk_start + detector.batch_size]:
             try:
-                arrays.append(read_source_image(f))
-                chunk.append(f)
+                array = read_source_image(f)
             except ImageReadError as err:  # one bad file must not end the run: skip, warn, count
-                summary.skipped.append(str(err))
-                warnings.warn(f"skipped: {err}", RuntimeWarning, stacklevel=2)
+                _skip(summary, str(err))
+                continue
+            problem = region.size_problem(array.shape[:2]) if region is not None else None
+            if problem:
+                _skip(summary, f"{f.path}: {problem}")
+                continue
+            arrays.append(array)
+            chunk.append(f)
         bar.update(len(images[chunk_start : chunk_start + detector.batch_size]) - len(chunk))
         if not chunk:
             continue
@@ -118,9 +123,12 @@ def detect_sources(
         except SourceError as err:
             if f.url:  # a stream or URL that does not answer is the user's to fix, like a missing file
                 raise
-            summary.skipped.append(str(err))  # a corrupt video file is skipped like an unreadable image
-            summary.skipped_videos += 1
-            warnings.warn(f"skipped: {err}", RuntimeWarning, stacklevel=2)
+            _skip(summary, str(err), video=True)  # a corrupt video file is skipped like an unreadable image
+            continue
+        problem = region.size_problem(opened[1].size[::-1]) if region is not None else None
+        if problem:
+            opened[0].release()
+            _skip(summary, f"{f.path}: {problem}", video=True)
             continue
         summary.videos += 1
         summary.frames += _detect_video(detector, f, opened, out, names[f], cfg, region, tta_cfg, emit, save_images,
@@ -129,6 +137,13 @@ def detect_sources(
         summary.json_path = coco.close()
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _skip(summary: DetectSummary, reason: str, video: bool = False) -> None:
+    """Records an input left out ("file: reason") and warns; the run goes on."""
+    summary.skipped.append(reason)
+    summary.skipped_videos += video
+    warnings.warn(f"skipped: {reason}", RuntimeWarning, stacklevel=3)
 
 
 def coco_category_ids(detector: Detector) -> list[int]:
