@@ -266,3 +266,14 @@ def test_predict_on_another_backend_or_int8_from_an_in_memory_model(tmp_path: Pa
         model.predict(image, backend="onnxruntime")
     with pytest.raises(ValueError, match="int8 needs a quantised model; make one with `yolo3 export"):
         model.predict(image, precision="int8")
+
+
+def test_predict_takes_a_webcam_index_as_an_int(tmp_path: Path) -> None:
+    # found by hand: the README's `predict(0)` (webcam) raised "TypeError: input 0: unsupported type int";
+    # only the string "0" reached the webcam
+    from yolo3.inference.sources import SourceError
+
+    model = YOLO(saved_model(tmp_path))
+    for source in (97, "97"):  # no camera at index 97 here: the webcam's own error, not a TypeError
+        with pytest.raises(SourceError, match=r"webcam 97: OpenCV cannot open it"):
+            model.predict(source)

@@ -232,6 +232,8 @@ class YOLO:
         if isinstance(roi, str) and roi.lstrip().startswith("["):
             roi = parse_json_text(roi, "roi", "polygons '[[[x,y],...], ...]' in original pixels")
         items = list(source) if isinstance(source, (list, tuple)) else [source]
+        # a webcam index as an int, as `yolo3 detect 0` takes it
+        items = [str(i) if isinstance(i, int) and not isinstance(i, bool) and i >= 0 else i for i in items]
         if save:
             for i, item in enumerate(items):
                 if not isinstance(item, (str, Path)):
