@@ -78,3 +78,31 @@ def test_val_on_voc_with_other_classes_stops_like_yolo_and_coco(tmp_path: Path, 
     assert main(["val", "--weights", str(same), "--data", str(voc), "--no-plots", "--out", str(tmp_path / "v")]) == 0
     summary = json.loads((tmp_path / "v" / "summary.json").read_text())
     assert summary["dataset_format"] == "voc" and summary["images"] == 2
+
+
+def test_out_under_a_file_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    # found by hand: `detect --out notes.txt/run` printed only "[Errno 17] File exists: '.../notes.txt'"
+    (tmp_path / "notes.txt").write_text("x")
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), random_image(64, 64))
+    out = tmp_path / "notes.txt" / "run"
+    assert main(["detect", str(image), "--weights", str(saved_model(tmp_path)), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"yolo3 detect: error: cannot make the output folder {out}: {tmp_path / 'notes.txt'} is a file, "
+                   "not a folder; choose another output folder")
+
+
+def test_detect_refused_for_bad_controls_or_sources_leaves_no_folder(tmp_path: Path, capsys) -> None:
+    # found by hand: every refused `detect` (unknown class, bad --roi, missing source, ...) left an empty
+    # numbered folder, so after a few typos the next real run landed in runs/detect9
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), random_image(64, 64))
+    weights, out = saved_model(tmp_path), tmp_path / "runs" / "detect"
+    for extra in (["--classes", "7"], ["--roi", "[[[0,0],[1,0]]]"], ["--thresholds", "0.1,0.2"], ["--tta", "--preprocess",
+                  "darknet"]):
+        assert main(["detect", str(image), "--weights", str(weights), "--out", str(out), "--backend", "torch"] + extra) == 2
+    assert main(["detect", str(tmp_path / "missing.jpg"), "--weights", str(weights), "--out", str(out)]) == 2
+    assert "missing.jpg: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
+    assert main(["detect", str(image), "--weights", str(weights), "--out", str(out), "--backend", "torch"]) == 0
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["detect"]

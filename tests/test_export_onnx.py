@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -68,3 +69,54 @@ def test_onnxruntime_workers_do_not_spin(tmp_path: Path) -> None:
     options = OnnxBackend(path, threads=2).session.get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert options.intra_op_num_threads == 2
+
+
+def test_a_torchscript_export_given_as_weights_is_named_as_such(tmp_path: Path, capsys) -> None:
+    # found by hand: `detect --weights m.torchscript` said "a pickle ... load it with --trust-pickle", and
+    # with --trust-pickle torch's own message advised weights_only=False, which yolo3 never does
+    path = export_checkpoint(saved_model(tmp_path), "torchscript")
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), random_image(64, 64))
+    for extra in ([], ["--trust-pickle"]):
+        assert main(["detect", str(image), "--weights", str(path), "--out", str(tmp_path / "o")] + extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (f"yolo3 detect: error: {path}: a TorchScript export (`yolo3 export --format torchscript`), "
+                       "which yolo3 does not run: load it with torch.jit.load; for detect, val and serve give the "
+                       ".safetensors checkpoint it was exported from, or an .onnx or OpenVINO export of it")
+    assert not (tmp_path / "o").exists()
+
+
+def test_export_checkpoint_refuses_an_input_size_detect_would_refuse(tmp_path: Path) -> None:
+    # found by hand: export_checkpoint(w, "onnx", imgsz=100) wrote a model recording export.imgsz 100, a size
+    # every loader refuses ("not a positive multiple of 32"); `yolo3 export --imgsz 100` is refused by argparse
+    weights = saved_model(tmp_path)
+    for fmt in ("onnx", "torchscript", "openvino"):
+        with pytest.raises(ValueError, match="imgsz: 100 is not a positive multiple of 32.*nearest valid: 96 or 128"):
+            export_checkpoint(weights, fmt, tmp_path / f"m_{fmt}", imgsz=100)
+        assert not (tmp_path / f"m_{fmt}").exists()
+
+
+def test_export_out_through_a_file_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    # found by hand: `export --format openvino --out notes.txt` and `--out notes.txt/m.onnx` printed only
+    # "[Errno 17] File exists: 'notes.txt'"
+    weights = saved_model(tmp_path)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    for fmt, out in (("openvino", notes), ("onnx", notes / "m.onnx"), ("openvino", notes / "ov")):
+        assert main(["export", "--weights", str(weights), "--format", fmt, "--out", str(out)]) == 2
+        assert capsys.readouterr().err.strip() == (f"yolo3 export: error: --out {out}: {notes} is a file, not a folder; "
+                                                   "choose another --out")
+    assert notes.read_text() == "keep me"
+
+
+def test_an_opset_the_exporter_cannot_write_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    # found by hand: `export --opset 5` ended in torch's OnnxExporterError traceback (upsample_nearest2d), and
+    # `--opset 99` in "RuntimeError: Unsupported onnx_opset_version: 99" after a page of TorchScript IR
+    weights = saved_model(tmp_path)
+    for opset in (5, 99):
+        out = tmp_path / f"m{opset}.onnx"
+        assert main(["export", "--weights", str(weights), "--out", str(out), "--opset", str(opset)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"yolo3 export: error: --opset {opset}: ") and "\n" not in err
+        assert err.endswith("(default 17)") and not out.exists()
+    assert main(["export", "--weights", str(weights), "--out", str(tmp_path / "m11.onnx"), "--opset", "11"]) == 0

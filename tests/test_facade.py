@@ -13,6 +13,7 @@ import torch
 
 import yolo3
 from yolo3 import YOLO
+from yolo3.cli import main
 from yolo3.darknet import save_darknet
 from yolo3.eval.val import val as val_function
 from yolo3.inference.detector import Detector
@@ -198,3 +199,114 @@ def test_predict_keeps_arrays_for_plot(tmp_path: Path) -> None:
     image = random_image(64, 64, 2)
     dets = YOLO(saved_model(tmp_path)).predict(image, conf=0.2)[0]
     assert np.array_equal(dets.plot(), _drawn_by_hand(image, dets))
+
+
+def test_predict_honours_preprocess_and_the_save_switches(tmp_path: Path) -> None:
+    # found by hand: predict(preprocess="darknet") silently ran yolo3's letterbox, and predict(save=True,
+    # no_txt=True, no_images=True, no_json=True) still wrote labels/, the annotated image and predictions.json
+    weights = saved_model(tmp_path)
+    image = random_image(70, 110, 1)
+    darknet = Detector.load(weights, nms=NMS, backend="torch", preprocess="darknet")([image])[0]
+    plain = Detector.load(weights, nms=NMS, backend="torch")([image])[0]
+    assert len(darknet) != len(plain) or np.abs(darknet.boxes - plain.boxes).max() > 1e-3  # the modes differ here
+    (got,) = YOLO(weights).predict(image, conf=0.2, iou=0.45, preprocess="darknet")
+    _same(got, darknet, 0, 0)
+    cv2.imwrite(str(tmp_path / "a.png"), image)
+    summary = YOLO(weights).predict(tmp_path / "a.png", save=True, out=str(tmp_path / "det"), no_txt=True,
+                                    no_images=True, no_json=True)
+    assert summary.images == 1 and sorted(p.name for p in summary.out_dir.iterdir()) == []
+
+
+def test_predict_save_refused_leaves_no_folder(tmp_path: Path) -> None:
+    # found by hand: predict(save=True) with an unknown class left an empty numbered folder per try
+    weights = saved_model(tmp_path)
+    cv2.imwrite(str(tmp_path / "a.png"), random_image(64, 64))
+    with pytest.raises(ValueError, match="class id 7 out of range"):
+        YOLO(weights).predict(tmp_path / "a.png", save=True, out=str(tmp_path / "runs" / "det"), classes=[7])
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_predict_save_with_an_array_is_a_clear_error(tmp_path: Path) -> None:
+    # found by hand: predict(array, save=True) failed with "[Errno 36] File name too long: '[[[ 95 130 ...'"
+    weights = saved_model(tmp_path)
+    with pytest.raises(ValueError, match=r"save=True writes .* for paths.* input 0 is a ndarray; call predict\(\) "
+                                         r"without save and dets.save\(path\)"):
+        YOLO(weights).predict(random_image(64, 64), save=True, out=str(tmp_path / "runs" / "det"))
+    assert not (tmp_path / "runs").exists()
+
+
+def test_predict_takes_thresholds_and_roi_as_the_detector_does(tmp_path: Path, capsys) -> None:
+    # found by hand: predict(thresholds=[0.3, 0.4, 0.5]) failed with "could not convert string to float: '[0.3'",
+    # a {name: score} dict and an ROI mask array likewise (they went through the CLI's text parsing)
+    weights = saved_model(tmp_path)
+    image = random_image(96, 96, 3)
+    det = Detector.load(weights, nms=NMS, backend="torch")
+    mask = np.zeros((96, 96), np.uint8)
+    mask[:, :48] = 255
+    for controls in (dict(thresholds=[0.21, 0.3, 0.25]), dict(thresholds=(0.21, 0.3, 0.25)), dict(thresholds={"dog": 0.3}),
+                     dict(roi=mask), dict(roi=[[[0, 0], [48, 0], [48, 96], [0, 96]]])):
+        (got,) = YOLO(weights).predict(image, conf=0.2, iou=0.45, **controls)
+        _same(got, det(image, **controls)[0], 0, 0)
+    assert YOLO(weights).predict(image, conf=0.2, thresholds="0.21,0.3,0.25")[0].scores.tolist() == \
+        det(image, thresholds=[0.21, 0.3, 0.25])[0].scores.tolist()
+    with pytest.raises(ValueError, match="argument --thresholds: 'x' is not a number"):
+        YOLO(weights).predict(image, thresholds="0.3,x,0.5")
+    cv2.imwrite(str(tmp_path / "a.png"), image)
+    with pytest.raises(SystemExit) as exit_:
+        main(["detect", str(tmp_path / "a.png"), "--weights", str(weights), "--thresholds", "0.3,x,0.5"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().endswith("argument --thresholds: 'x' is not a number")
+
+
+def test_detections_save_with_an_unknown_suffix_is_a_clear_error(tmp_path: Path) -> None:
+    # found by hand: dets.save("boxes.xyz") raised cv2.error "could not find encoder for the specified extension"
+    dets = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), ["a"], (8, 8),
+                      image=np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(OSError, match=r"boxes.xyz: OpenCV cannot write '.xyz' images; use .jpg, .png"):
+        dets.save(tmp_path / "boxes.xyz")
+    assert not (tmp_path / "boxes.xyz").exists()
+
+
+def test_export_honours_precision_and_device(tmp_path: Path) -> None:
+    # found by hand: YOLO(w).export(format="openvino", precision="bf16") wrote an fp32 model, and
+    # export(format="onnx", precision="int8") wrote fp32 ONNX without a word (`yolo3 export` refuses it)
+    pytest.importorskip("openvino")
+    weights = saved_model(tmp_path)
+    xml = YOLO(weights).export(format="openvino", precision="bf16", out=str(tmp_path / "ov"))
+    assert Detector.load(xml.parent, precision=None).metadata["export"]["precision"] == "bf16"
+    with pytest.raises(ValueError, match="onnx files are written in fp32"):
+        YOLO(weights).export(format="onnx", precision="int8", out=str(tmp_path / "m.onnx"))
+    with pytest.raises(ValueError, match="--precision int8 needs --data"):
+        YOLO(weights).export(format="openvino", precision="int8", out=str(tmp_path / "ov8"))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device here"):
+            YOLO(weights).export(format="torchscript", device="cuda", out=str(tmp_path / "m.torchscript"))
+    assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "ov8").exists()
+
+
+def test_predict_on_another_backend_or_int8_from_an_in_memory_model(tmp_path: Path) -> None:
+    # found by hand: YOLO("yolov3-tiny").predict(img, backend="openvino") raised "TypeError: expected str, bytes or
+    # os.PathLike object, not NoneType", and predict(precision="int8") said "unknown precision 'int8'"
+    pytest.importorskip("openvino")
+    torch.manual_seed(0)
+    model = YOLO("yolov3-tiny", classes=3, width=0.25, imgsz=64)
+    model.model = small_model(imgsz=64)  # confident heads: detections to compare
+    image = random_image(64, 64, 2)
+    (on_torch,) = model.predict(image, conf=0.2)
+    (on_openvino,) = model.predict(image, conf=0.2, backend="openvino")
+    _same(on_openvino, on_torch, box_tol=1e-3, score_tol=1e-5)
+    with pytest.raises(ValueError, match="--backend onnxruntime cannot run a checkpoint"):
+        model.predict(image, backend="onnxruntime")
+    with pytest.raises(ValueError, match="int8 needs a quantised model; make one with `yolo3 export"):
+        model.predict(image, precision="int8")
+
+
+def test_predict_takes_a_webcam_index_as_an_int(tmp_path: Path) -> None:
+    # found by hand: the README's `predict(0)` (webcam) raised "TypeError: input 0: unsupported type int";
+    # only the string "0" reached the webcam
+    from yolo3.inference.sources import SourceError
+
+    model = YOLO(saved_model(tmp_path))
+    for source in (97, "97"):  # no camera at index 97 here: the webcam's own error, not a TypeError
+        with pytest.raises(SourceError, match=r"webcam 97: OpenCV cannot open it"):
+            model.predict(source)

@@ -124,3 +124,22 @@ def test_bad_config_files_name_the_file_and_problem(tmp_path, text: str, message
 def test_anchor_groups_must_match_scales() -> None:
     with pytest.raises(ValueError, match="2 scales but 3 anchor groups"):
         create_model("yolov3-tiny", anchors=[[[1, 1]], [[2, 2]], [[3, 3]]])
+
+
+def test_info_counts_without_allocating_the_model() -> None:
+    # found by hand: `yolo3 info --width 100` (a typo for 1.00) was OOM-killed after taking 24 GB, since info
+    # built the model's weights and ran a forward just to count; yolov3 at width 2 needs ~1 GB of weights
+    import subprocess
+    import sys
+
+    script = ("import resource, torch\n"
+              "from yolo3.models.summary import info\n"
+              "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+              "r = info('yolov3', 416, 80, 2.0)\n"
+              "print(r.parameters, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    parameters, grown_kb = int(out[0]), int(out[1])
+    with torch.device("meta"):  # shapes only
+        expected = sum(p.numel() for p in create_model("yolov3", num_classes=80, width=2.0).parameters())
+    assert parameters == expected
+    assert grown_kb < 200_000, f"info grew the process by {grown_kb / 1e3:.0f} MB"

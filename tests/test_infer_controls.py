@@ -67,9 +67,29 @@ def test_class_subset_is_scored_kept_and_ignored_by_nms() -> None:
         det(IMAGE, classes=["bird"])
 
 
+def test_class_ids_that_are_not_whole_numbers_are_refused() -> None:
+    # found by hand: POST /v1/detect?classes=[1.5] answered 200 with the dogs (class 1): int(1.5) truncated
+    det = _detector()
+    for bad in (1.5, True):
+        with pytest.raises(ValueError, match=f"class id {bad!r}: class ids are whole numbers 0 to 2, or names"):
+            det(IMAGE, classes=[bad])
+    with pytest.raises(ValueError, match="class id -1 out of range"):
+        det(IMAGE, classes=[-1])
+    assert det.class_ids([2.0, "1", 0]) == [2, 1, 0]
+
+
 def test_roi_polygon_drops_outside_centres_before_nms() -> None:
     # C (x 48) and D (x 38) lie outside; D is dropped before NMS, so F (x 34) survives.
     assert _found(_detector()(IMAGE, roi=[LEFT])[0]) == {"A", "B", "F"}
+
+
+def test_roi_one_polygon_without_the_outer_list_is_that_polygon() -> None:
+    # found by hand: `detect --roi '[[0,0],[72,0],[72,128],[0,128]]'` (one polygon, as serve's roi field takes it)
+    # said "ROI polygon 0: shape (2,); each polygon needs >= 3 (x, y) vertices" of a polygon with 4 vertices
+    assert _found(_detector()(IMAGE, roi=LEFT)[0]) == {"A", "B", "F"}
+    assert _found(_detector()(IMAGE, roi=np.array(LEFT, dtype=np.int64))[0]) == {"A", "B", "F"}
+    with pytest.raises(ValueError, match=r"ROI polygon 0: shape \(2, 2\); each polygon needs >= 3"):
+        _detector()(IMAGE, roi=[[0, 0], [1, 1]])
 
 
 def test_roi_mask_array_and_file_agree_with_polygon(tmp_path) -> None:

@@ -123,3 +123,20 @@ def test_bf16_detections_close_to_fp32(tmp_path: Path) -> None:
     top = np.argmax(fp32.scores)
     j = np.argmin(np.abs(bf16.boxes - fp32.boxes[top]).sum(1))
     np.testing.assert_allclose(bf16.boxes[j], fp32.boxes[top], atol=2.0)
+
+
+def test_a_16_bit_pil_image_reads_like_its_file(tmp_path: Path) -> None:
+    # found by hand: detector(Image.open("grey16.png")) saw an almost white image (PIL's convert("RGB") clips
+    # 16-bit values at 255) while detector("grey16.png") sees the file scaled to 8 bits: different detections
+    from yolo3.inference.preprocess import load_input
+
+    grey = (np.arange(48 * 64, dtype=np.uint32).reshape(48, 64) * 21).astype(np.uint16)  # 0 .. 64491
+    path = tmp_path / "grey16.png"
+    cv2.imwrite(str(path), grey)
+    with Image.open(path) as im:
+        assert im.mode.startswith("I;16")
+        from_pil, _ = load_input(im)
+    from_file, _ = load_input(path)
+    expected = np.repeat((grey >> 8).astype(np.uint8)[:, :, None], 3, axis=2)  # the top 8 bits, as OpenCV reads it
+    np.testing.assert_array_equal(from_file, expected)
+    np.testing.assert_array_equal(from_pil, expected)

@@ -67,3 +67,27 @@ def test_file_inputs_with_one_name_are_numbered(tmp_path: Path, images: Path) ->
                  "--weights", str(weights), "--out", str(out), "--conf", "0.01"]) == 0
     _check_outputs(out, {"a.jpg": ("a_jpg", "a_jpg", SIZES["a.jpg"]), "a_2.jpg": ("a_2", "a_2", SIZES["sub/a.jpg"]),
                          "a.png": ("a_png", "a_png", SIZES["a.png"])})
+
+
+def test_an_image_named_like_a_video_frame_keeps_its_own_label_and_id(tmp_path: Path) -> None:
+    # found by hand: `detect` on a folder with v.mp4 and v_000000.jpg wrote frame 0's labels over the image's
+    # labels/v_000000.txt, and both sets of boxes shared image_id "v_000000" in predictions.json
+    root = tmp_path / "in"
+    root.mkdir()
+    writer = cv2.VideoWriter(str(root / "v.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (96, 96))
+    for i in range(2):
+        writer.write(random_image(96, 96, seed=i))
+    writer.release()
+    cv2.imwrite(str(root / "v_000000.jpg"), random_image(64, 80, seed=5))
+    out = tmp_path / "out"
+    assert main(["detect", str(root), "--weights", str(saved_model(tmp_path)), "--out", str(out), "--conf", "0.01",
+                 "--backend", "torch"]) == 0
+    labels = sorted(p.name for p in (out / "labels").iterdir())
+    assert labels == ["v_000000.txt", "v_000000_jpg.txt", "v_000001.txt"]
+    records = json.loads((out / "predictions.json").read_text())
+    for stem in ("v_000000", "v_000000_jpg", "v_000001"):
+        lines = (out / "labels" / f"{stem}.txt").read_text().splitlines()
+        assert lines and len(lines) == sum(r["image_id"] == stem for r in records), stem
+    assert output_names(["v.mp4", "v_000000.jpg", "v_7.jpg"], videos=[True, False, False]) == [
+        OutputName("v.mp4", "v", "v"), OutputName("v_000000.jpg", "v_000000_jpg", "v_000000_jpg"),
+        OutputName("v_7.jpg", "v_7", "v_7")]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from _infer_utils import random_image, saved_model
@@ -87,3 +88,45 @@ def test_detect_cli_auto_thresholds_error_is_clear(tmp_path: Path, capsys) -> No
                "--thresholds", "auto"])
     assert rc == 2
     assert "yolo3 val --save-thresholds" in capsys.readouterr().err
+
+
+def test_corrupt_video_in_a_folder_is_skipped_reported_and_the_rest_written(tmp_path: Path, capsys) -> None:
+    # found by hand: a folder with a.jpg, broken.mp4 (not a video) and v.mp4 ended the run at broken.mp4 with
+    # exit 2: v.mp4 never ran and predictions.json (with a.jpg's boxes) was never written
+    folder = tmp_path / "in"
+    _images(folder, 1)
+    (folder / "broken.mp4").write_bytes(b"junk")
+    _video(folder / "v.mp4", frames=3)
+    weights, out = saved_model(tmp_path), tmp_path / "out"
+    code = main(["detect", str(folder), "--weights", str(weights), "--out", str(out), "--backend", "torch",
+                 "--conf", "0.2"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "skipped 1 unreadable input(s)" in printed and f"{folder / 'broken.mp4'}: cannot open video" in printed
+    assert (out / "v.mp4").is_file() and _count_frames(out / "v.mp4") == 3
+    assert sorted(p.name for p in (out / "labels").iterdir()) == ["0.txt", "v_000000.txt", "v_000001.txt",
+                                                                  "v_000002.txt"]
+    assert (out / "predictions.json").is_file()
+
+
+def test_an_image_of_another_size_than_the_roi_mask_is_skipped_and_reported(tmp_path: Path, capsys) -> None:
+    # found by hand: `detect folder --roi mask.png` stopped at the first image of another size than the mask
+    # (exit 2, naming only the mask): the images before it kept their labels but predictions.json was never
+    # written and the images after it never ran
+    folder = _images(tmp_path / "in", 3)  # 120x80 each
+    cv2.imwrite(str(folder[1]), random_image(64, 96))  # 1.jpg: another size
+    mask = np.zeros((80, 120), np.uint8)
+    mask[:, :60] = 255
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    clip = _video(tmp_path / "clip.mp4", frames=2)  # 96x96: another size too
+    out = tmp_path / "out"
+    code = main(["detect", str(tmp_path / "in"), str(clip), "--weights", str(saved_model(tmp_path)), "--out", str(out),
+                 "--roi", str(tmp_path / "mask.png"), "--conf", "0.2", "--backend", "torch", "--batch-size", "1"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "skipped 2 unreadable input(s)" in printed
+    assert f"{folder[1]}: 96x64, but the ROI mask {tmp_path / 'mask.png'} is 120x80" in printed
+    assert f"{clip}: 96x96, but the ROI mask" in printed
+    assert sorted(p.name for p in (out / "labels").iterdir()) == ["0.txt", "2.txt"]
+    records = json.loads((out / "predictions.json").read_text())
+    assert {r["image_id"] for r in records} <= {0, 2}

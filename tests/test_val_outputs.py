@@ -176,3 +176,19 @@ def test_tta_scales_reach_val_and_detect(tmp_path: Path, capsys) -> None:
     got = YOLO(weights).predict(image, tta_scales=[1.0, 1.5], backend="torch", conf=0.25, iou=0.45)
     plain = YOLO(weights).predict(image, backend="torch", conf=0.25, iou=0.45)
     assert _same_detections(got, expected) and not _same_detections(got, plain)
+
+
+def test_save_thresholds_on_an_export_is_refused_before_evaluating(tmp_path: Path, capsys) -> None:
+    # found by hand: `val --weights m.onnx --save-thresholds` evaluated the whole split, copied the .onnx into the
+    # val folder, then said "<val folder>/m.onnx: corrupt or not a checkpoint ... re-download or re-export it"
+    from yolo3.export import export_checkpoint
+
+    data, weights, _ = _setup(tmp_path, 6.0)
+    onnx_path = export_checkpoint(weights, "onnx", tmp_path / "m.onnx")
+    rc = main(["val", "--weights", str(onnx_path), "--data", str(data), "--out", str(tmp_path / "v"), "--no-plots",
+               "--save-thresholds"])
+    captured = capsys.readouterr()
+    assert rc == 2 and "mAP@0.5:0.95" not in captured.out
+    assert captured.err.strip() == (f"yolo3 val: error: --save-thresholds writes into a .safetensors checkpoint; "
+                                    f"{onnx_path} is not one (give the checkpoint it was exported from)")
+    assert not (tmp_path / "v").exists()

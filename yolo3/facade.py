@@ -220,7 +220,8 @@ class YOLO:
 
     def predict(self, source: Any, save: bool = False, **controls: Any) -> Any:
         """Detections as `yolo3 detect` finds them (conf, iou, max_det, nms, classes, roi,
-        thresholds, tta, tta_scales, imgsz, batch_size, precision, threads).
+        thresholds, tta, tta_scales, imgsz, batch_size, precision, threads, backend, device, preprocess,
+        classifier; with save=True also out, no_images, no_txt, no_json).
 
         source: a path, folder, glob or video; a numpy RGB uint8 array; a PIL image; or
         a list of these. Returns one `Detections` per image (per frame of a video).
@@ -230,22 +231,36 @@ class YOLO:
         """
         from yolo3.cli.options import tta_config
         from yolo3.inference.run import detect_sources
-        from yolo3.io.runs import numbered_out
+        from yolo3.io.runs import numbered_out, release_if_empty
         from yolo3.io.text import parse_json_text
 
+        # a list / dict of thresholds and polygons / a mask array as ROI go to the Detector as they are
+        given = {k: controls.pop(k) for k in ("thresholds", "roi") if not isinstance(controls.get(k, ""), str)}
         args = parse_command("detect", ["_", "--weights", "_"], controls)
         detector = self._detector(args)
-        thresholds = args.thresholds
-        if isinstance(thresholds, str) and thresholds != "auto":
-            thresholds = [float(v) for v in thresholds.split(",")]
-        roi = args.roi
+        thresholds = given.get("thresholds", args.thresholds)
+        roi = given.get("roi", args.roi)
         if isinstance(roi, str) and roi.lstrip().startswith("["):
             roi = parse_json_text(roi, "roi", "polygons '[[[x,y],...], ...]' in original pixels")
         items = list(source) if isinstance(source, (list, tuple)) else [source]
+        # a webcam index as an int, as `yolo3 detect 0` takes it
+        items = [str(i) if isinstance(i, int) and not isinstance(i, bool) and i >= 0 else i for i in items]
+        if save:
+            for i, item in enumerate(items):
+                if not isinstance(item, (str, Path)):
+                    raise ValueError(f"save=True writes what `yolo3 detect` writes, for paths, folders, globs, videos "
+                                     f"and URLs; input {i} is a {type(item).__name__}; call predict() without save "
+                                     "and dets.save(path) for arrays and PIL images")
         tta = tta_config(args)
         if save:
-            return detect_sources(detector, items, numbered_out(args.out), classes=args.classes, roi=roi, thresholds=thresholds,
-                                  tta=tta, recursive=args.recursive)
+            out = numbered_out(args.out)
+            try:
+                return detect_sources(detector, items, out, classes=args.classes, roi=roi, thresholds=thresholds,
+                                      tta=tta, save_images=not args.no_images, save_txt=not args.no_txt,
+                                      save_json=not args.no_json, recursive=args.recursive)
+            except BaseException:
+                release_if_empty(out)
+                raise
         return detect_items(detector, items, classes=args.classes, roi=roi, thresholds=thresholds, tta=tta,
                             recursive=args.recursive)
 
@@ -258,24 +273,29 @@ class YOLO:
 
         nms = NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det, method=args.nms)
         imgsz = args.imgsz or self.cfg.imgsz
-        if self.kind == "onnx" or self.model is None or args.backend not in ("auto", "torch"):
-            return Detector.load(self.path, args.device, args.precision, threads=args.threads, imgsz=imgsz, nms=nms,
-                                 batch_size=args.batch_size, backend=args.backend)
+        on_file = args.backend not in ("auto", "torch") or args.precision == "int8"
+        if self.kind == "onnx" or self.model is None or on_file:
+            path = self.path if self.kind == "onnx" else self.weights_file()  # an in-memory model: saved once
+            return Detector.load(path, args.device, args.precision, self.trust_pickle, threads=args.threads,
+                                 imgsz=imgsz, nms=nms, batch_size=args.batch_size, backend=args.backend,
+                                 preprocess=args.preprocess, classifier=args.classifier)
         # a model held in memory runs as it is on torch (auto would first convert it for OpenVINO:
         # ask for backend="openvino", or export once, for that)
         configure_threads(args.threads)
         detector = Detector(TorchBackend(self.model, args.precision or "fp32", device=str(resolve_device(args.device))),
-                            self.names, imgsz, self.metadata, nms, args.batch_size)
+                            self.names, imgsz, self.metadata, nms, args.batch_size, args.preprocess, args.classifier)
         detector.source = str(self.path or self.cfg.arch)
         return detector
 
     def export(self, format: str = "onnx", **overrides: Any) -> Path:  # noqa: A002 - the CLI flag's name
-        """Exports as `yolo3 export` does (format, out, imgsz, opset); returns the file."""
+        """Exports as `yolo3 export` does (format, out, imgsz, opset, precision, data, calib_images,
+        max_drop, accuracy_aware, device); returns the file."""
+        from yolo3.cli.export import quantize_config
         from yolo3.export.from_checkpoint import export_checkpoint
 
         args = parse_command("export", ["--weights", str(self.weights_file()), "--format", format], overrides)
         return export_checkpoint(args.weights, args.format, args.out, args.imgsz or self.cfg.imgsz, args.opset,
-                                 self.trust_pickle)
+                                 self.trust_pickle, args.precision, args.device, quantize_config(args), log=print)
 
     def info(self, imgsz: int | None = None) -> Any:
         """Layers, parameters and GFLOPs at `imgsz` (default the model's), as `yolo3 info`

@@ -11,9 +11,9 @@ from yolo3.inference.device import DEVICE_HELP
 from yolo3.inference.postprocess import NMS_METHODS, NMSConfig
 from yolo3.inference.preprocess import PREPROCESS_MODES
 from yolo3.inference.run import detect_sources
-from yolo3.io.runs import numbered_out
+from yolo3.io.runs import numbered_out, release_if_empty
 from yolo3.io.text import parse_json_text
-from yolo3.cli.options import add_tta_arguments, fraction, imgsz, positive_int, tta_config
+from yolo3.cli.options import add_tta_arguments, fraction, imgsz, positive_int, thresholds, tta_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classes", nargs="+", default=None, help="only these class ids or names (default: all)")
     p.add_argument("--roi", default=None,
                    help="region of interest: a mask image file, or JSON polygons '[[[x,y],...], ...]' (default: whole image)")
-    p.add_argument("--thresholds", default=None,
+    p.add_argument("--thresholds", type=thresholds, default=None,
                    help="per-class thresholds: 'auto' (from the checkpoint) or comma-separated floats (default: --conf for all)")
     add_tta_arguments(p)
     p.add_argument("--precision", choices=PRECISIONS, default=None,
@@ -57,24 +57,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     nms = NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det, method=args.nms)
+    out = None
     try:
         detector = Detector.load(args.weights, device=args.device, precision=args.precision,
                                  trust_pickle=args.trust_pickle, threads=args.threads, imgsz=args.imgsz, nms=nms,
                                  batch_size=args.batch_size, backend=args.backend, preprocess=args.preprocess,
                                  classifier=args.classifier)
         print(f"backend: {detector.backend_name} {detector.precision} ({detector.backend_note})")
-        thresholds = args.thresholds
-        if thresholds is not None and thresholds != "auto":
-            thresholds = [float(v) for v in thresholds.split(",")]
         roi = args.roi
         if roi is not None and roi.lstrip().startswith("["):
             roi = parse_json_text(roi, "--roi", "polygons '[[[x,y],...], ...]' in original pixels")
+        out = numbered_out(args.out)
         summary = detect_sources(
-            detector, args.sources, numbered_out(args.out), classes=args.classes, roi=roi, thresholds=thresholds,
+            detector, args.sources, out, classes=args.classes, roi=roi, thresholds=args.thresholds,
             tta=tta_config(args), save_images=not args.no_images, save_txt=not args.no_txt,
             save_json=not args.no_json, recursive=args.recursive,
         )
     except (ValueError, OSError, ImportError) as err:  # ImportError: an optional backend not installed
+        release_if_empty(out)
         print(f"yolo3 detect: error: {err}", file=sys.stderr)
         return 2
     print(f"{summary.images} images, {summary.videos} videos ({summary.frames} frames): "
@@ -84,5 +84,6 @@ def _run(args: argparse.Namespace) -> int:
                 else "class index + 1 (as `yolo3 convert --to coco` numbers classes)")
         print(f"{summary.json_path}: COCO results, category_id = {rule}; labels/*.txt hold class indices")
     if summary.skipped:
-        print(f"skipped {len(summary.skipped)} unreadable image(s):", *summary.skipped, sep="\n  ")
+        what = "input(s)" if summary.skipped_videos else "image(s)"
+        print(f"skipped {len(summary.skipped)} unreadable {what}:", *summary.skipped, sep="\n  ")
     return 0

@@ -41,22 +41,22 @@ def _log(text: str) -> None:
             print(f"yolo3 export: {line}", file=sys.stderr)
 
 
-def _run(args: argparse.Namespace) -> int:
+def quantize_config(args: argparse.Namespace) -> QuantizeConfig | None:
+    """The int8 calibration settings of parsed export options (None unless --precision int8);
+    ValueError when --data and --precision do not go together."""
     if args.data is not None and args.precision != "int8":
-        print("yolo3 export: error: --data calibrates int8 only; add --precision int8 (or drop --data)",
-              file=sys.stderr)
-        return 2
-    quantize = None
-    if args.precision == "int8":
-        if args.data is None:
-            print("yolo3 export: error: --precision int8 needs --data DATASET (images to calibrate on)",
-                  file=sys.stderr)
-            return 2
-        quantize = QuantizeConfig(args.data, args.calib_images, max_drop=args.max_drop,
-                                  accuracy_aware=args.accuracy_aware)
+        raise ValueError("--data calibrates int8 only; add --precision int8 (or drop --data)")
+    if args.precision != "int8" or args.format != "openvino":  # int8 in another format: export_checkpoint says why
+        return None
+    if args.data is None:
+        raise ValueError("--precision int8 needs --data DATASET (images to calibrate on)")
+    return QuantizeConfig(args.data, args.calib_images, max_drop=args.max_drop, accuracy_aware=args.accuracy_aware)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         path = export_checkpoint(args.weights, args.format, args.out, args.imgsz, args.opset, args.trust_pickle,
-                                 args.precision, args.device, quantize, log=_log)
+                                 args.precision, args.device, quantize_config(args), log=_log)
     except (ValueError, OSError, ImportError) as err:  # ImportError: OpenVINO/NNCF not installed
         print(f"yolo3 export: error: {err}", file=sys.stderr)
         return 2

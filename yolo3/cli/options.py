@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from yolo3.inference.tta import TTAConfig
 
 __all__ = ["add_tta_arguments", "anchor_list", "finite_float", "fraction", "imgsz", "imgsz_problem", "nonneg_float",
-           "nonneg_int", "positive_float", "positive_int", "tta_config", "HelpFormatter"]
+           "nonneg_int", "positive_float", "positive_int", "thresholds", "tta_config", "HelpFormatter"]
 
 
 def _number(text: object, kind: type) -> float:
@@ -89,6 +89,14 @@ def fraction(text: object) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{value:g} must be between 0 and 1")
     return value
+
+
+def thresholds(text: object) -> str | list[float]:
+    """'auto' or comma-separated per-class scores in [0, 1] (their count is checked against the model's classes)."""
+    value = str(text).strip()
+    if value == "auto":
+        return value
+    return [fraction(v.strip()) for v in value.split(",")]
 
 
 def anchor_list(text: object) -> list[list[float]]:

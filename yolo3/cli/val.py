@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from yolo3.eval.result import VAL_NMS
-from yolo3.eval.store import save_thresholds
+from yolo3.eval.store import check_thresholds_target, save_thresholds
 from yolo3.eval.report import format_result
 from yolo3.inference.choose import BACKENDS, PRECISIONS
 from yolo3.inference.device import DEVICE_HELP
@@ -55,6 +55,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if args.in_place and not args.save_thresholds:
             raise ValueError("--in-place only applies with --save-thresholds")
+        if args.save_thresholds:  # before evaluating: an export has no place to store them
+            check_thresholds_target(args.weights)
         result, run_dir = val(args.weights, args.data, args.split, args.imgsz, args.batch_size, nms, args.out,
                               not args.no_plots, save_json=args.save_json, backend=args.backend,
                               precision=args.precision, device=args.device, threads=args.threads, log=print,

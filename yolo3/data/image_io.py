@@ -288,7 +288,11 @@ def is_truncated(data: bytes | np.ndarray, fmt: str) -> bool:
 def write_image(image: np.ndarray, path: Path) -> None:
     """Writes an RGB uint8 image (format from the suffix); error naming the file on failure."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    ok, data = cv2.imencode(path.suffix or ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    try:
+        ok, data = cv2.imencode(path.suffix or ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    except cv2.error:  # no encoder for this suffix
+        raise OSError(f"{path}: OpenCV cannot write {path.suffix!r} images; use .jpg, .png, .bmp, .tif or .webp "
+                      "(or .json / .txt for Detections.save)") from None
     if not ok:
         raise OSError(f"{path}: OpenCV cannot encode this image format")
     data.tofile(path)

@@ -18,6 +18,15 @@ THRESHOLDS_KEY = "class_thresholds"
 MIN_USEFUL_THRESHOLD = 0.01  # below it `detect --thresholds auto` would keep nearly every candidate
 
 
+def check_thresholds_target(weights_path: str | Path) -> None:
+    """ValueError unless `weights_path` is a checkpoint thresholds can be stored in (not an export)."""
+    from yolo3.inference.choose import model_kind
+
+    if model_kind(weights_path) != "checkpoint":
+        raise ValueError(f"--save-thresholds writes into a .safetensors checkpoint; {weights_path} is not one "
+                         "(give the checkpoint it was exported from)")
+
+
 def store_thresholds(weights_path: str | Path, thresholds: list[float]) -> None:
     """Rewrites the safetensors file atomically with metadata["class_thresholds"] (length C).
 

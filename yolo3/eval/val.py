@@ -20,7 +20,7 @@ from yolo3.data.validate import CheckPolicy
 from yolo3.eval.evaluate import evaluate
 from yolo3.eval.result import EvalResult
 from yolo3.eval.coco import write_coco_json
-from yolo3.eval.store import save_thresholds as save_thresholds_to
+from yolo3.eval.store import check_thresholds_target, save_thresholds as save_thresholds_to
 from yolo3.inference.postprocess import NMSConfig
 from yolo3.inference.tta import TTAConfig
 from yolo3.io.checkpoint import load_model, model_config_from_metadata
@@ -80,8 +80,8 @@ def val(
     else:
         from yolo3.inference.detector import Detector
 
-        if save_thresholds and model_kind(weights) != "checkpoint":
-            raise ValueError(f"--save-thresholds writes into a .safetensors checkpoint; {weights} is not one")
+        if save_thresholds:
+            check_thresholds_target(weights)
         detector = Detector.load(weights, device, precision, threads=threads, imgsz=imgsz, batch_size=batch_size,
                                  backend=backend, preprocess=preprocess)
         cfg = model_config_from_metadata(detector.metadata, weights)

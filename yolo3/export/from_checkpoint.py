@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from yolo3.config import imgsz_problem
 from yolo3.export.onnx import export_onnx
 from yolo3.export.openvino import export_openvino
 from yolo3.export.quantize import QuantizeConfig
@@ -37,21 +38,33 @@ def export_checkpoint(
     """
     if fmt not in SUFFIX:
         raise ValueError(f"unknown export format {fmt!r}; use one of {sorted(SUFFIX)}")
+    if imgsz is not None and imgsz_problem(imgsz):
+        raise ValueError(f"imgsz: {imgsz_problem(imgsz)}")
     dev = resolve_device(device)
     if fmt != "openvino" and precision != "fp32":
         raise ValueError(f"--precision {precision}: {fmt} files are written in fp32; bf16 and int8 are "
                          "for --format openvino")
     if fmt == "openvino" and dev.type != "cpu":
         raise ValueError(f"--device {device}: OpenVINO runs on the CPU here; export with --device cpu")
-    model, meta = load_model(weights, trust_pickle=trust_pickle)
     weights = Path(weights)
     if fmt == "openvino":
         target = Path(out) if out else weights.with_name(weights.stem + SUFFIX[fmt])
+    else:
+        target = Path(out) if out else weights.with_suffix(SUFFIX[fmt])
+    _check_target(target, folder=fmt == "openvino")
+    model, meta = load_model(weights, trust_pickle=trust_pickle)
+    if fmt == "openvino":
         path, report = export_openvino(model, target, imgsz, meta, precision, quantize, log=log)
         if report is not None:
             log(report.table())
         return path
-    target = Path(out) if out else weights.with_suffix(SUFFIX[fmt])
     if fmt == "onnx":
         return export_onnx(model, target, imgsz, meta, opset)
     return export_torchscript(model.to(dev), target, imgsz, meta)
+
+
+def _check_target(target: Path, folder: bool) -> None:
+    """Refuses an output path that runs through a file (or is one, for a folder output) before any work."""
+    for part in ((target,) if folder else ()) + tuple(target.parents):
+        if part.exists() and not part.is_dir():
+            raise ValueError(f"--out {target}: {part} is a file, not a folder; choose another --out")

@@ -38,6 +38,10 @@ def export_onnx(
     """
     import onnx
 
+    low, high = opset_range()
+    if not low <= opset <= high:
+        raise ValueError(f"--opset {opset}: torch's ONNX exporter writes yolo3's model at opsets {low} to {high} "
+                         f"(default {DEFAULT_OPSET})")
     path = Path(path)
     imgsz = imgsz or model.cfg.imgsz
     graph = DecodedModel(copy.deepcopy(model).float().eval().fuse())
@@ -60,3 +64,11 @@ def export_onnx(
 
     atomic_write(path, write)
     return path
+
+
+def opset_range() -> tuple[int, int]:
+    """The ONNX opsets this torch's TorchScript-based exporter can write yolo3's graph at (its
+    upsample needs 9 or later)."""
+    from torch.onnx import _constants
+
+    return getattr(_constants, "ONNX_BASE_OPSET", 9), getattr(_constants, "ONNX_MAX_OPSET", DEFAULT_OPSET)

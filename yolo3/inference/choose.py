@@ -12,7 +12,8 @@ fp16 is a CUDA precision (the torch backend on `--device cuda`): CPUs have no fa
 convolutions, so on CPU it is an error that points to bf16.
 int8 needs a model quantised by `yolo3 export --format openvino --precision int8`;
 a quantised file runs as int8 whatever precision was asked for (its other layers then
-follow the request where it is bf16).
+follow the request where it is bf16), by default at the input size it was calibrated
+and measured at (`export --imgsz`), not the checkpoint's.
 
 A checkpoint run on OpenVINO is converted once and the conversion is cached on disk
 (`openvino_cache.py`; `YOLO3_CACHE_DIR=off` turns that off); the metadata always comes
@@ -134,6 +135,8 @@ def open_model(
             raise ValueError(f"{path}: not an int8 model; make one with `yolo3 export --format openvino "
                              "--precision int8 --data DATA`")
         run_as = "int8" if quantised else precision
+        if quantised:  # calibrated and measured at its export size: that is its size unless asked otherwise
+            cfg = dataclasses.replace(cfg, imgsz=int(meta["export"].get("imgsz") or cfg.imgsz))
         engine: Backend = OpenVINOBackend(ov_model, "bf16" if precision == "bf16" else run_as, threads)
         if quantised and precision != "int8":
             note += f"; {path.name} is quantised, so it runs int8"

@@ -172,6 +172,9 @@ class Detector:
                     raise ValueError(f"unknown class {c!r}; {self.source} has classes {self.class_names}")
                 ids.append(self.class_names.index(c))
             else:
+                if isinstance(c, bool) or (isinstance(c, float) and not c.is_integer()):
+                    raise ValueError(f"class id {c!r}: class ids are whole numbers 0 to {len(self.class_names) - 1}, "
+                                     f"or names ({', '.join(self.class_names)})")
                 i = int(c)
                 if not 0 <= i < len(self.class_names):
                     raise ValueError(f"class id {i} out of range; {self.source} has {len(self.class_names)} classes")

@@ -113,8 +113,18 @@ def read_openvino(path: str | Path) -> tuple[Any, dict[str, Any]]:
     try:
         ov_model = ov.Core().read_model(str(source))
     except RuntimeError as err:
-        raise CheckpointError(f"{source}: OpenVINO cannot read it ({str(err).splitlines()[0]})") from err
+        fmt = "onnx" if source.suffix.lower() == ".onnx" else "openvino"
+        raise CheckpointError(f"{source}: OpenVINO cannot read it: {_reason(err)}; the file is corrupt or truncated: "
+                              f"export it again (`yolo3 export --format {fmt}`)") from err
     return ov_model, get_metadata(ov_model)
+
+
+def _reason(err: Exception) -> str:
+    """The informative line of an OpenVINO error (its first lines are C++ source locations)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(("Exception from ", "Check '"))]
+    text = (useful or lines or ["unknown error"])[-1]
+    return text.split(" Please check")[0].rstrip(" .!")
 
 
 class OpenVINOBackend:

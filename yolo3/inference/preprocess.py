@@ -25,11 +25,15 @@ def load_input(item: ImageInput, index: int = 0) -> tuple[np.ndarray, str]:
     """One input → ((h, w, 3) uint8 RGB, source label).
 
     Paths are read with EXIF orientation; numpy arrays must be RGB uint8 (h, w, 3), grey
-    (h, w) or RGBA (h, w, 4); PIL images are converted to RGB.
+    (h, w) or RGBA (h, w, 4); PIL images are converted to RGB (16-bit grey ones keep their
+    top 8 bits, as a 16-bit file is read).
     """
     if isinstance(item, (str, Path)):
         return read_image(item), str(item)
     if isinstance(item, Image.Image):
+        if item.mode.startswith("I;16"):  # 16-bit grey: its top 8 bits, as OpenCV reads such a file
+            grey = (np.asarray(item).astype(np.uint16) >> 8).astype(np.uint8)
+            return np.repeat(grey[:, :, None], 3, axis=2), f"pil{index}"
         return np.asarray(item.convert("RGB")), f"pil{index}"
     if isinstance(item, np.ndarray):
         return _check_array(item, index), f"array{index}"

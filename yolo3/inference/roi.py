@@ -42,6 +42,13 @@ class ROI:
     mask: np.ndarray | None = None
     source: str = "roi"
 
+    def size_problem(self, image_size: tuple[int, int]) -> str | None:
+        """Why a mask ROI cannot apply to an (h, w) image (None when it can, and for polygons)."""
+        if self.mask is None or tuple(self.mask.shape) == tuple(image_size):
+            return None
+        return (f"{image_size[1]}x{image_size[0]}, but the ROI mask {self.source} is {self.mask.shape[1]}x"
+                f"{self.mask.shape[0]}; give images of the mask's size (or a polygon ROI)")
+
     def contains(self, points: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
         """points (N, 2) x, y in original pixels of an (h, w) image → (N,) bool inside."""
         points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
@@ -65,8 +72,8 @@ class ROI:
 def make_roi(spec: RoiInput) -> ROI:
     """Builds an ROI from polygons, a mask, or a mask image file.
 
-    A 2-D bool/uint8 array is a mask (non-zero = inside); a float (K, 2) array or a list
-    of vertex lists is one or more polygons.
+    A 2-D bool/uint8 array is a mask (non-zero = inside); a float (K, 2) array or a vertex
+    list [[x, y], ...] is one polygon, a list of vertex lists several.
     """
     if isinstance(spec, ROI):
         return spec
@@ -80,8 +87,16 @@ def make_roi(spec: RoiInput) -> ROI:
         return ROI(mask=spec.astype(bool), source="ROI mask array")
     if isinstance(spec, np.ndarray) and spec.ndim == 2:  # one float polygon (K, 2)
         spec = [spec]
+    elif isinstance(spec, Sequence) and len(spec) and _is_point(spec[0]):  # one polygon: [[x, y], ...]
+        spec = [spec]
     polygons = [np.asarray(p, dtype=np.float64) for p in spec]
     for i, polygon in enumerate(polygons):
         if polygon.ndim != 2 or polygon.shape[1] != 2 or len(polygon) < 3:
             raise ValueError(f"ROI polygon {i}: shape {polygon.shape}; each polygon needs >= 3 (x, y) vertices")
     return ROI(polygons=polygons, source="ROI polygons")
+
+
+def _is_point(item: object) -> bool:
+    """An (x, y) pair of numbers (a polygon's vertex, not a polygon)."""
+    return (isinstance(item, (Sequence, np.ndarray)) and not isinstance(item, str) and len(item) == 2
+            and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in item))

@@ -9,7 +9,8 @@ input keeps its path relative to the folder (or glob) argument it was found in, 
 `imgs/sub/a.jpg` from `detect imgs --recursive` gives `sub/a.jpg`, `labels/sub/a.txt`
 and image_id `"sub/a"`; inputs sharing a stem (`a.jpg`, `a.png`) keep their suffix in
 labels and ids (`labels/a_jpg.txt`, `labels/a_png.txt`); the same name from two
-arguments gets `_2` (`a_2.jpg`). Video frames are `<stem>_<frame:06d>`.
+arguments gets `_2` (`a_2.jpg`). Video frames are `<stem>_<frame:06d>` (an image named like
+one keeps its suffix: `v_000000_jpg`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from yolo3.inference.detector import Detector, Thresholds
 from yolo3.inference.results import Detections
 from yolo3.inference.postprocess import NMSConfig
 from yolo3.inference.roi import ROI, RoiInput, make_roi
-from yolo3.inference.sources import SourceFile, expand_sources, open_video, read_frames, read_source_image
+from yolo3.inference.sources import (
+    SourceError, SourceFile, VideoInfo, expand_sources, open_video, read_frames, read_source_image,
+)
 from yolo3.inference.tta import TTAConfig
 from yolo3.inference.writers import CocoJsonWriter, OutputName, VideoWriter, output_names, write_yolo_txt
 
@@ -44,7 +47,8 @@ class DetectSummary:
     seconds: float = 0.0
     json_path: Path | None = None
     outputs: list[Path] = dataclasses.field(default_factory=list)
-    skipped: list[str] = dataclasses.field(default_factory=list)  # "file: reason" of unreadable images
+    skipped: list[str] = dataclasses.field(default_factory=list)  # "file: reason": unreadable, or not the ROI mask's size
+    skipped_videos: int = 0  # how many of `skipped` are video files OpenCV cannot open
 
 
 def detect_sources(
@@ -72,7 +76,8 @@ def detect_sources(
     region = make_roi(roi) if roi is not None else None
     tta_cfg = TTAConfig() if tta is True else (tta or None)
     coco = CocoJsonWriter(out / "predictions.json", category_ids or coco_category_ids(detector)) if save_json else None
-    planned = output_names([f.output_name if f.kind == "image" else _video_name(f.output_name) for f in files])
+    planned = output_names([f.output_name if f.kind == "image" else _video_name(f.output_name) for f in files],
+                           [f.kind == "video" for f in files])
     names = dict(zip(files, planned))  # per SourceFile: two streams may share a path name
 
     def emit(dets: Detections, image: Any, stem: str, image_id: int | str) -> None:
@@ -88,11 +93,16 @@ def detect_sources(
         chunk, arrays = [], []
         for f in images[chunk_start : chunk_start + detector.batch_size]:
             try:
-                arrays.append(read_source_image(f))
-                chunk.append(f)
+                array = read_source_image(f)
             except ImageReadError as err:  # one bad file must not end the run: skip, warn, count
-                summary.skipped.append(str(err))
-                warnings.warn(f"skipped: {err}", RuntimeWarning, stacklevel=2)
+                _skip(summary, str(err))
+                continue
+            problem = region.size_problem(array.shape[:2]) if region is not None else None
+            if problem:
+                _skip(summary, f"{f.path}: {problem}")
+                continue
+            arrays.append(array)
+            chunk.append(f)
         bar.update(len(images[chunk_start : chunk_start + detector.batch_size]) - len(chunk))
         if not chunk:
             continue
@@ -108,13 +118,32 @@ def detect_sources(
     bar.close()
 
     for f in (f for f in files if f.kind == "video"):
+        try:
+            opened = open_video(f.url or f.path)
+        except SourceError as err:
+            if f.url:  # a stream or URL that does not answer is the user's to fix, like a missing file
+                raise
+            _skip(summary, str(err), video=True)  # a corrupt video file is skipped like an unreadable image
+            continue
+        problem = region.size_problem(opened[1].size[::-1]) if region is not None else None
+        if problem:
+            opened[0].release()
+            _skip(summary, f"{f.path}: {problem}", video=True)
+            continue
         summary.videos += 1
-        summary.frames += _detect_video(detector, f, out, names[f], cfg, region, tta_cfg, emit, save_images,
+        summary.frames += _detect_video(detector, f, opened, out, names[f], cfg, region, tta_cfg, emit, save_images,
                                         progress, summary)
     if coco is not None:
         summary.json_path = coco.close()
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _skip(summary: DetectSummary, reason: str, video: bool = False) -> None:
+    """Records an input left out ("file: reason") and warns; the run goes on."""
+    summary.skipped.append(reason)
+    summary.skipped_videos += video
+    warnings.warn(f"skipped: {reason}", RuntimeWarning, stacklevel=3)
 
 
 def coco_category_ids(detector: Detector) -> list[int]:
@@ -128,11 +157,12 @@ def coco_category_ids(detector: Detector) -> list[int]:
 
 
 def _detect_video(
-    detector: Detector, f: SourceFile, out: Path, name: OutputName, cfg: NMSConfig, region: ROI | None,
-    tta_cfg: TTAConfig | None, emit: Callable[..., None], save_images: bool, progress: bool, summary: DetectSummary,
+    detector: Detector, f: SourceFile, opened: tuple[Any, VideoInfo], out: Path, name: OutputName, cfg: NMSConfig,
+    region: ROI | None, tta_cfg: TTAConfig | None, emit: Callable[..., None], save_images: bool, progress: bool,
+    summary: DetectSummary,
 ) -> int:
-    """Frames of one video through the detector in batches; returns the frame count."""
-    capture, info = open_video(f.url or f.path)
+    """Frames of one opened video through the detector in batches; returns the frame count."""
+    capture, info = opened
     writer = VideoWriter(out / name.image, info.fps, info.size) if save_images else None
     bar = tqdm(total=info.frames or None, desc=f.path.name, unit="frame", disable=not progress)
     index = 0

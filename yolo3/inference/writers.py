@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
@@ -28,15 +29,17 @@ class OutputName:
     image_id: int | str
 
 
-def output_names(names: Sequence[str]) -> list[OutputName]:
+def output_names(names: Sequence[str], videos: Sequence[bool] | None = None) -> list[OutputName]:
     """Unique, readable output names for inputs named `names` (paths relative to their
-    source argument, e.g. `a.jpg`, `a.png`, `sub/a.jpg`; see SourceFile.name). The rule:
+    source argument, e.g. `a.jpg`, `a.png`, `sub/a.jpg`; see SourceFile.name; `videos`
+    marks the videos, whose frames are `<stem>_<frame:06d>`). The rule:
 
     - the annotated image keeps the input's relative name (`sub/a.jpg`); the same name
       from two arguments gets `_2`, `_3`, … in input order (`a_2.jpg`);
     - labels and image ids use that name without its suffix (`sub/a`), except when
       several inputs share it (`a.jpg`, `a.png`): then each of them keeps its suffix,
-      joined by `_` (`a_jpg`, `a_png`);
+      joined by `_` (`a_jpg`, `a_png`), and so does an image named like a video's frame
+      (`v_000000.jpg` beside `v.mp4` → `v_000000_jpg`);
     - an all-digit stem is an int image_id (COCO style: `000042.jpg` → 42) unless that
       int is already taken, then the string.
     So no two inputs share an output file, a label file or an image id.
@@ -51,6 +54,11 @@ def output_names(names: Sequence[str]) -> list[OutputName]:
     for name in images:
         stem = _stem(name) if counts[_stem(name)] == 1 else f"{_stem(name)}_{PurePosixPath(name).suffix[1:]}"
         stems.append(_unique(stem, taken, lambda n, k: f"{n}_{k}"))
+    frame = _frame_pattern([s for s, video in zip(stems, videos or []) if video])
+    for i, (name, stem) in enumerate(zip(images, stems)):
+        if frame is not None and frame.fullmatch(stem):  # would share a label file and id with a frame
+            taken.discard(stem)
+            stems[i] = _unique(f"{stem}_{PurePosixPath(name).suffix[1:]}", taken, lambda n, k: f"{n}_{k}")
     ids: list[int | str] = []
     used: set[int | str] = set()
     for stem in stems:
@@ -58,6 +66,13 @@ def output_names(names: Sequence[str]) -> list[OutputName]:
         used.add(image_id)
         ids.append(image_id)
     return [OutputName(i, s, d) for i, s, d in zip(images, stems, ids)]
+
+
+def _frame_pattern(video_stems: list[str]) -> re.Pattern[str] | None:
+    """Matches the frame stems (`<stem>_<frame:06d>`) of videos with these stems."""
+    if not video_stems:
+        return None
+    return re.compile(f"(?:{'|'.join(re.escape(s) for s in video_stems)})_[0-9]{{6,}}")
 
 
 def _stem(name: str) -> str:

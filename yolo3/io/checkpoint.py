@@ -18,6 +18,7 @@ import math
 import os
 import secrets
 import struct
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,15 @@ def _looks_like_pickle(path: Path) -> bool:
     return head == b"PK\x03\x04" or (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5)
 
 
+def _is_torchscript(path: Path) -> bool:
+    """A torch.jit.save archive (a zip with the traced graph's `code/` and `constants.pkl`)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("/constants.pkl") or "/code/" in name for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """Only the yolo3 JSON metadata of a safetensors file (cheap: reads the header)."""
     path = Path(path)
@@ -163,6 +173,12 @@ def load_checkpoint(path: str | Path, trust_pickle: bool = False) -> tuple[dict[
                   "its header does not start with '{'")
         raise CheckpointError(f"{path}: corrupt or not a checkpoint: not a valid safetensors file ({detail}) "
                               "and not a PyTorch file either; re-download or re-export it")
+    if _is_torchscript(path):
+        raise CheckpointError(
+            f"{path}: a TorchScript export (`yolo3 export --format torchscript`), which yolo3 does not run: load it "
+            "with torch.jit.load; for detect, val and serve give the .safetensors checkpoint it was exported from, "
+            "or an .onnx or OpenVINO export of it"
+        )
     if not trust_pickle:
         raise CheckpointError(
             f"{path}: not a safetensors file but a pickle (torch.save). Pickled checkpoints (.pt/.pth) can run "

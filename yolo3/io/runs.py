@@ -14,7 +14,12 @@ def next_run_dir(project: str | Path, name: str, exist_ok: bool = False) -> Path
     """Creates and returns `project/name`, or `name2`, `name3`, … — the first that does
     not exist yet. With exist_ok, `project/name` itself (created if missing)."""
     base = Path(project)
-    base.mkdir(parents=True, exist_ok=True)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file where a folder of the path should be
+        blocking = next((p for p in (base, *base.parents) if p.exists() and not p.is_dir()), base)
+        raise NotADirectoryError(f"cannot make the output folder {base / name}: {blocking} is a file, not a folder; "
+                                 "choose another output folder") from None
     if exist_ok:
         (base / name).mkdir(exist_ok=True)
         return base / name
@@ -32,3 +37,13 @@ def numbered_out(out: str | Path) -> Path:
     """`next_run_dir` for a folder given as one path (`runs/detect` → runs/detect2 …)."""
     path = Path(out)
     return next_run_dir(path.parent, path.name)
+
+
+def release_if_empty(path: Path | None) -> None:
+    """Removes a folder claimed by `next_run_dir` when the run failed before writing into it,
+    so a refused command leaves no empty numbered folder behind."""
+    if path is not None:
+        try:
+            path.rmdir()  # only ever removes an empty folder
+        except OSError:
+            pass

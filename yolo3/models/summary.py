@@ -59,7 +59,7 @@ def measure(model: YOLOv3Base, imgsz: int, name: str = "") -> ModelInfo:
         was_training = model.training
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(1, 3, imgsz, imgsz))
+            model(torch.zeros(1, 3, imgsz, imgsz, device=next(model.parameters()).device))
         model.train(was_training)
     finally:
         for h in handles:
@@ -69,6 +69,8 @@ def measure(model: YOLOv3Base, imgsz: int, name: str = "") -> ModelInfo:
 
 
 def info(model: str = "yolov3", imgsz: int = 416, classes: int = 80, width: float = 1.0, depth: float = 1.0) -> ModelInfo:
-    """Builds a registered model and measures it (the `yolo3 info` command)."""
-    net = create_model(model, num_classes=classes, width=width, depth=depth, imgsz=imgsz)
+    """Builds a registered model and measures it (the `yolo3 info` command), on the meta
+    device: shapes only, so no size asked for allocates its weights or activations."""
+    with torch.device("meta"):
+        net = create_model(model, num_classes=classes, width=width, depth=depth, imgsz=imgsz)
     return measure(net, imgsz, model)
