@@ -132,7 +132,7 @@ def test_train_val_export_onnx_round_trip(tmp_path: Path) -> None:
     assert len(a) == len(b)
     if len(a):
         _same(a, b, 1e-3, 1e-5)
-    with pytest.raises(ValueError, match="can only predict"):
+    with pytest.raises(ValueError, match="can predict, val and info only"):
         YOLO(onnx).export()
 
 
@@ -310,3 +310,31 @@ def test_predict_takes_a_webcam_index_as_an_int(tmp_path: Path) -> None:
     for source in (97, "97"):  # no camera at index 97 here: the webcam's own error, not a TypeError
         with pytest.raises(SourceError, match=r"webcam 97: OpenCV cannot open it"):
             model.predict(source)
+
+
+def test_an_openvino_export_loads_back_and_predicts_and_validates(tmp_path: Path) -> None:
+    """YOLO(w).export(format="openvino") wrote a folder that YOLO() refused ("not a registered
+    model ... and no such file"); an export now predicts and validates as `yolo3 detect/val
+    --weights DIR` do, and refuses train/export naming the checkpoint it needs."""
+    pytest.importorskip("openvino")
+    import yaml
+    from yolo3.io.checkpoint import save_model
+
+    data = synth_data(tmp_path, n_train=2, n_val=2, imgsz=96)
+    names = tuple(yaml.safe_load(data.read_text())["names"])
+    torch.manual_seed(0)
+    weights = tmp_path / "m.safetensors"
+    save_model(weights, small_model(class_names=names))
+    xml = YOLO(weights).export(format="openvino", out=str(tmp_path / "ov"))
+    image = random_image(96, 96, 3)
+    expected = Detector.load(weights, backend="openvino", nms=NMS)(image)[0]
+    for given in (xml.parent, xml):
+        model = YOLO(given)
+        assert model.kind == "openvino" and model.names == list(names) and model.cfg.imgsz == 96
+        _same(model.predict(image, conf=0.2)[0], expected, 0.0, 0.0)  # one engine, one file: the same numbers
+    got = YOLO(xml.parent).val(data=data, out=tmp_path / "val_a", no_plots=True)
+    direct, _ = val_function(xml.parent, data, "val", 96, 8, None, tmp_path / "val_b", plots=False,
+                             backend="openvino")
+    assert got.metrics == direct.metrics and "mAP@0.5" in got.metrics
+    with pytest.raises(ValueError, match="OpenVINO export can predict, val and info only"):
+        YOLO(xml.parent).export(format="onnx")

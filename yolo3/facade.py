@@ -31,6 +31,9 @@ from typing import Any
 from yolo3.config import ModelConfig
 
 TORCH_SUFFIXES = (".safetensors", ".pt", ".pth")
+EXPORTED = {"onnx": "an exported .onnx", "openvino": "an OpenVINO export"}
+"""Model kinds that are inference files: predict, val and info run them; train and export
+need the checkpoint they came from."""
 
 
 class YOLO:
@@ -52,7 +55,8 @@ class YOLO:
     Args:
         model: a registered architecture (`yolov3`, `yolov3-spp`, `yolov3-tiny`), a
             yolo3 checkpoint (`.safetensors`; a pickled `.pt` only with trust_pickle),
-            an exported `.onnx` (predict and info only) or a darknet `.cfg`.
+            an exported `.onnx` or OpenVINO model (its folder or `model.xml`; predict and
+            info only) or a darknet `.cfg`.
         classes: a fresh model's classes: a count or a list of names (training always
             takes them from the dataset).
         width, depth, imgsz: a fresh model's channel / block multipliers and input size
@@ -75,7 +79,7 @@ class YOLO:
         from yolo3.models import list_models
 
         self.trust_pickle = trust_pickle
-        self.model: Any = None  # the torch model (None for an .onnx)
+        self.model: Any = None  # the torch model (None for an export)
         self.metadata: dict[str, Any] = {}
         self.path: Path | None = None  # the file the weights live in (None: in memory only)
         self._tmp: tempfile.TemporaryDirectory | None = None
@@ -101,12 +105,15 @@ class YOLO:
         elif suffix == ".onnx":
             self.kind = "onnx"
             self._load_onnx(path)
+        elif suffix == ".xml" or path.is_dir():
+            self.kind = "openvino"
+            self._load_openvino(path)
         elif suffix in TORCH_SUFFIXES or path.is_file():
             self.kind = "checkpoint"
             self._load_checkpoint(path)
         else:
             raise ValueError(f"YOLO({text!r}): not a registered model ({', '.join(list_models())}) and no such "
-                             f"file; give a .safetensors checkpoint, an .onnx or a darknet .cfg")
+                             f"file; give a .safetensors checkpoint, an .onnx, an OpenVINO export or a darknet .cfg")
 
     # -- loading ---------------------------------------------------------------------
     def _build_fresh(self, arch: str, classes: Any, width: Any, depth: Any, imgsz: Any) -> None:
@@ -144,6 +151,14 @@ class YOLO:
         self.cfg = model_config_from_metadata(self.metadata, path)
         self.path = path
 
+    def _load_openvino(self, path: Path) -> None:
+        from yolo3.inference.openvino_backend import read_openvino
+        from yolo3.io.checkpoint import model_config_from_metadata
+
+        _, self.metadata = read_openvino(path)
+        self.cfg = model_config_from_metadata(self.metadata, path)
+        self.path = path
+
     @property
     def names(self) -> list[str]:
         """Class names, indexed by class id."""
@@ -158,9 +173,9 @@ class YOLO:
         """The checkpoint file the model lives in; an in-memory model (fresh or from
         darknet) is saved once to a temporary .safetensors that lives as long as this
         object, so val and export read what predict runs."""
-        if self.kind == "onnx":
-            raise ValueError(f"{self.path}: an exported .onnx can only predict (and info); "
-                             "train, val and export need the .safetensors checkpoint it came from")
+        if self.kind in EXPORTED:
+            raise ValueError(f"{self.path}: {EXPORTED[self.kind]} can predict, val and info only; "
+                             "train and export need the .safetensors checkpoint it came from")
         if self.path is None:
             from yolo3.io.checkpoint import save_model
 
@@ -168,6 +183,10 @@ class YOLO:
             self.path = Path(self._tmp.name) / f"{self.cfg.arch}.safetensors"
             save_model(self.path, self.model, **self.metadata)
         return self.path
+
+    def model_file(self) -> Path:
+        """The file predict and val run: the export itself, else `weights_file()`."""
+        return self.path if self.kind in EXPORTED and self.path is not None else self.weights_file()
 
     # -- the four jobs -----------------------------------------------------------------
     def train(self, data: str | Path | None = None, epochs: int | None = None, **overrides: Any) -> Any:
@@ -209,7 +228,7 @@ class YOLO:
         from yolo3.inference.postprocess import NMSConfig
         from yolo3.cli.options import tta_config
 
-        args = parse_command("val", ["--weights", str(self.weights_file()), "--data", str(data)], overrides)
+        args = parse_command("val", ["--weights", str(self.model_file()), "--data", str(data)], overrides)
         nms = NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det)
         result, self.last_run_dir = run_val(args.weights, args.data, args.split, args.imgsz, args.batch_size, nms,
                                             args.out, not args.no_plots, args.save_thresholds,
@@ -274,8 +293,8 @@ class YOLO:
         nms = NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det, method=args.nms)
         imgsz = args.imgsz or self.cfg.imgsz
         on_file = args.backend not in ("auto", "torch") or args.precision == "int8"
-        if self.kind == "onnx" or self.model is None or on_file:
-            path = self.path if self.kind == "onnx" else self.weights_file()  # an in-memory model: saved once
+        if self.kind in EXPORTED or self.model is None or on_file:
+            path = self.model_file()
             return Detector.load(path, args.device, args.precision, self.trust_pickle, threads=args.threads,
                                  imgsz=imgsz, nms=nms, batch_size=args.batch_size, backend=args.backend,
                                  preprocess=args.preprocess, classifier=args.classifier)
@@ -305,7 +324,7 @@ class YOLO:
         from yolo3.cli.options import imgsz as check_imgsz
 
         size = _checked("imgsz", imgsz, check_imgsz) if imgsz is not None else self.cfg.imgsz
-        net = self.model if self.model is not None else build_model(self.cfg)  # an .onnx: same architecture
+        net = self.model if self.model is not None else build_model(self.cfg)  # an export: same architecture
         return measure(net, size, self.cfg.arch)
 
 
