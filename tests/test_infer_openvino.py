@@ -23,6 +23,7 @@ from _infer_utils import random_image, saved_model, small_model  # noqa: E402
 from yolo3.cli import main  # noqa: E402
 from yolo3.data.image_io import read_image  # noqa: E402
 from yolo3.data.synth import SHAPES, write_synth_dataset  # noqa: E402
+from yolo3.eval.val import val  # noqa: E402
 from yolo3.export import QuantizeConfig, export_checkpoint  # noqa: E402
 from yolo3.inference.choose import choose_backend  # noqa: E402
 from yolo3.inference.detector import Detector  # noqa: E402
@@ -77,6 +78,24 @@ def test_checkpoint_auto_converts_in_memory_and_bf16_stays_close(tmp_path: Path,
     top = int(np.argmax(ref.scores))
     j = int(np.argmin(np.abs(out.boxes - ref.boxes[top]).sum(1)))
     np.testing.assert_allclose(out.boxes[j], ref.boxes[top], atol=2.0)
+
+
+def test_a_bf16_export_runs_bf16_by_default_in_python_as_on_the_command_line(tmp_path: Path) -> None:
+    """Detector.load(bf16 export) and val() defaulted to precision="fp32" and ran a bf16
+    export in fp32, where `yolo3 detect/val --weights DIR` run it at its own precision."""
+    weights = saved_model(tmp_path)
+    folder = export_checkpoint(weights, "openvino", tmp_path / "ov", precision="bf16").parent
+    assert Detector.load(folder).precision == "bf16"
+    assert Detector.load(folder, precision="fp32").precision == "fp32"  # asked for: kept
+    assert Detector.load(weights, backend="torch").precision == "fp32"  # a checkpoint: fp32
+    data = write_synth_dataset(tmp_path / "ds", n_train=1, n_val=1, imgsz=96, seed=1)
+    small = tmp_path / "m6.safetensors"
+    torch.manual_seed(0)
+    save_model(small, small_model(imgsz=96, class_names=SHAPES))
+    folder6 = export_checkpoint(small, "openvino", tmp_path / "ov6", precision="bf16").parent
+    lines: list[str] = []
+    val(folder6, data, "val", 96, 8, None, tmp_path / "val", plots=False, backend="openvino", log=lines.append)
+    assert lines[0].startswith("backend: openvino bf16"), lines
 
 
 @pytest.fixture(scope="module")

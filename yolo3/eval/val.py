@@ -41,7 +41,7 @@ def val(
     in_place: bool = False,
     save_json: bool = False,
     backend: str = "torch",
-    precision: str | None = "fp32",
+    precision: str | None = None,
     device: str = "cpu",
     threads: int | None = None,
     log: Callable[[str], None] = lambda _: None,

@@ -103,7 +103,7 @@ def choose_backend(kind: str, requested: str, precision: str, device_type: str =
 def open_model(
     path: str | Path,
     backend: str = "auto",
-    precision: str | None = "fp32",
+    precision: str | None = None,
     device: str = "cpu",
     threads: int | None = None,
     trust_pickle: bool = False,

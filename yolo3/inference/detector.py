@@ -78,7 +78,7 @@ class Detector:
         cls,
         path: str | Path,
         device: str = "cpu",
-        precision: str | None = "fp32",
+        precision: str | None = None,
         trust_pickle: bool = False,
         threads: int | None = None,
         imgsz: int | None = None,
