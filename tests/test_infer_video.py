@@ -130,3 +130,19 @@ def test_an_image_of_another_size_than_the_roi_mask_is_skipped_and_reported(tmp_
     assert sorted(p.name for p in (out / "labels").iterdir()) == ["0.txt", "2.txt"]
     records = json.loads((out / "predictions.json").read_text())
     assert {r["image_id"] for r in records} <= {0, 2}
+
+
+def test_detect_fails_when_every_input_was_skipped(tmp_path: Path, capsys) -> None:
+    """detect exited 0 ("0 images, 0 videos") when no input could be read: scripts took
+    the run for a success."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"not a jpeg")
+    (folder / "v.mp4").write_bytes(b"junk")
+    code = main(["detect", str(folder), "--weights", str(saved_model(tmp_path)), "--out", str(tmp_path / "out"),
+                 "--backend", "torch"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "skipped 2 unreadable input(s)" in captured.out
+    assert captured.err.strip() == ("yolo3 detect: error: none of the 2 inputs could be read (listed above); fix or "
+                                    "replace them and run again")

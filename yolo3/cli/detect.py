@@ -86,4 +86,8 @@ def _run(args: argparse.Namespace) -> int:
     if summary.skipped:
         what = "input(s)" if summary.skipped_videos else "image(s)"
         print(f"skipped {len(summary.skipped)} unreadable {what}:", *summary.skipped, sep="\n  ")
+        if summary.images == 0 and summary.videos == 0:  # nothing ran: a failure, whatever was written
+            print(f"yolo3 detect: error: none of the {len(summary.skipped)} inputs could be read (listed above); "
+                  "fix or replace them and run again", file=sys.stderr)
+            return 2
     return 0
