@@ -186,7 +186,7 @@ def test_detections_plot_save_and_dict(tmp_path: Path) -> None:
     saved = dets.save(tmp_path / "a.png")
     assert np.array_equal(cv2.cvtColor(cv2.imread(str(saved)), cv2.COLOR_BGR2RGB), drawn)  # png: lossless
     assert json.loads(dets.save(tmp_path / "a.json").read_text()) == [
-        {"image_id": "x", "category_id": 1, "bbox": [10.0, 5.0, 30.0, 25.0], "score": 0.9}]
+        {"image_id": "x", "category_id": 2, "bbox": [10.0, 5.0, 30.0, 25.0], "score": 0.9}]  # index + 1
     assert dets.save(tmp_path / "a.txt").read_text() == "1 0.312500 0.291667 0.375000 0.416667 0.90000\n"
     d = dets.to_dict()
     assert d["boxes"].shape == (1, 4) and d["boxes"].dtype == np.float32 and d["labels"].tolist() == ["dog"]

@@ -192,3 +192,48 @@ def test_save_thresholds_on_an_export_is_refused_before_evaluating(tmp_path: Pat
     assert captured.err.strip() == (f"yolo3 val: error: --save-thresholds writes into a .safetensors checkpoint; "
                                     f"{onnx_path} is not one (give the checkpoint it was exported from)")
     assert not (tmp_path / "v").exists()
+
+
+def test_a_coco_datasets_category_ids_reach_detects_json(tmp_path: Path, capsys) -> None:
+    """A model trained on a COCO file with ids 3 and 7 wrote predictions.json with ids 1
+    and 2: nothing recorded the dataset's ids, so the file could not be scored against the
+    user's own annotations. Training now records them; detect and Detections.to_json use
+    them (without them: index + 1)."""
+    from _train_utils import small_config
+    from yolo3.inference.detector import Detector
+    from yolo3.io.checkpoint import load_model
+    from yolo3.train import train
+
+    data, weights, _ = _setup(tmp_path / "yolo", 6.0)
+    coco = save_dataset(load_dataset(data), tmp_path / "coco", "coco")
+    for split in ("train", "val"):
+        path = coco / "annotations" / f"{split}.json"
+        doc = json.loads(path.read_text())
+        new_id = {1: 3, 2: 7}  # 'a' → 3, 'b' → 7 (by id the class order stays a, b)
+        for c in doc["categories"]:
+            c["id"] = new_id[c["id"]]
+        for a in doc["annotations"]:
+            a["category_id"] = new_id[a["category_id"]]
+        path.write_text(json.dumps(doc))
+    result = train(small_config(coco, tmp_path / "runs", epochs=1, max_steps_per_epoch=1, augment=None))
+    assert read_metadata(result.best)["category_ids"] == [3, 7]
+    trained_on_yolo = small_config(data, tmp_path / "runs", name="y", epochs=1, max_steps_per_epoch=1, augment=None)
+    assert "category_ids" not in read_metadata(train(trained_on_yolo).best)  # 1..C: nothing to record
+
+    confident, _ = load_model(weights)  # heads biased: detections to look at, with the trained run's ids
+    save_model(tmp_path / "ids.safetensors", confident, category_ids=[3, 7])
+    out = tmp_path / "det"
+    assert main(["detect", str(coco / "images" / "val"), "--weights", str(tmp_path / "ids.safetensors"),
+                 "--out", str(out), "--conf", "0.3", "--no-images", "--backend", "torch"]) == 0
+    assert "category_id = the checkpoint's category_ids" in capsys.readouterr().out
+    records = json.loads((out / "predictions.json").read_text())
+    assert records and {r["category_id"] for r in records} <= {3, 7}
+    for txt in (out / "labels").glob("*.txt"):
+        classes = sorted(int(line.split()[0]) for line in txt.read_text().splitlines())
+        assert sorted(r["category_id"] for r in records if str(r["image_id"]) == txt.stem) == [
+            [3, 7][c] for c in classes]
+    image = coco / "images" / "val" / "0.png"
+    dets = Detector.load(tmp_path / "ids.safetensors", backend="torch")(image)[0]
+    assert len(dets) and [r["category_id"] for r in dets.to_json()] == [[3, 7][c] for c in dets.class_ids]
+    plain = Detector.load(weights, backend="torch")(image)[0]
+    assert [r["category_id"] for r in plain.to_json()] == [c + 1 for c in plain.class_ids]

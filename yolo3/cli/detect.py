@@ -80,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{summary.images} images, {summary.videos} videos ({summary.frames} frames): "
           f"{summary.detections} detections in {summary.seconds:.1f} s → {summary.out_dir}")
     if summary.json_path is not None:
-        rule = ("the checkpoint's category_ids" if "category_ids" in detector.metadata
+        rule = ("the checkpoint's category_ids" if detector.category_ids is not None
                 else "class index + 1 (as `yolo3 convert --to coco` numbers classes)")
         print(f"{summary.json_path}: COCO results, category_id = {rule}; labels/*.txt hold class indices")
     if summary.skipped:

@@ -36,6 +36,17 @@ from yolo3.ops.allocator import keep_freed_memory
 Thresholds = None | str | Sequence[float] | dict[str, float]
 
 
+
+def recorded_category_ids(metadata: dict[str, Any], class_names: list[str]) -> list[int] | None:
+    """The COCO category id of each class that training recorded (a COCO dataset whose
+    ids are not 1..C, e.g. COCO's 1..90), else None (index + 1 is used)."""
+    recorded = metadata.get("category_ids")
+    if not isinstance(recorded, list) or len(recorded) != len(class_names):
+        return None
+    if not all(isinstance(c, int) and not isinstance(c, bool) for c in recorded):
+        return None
+    return list(recorded)
+
 class Detector:
     """Runs a backend on batches of images and returns one `Detections` per image."""
 
@@ -66,6 +77,7 @@ class Detector:
         self.class_names = list(classifier.class_names if classifier is not None else class_names)
         self.imgsz = imgsz
         self.metadata = metadata or {}
+        self.category_ids = None if classifier is not None else recorded_category_ids(self.metadata, self.class_names)
         self.nms = nms or NMSConfig()
         self.batch_size = batch_size
         self.source = str(self.metadata.get("path", "model"))
@@ -258,6 +270,7 @@ class Detector:
         if tta is not None and tta.merge:
             kept_boxes = merge_boxes(boxes, scores, labels, keep, tta.merge_iou)
         dets = detections_from_network(kept_boxes, kept_scores, labels[keep], info, self.class_names, source)
+        dets.category_ids = self.category_ids
         return dets if self.classifier is None else self._relabel(image, dets, cfg)
 
     def _objectness_config(self, cfg: NMSConfig) -> NMSConfig:

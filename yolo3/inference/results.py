@@ -25,6 +25,8 @@ class Detections:
         source: where the image came from (path, or a label for arrays).
         image: the (h, w, 3) RGB uint8 image when the caller kept it (arrays, video
             frames), so `plot()` needs no argument; None for files (read on demand).
+        category_ids: COCO category id per class index for `to_json` (a Detector sets
+            its checkpoint's; None: index + 1, as `yolo3 convert --to coco` numbers classes).
     """
 
     boxes: np.ndarray
@@ -34,6 +36,7 @@ class Detections:
     image_size: tuple[int, int] = (0, 0)
     source: str = ""
     image: np.ndarray | None = dataclasses.field(default=None, repr=False, compare=False)
+    category_ids: list[int] | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
@@ -46,14 +49,16 @@ class Detections:
     def to_json(self, image_id: int | str = 0, category_ids: list[int] | None = None) -> list[dict[str, Any]]:
         """COCO results format: [{image_id, category_id, bbox: [x, y, w, h], score}].
 
-        `category_ids` maps class index → COCO category id (default: the index).
+        `category_ids` maps class index → COCO category id (default: the Detections' own,
+        else index + 1 — the ids `yolo3 detect` writes to predictions.json).
         """
+        ids = category_ids if category_ids is not None else self.category_ids
         out = []
         for (x1, y1, x2, y2), score, cls in zip(self.boxes.tolist(), self.scores.tolist(), self.class_ids.tolist()):
             out.append(
                 {
                     "image_id": image_id,
-                    "category_id": int(category_ids[cls]) if category_ids is not None else int(cls),
+                    "category_id": int(ids[cls]) if ids is not None else int(cls) + 1,
                     "bbox": [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)],
                     "score": round(float(score), 5),
                 }

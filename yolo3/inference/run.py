@@ -150,9 +150,8 @@ def coco_category_ids(detector: Detector) -> list[int]:
     """COCO category id per class index: the checkpoint's `category_ids` when it
     records them, else index + 1 — the ids `yolo3 convert --to coco` gives YOLO and VOC
     classes and `yolo3 val --save-json` scores with."""
-    recorded = detector.metadata.get("category_ids")
-    if isinstance(recorded, list) and len(recorded) == len(detector.class_names):
-        return [int(c) for c in recorded]
+    if detector.category_ids is not None:
+        return list(detector.category_ids)
     return list(range(1, len(detector.class_names) + 1))
 
 

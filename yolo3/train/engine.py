@@ -416,6 +416,8 @@ class _Trainer:
                     "scaler": self.scaler.state_dict() if self.scaler is not None else None}
         summary = {"epoch": epoch, "metrics": {k: v for k, v in row.items() if isinstance(v, float)}}
         extra = {"config": to_dict(self.cfg), "summary": summary, "imgsz": self.cfg.imgsz}
+        if self.data.category_ids is not None:  # a COCO dataset's own ids: detect's predictions.json uses them
+            extra["category_ids"] = self.data.category_ids
         nets = [self.model] + ([self.ema.module] if self.ema is not None else [])
         if not all(bool(torch.isfinite(t).all()) for net in nets for t in net.state_dict().values() if t.is_floating_point()):
             raise TrainingDiverged(f"non-finite weights or BatchNorm statistics after epoch {epoch + 1}; "

@@ -33,6 +33,9 @@ class TrainData:
     class_names: the dataset's classes. check_summary: lines for the training log.
     split: the record of a held-back val split drawn from train (cfg.split_ratio), to be
         written to the run folder as split.json; None when the dataset has its own.
+    category_ids: a COCO dataset's category id per class when they are not 1..C (COCO's
+        own 1..90): recorded in the checkpoints, so `detect` writes predictions.json with
+        the ids of the user's annotation files. None otherwise.
     """
 
     train: list[Sample]
@@ -40,6 +43,7 @@ class TrainData:
     class_names: list[str]
     check_summary: list[str]
     split: dict | None = None
+    category_ids: list[int] | None = None
 
 
 def new_run_dir(project: str | Path, name: str, exist_ok: bool) -> Path:
@@ -161,7 +165,9 @@ def prepare_data(cfg: TrainConfig, split_file: Path | None = None) -> TrainData:
                      f"(ratio {split['ratio']:g}, seed {split['seed']}, stratified by class; the list is split.json "
                      "in the run folder)")
     lines += [f"data check: {kind}: {n}" for kind, n in report.summary().items()]
-    return TrainData(train, val, list(index.class_names), lines, split)
+    ids = [int(c) for c in index.category_ids]
+    kept = ids if ids != list(range(1, len(ids) + 1)) else None
+    return TrainData(train, val, list(index.class_names), lines, split, kept)
 
 
 def model_config_for(cfg: TrainConfig, class_names: list[str]) -> ModelConfig:
