@@ -103,3 +103,18 @@ class socket_in_use:
 
     def __exit__(self, *exc) -> None:
         self.sock.close()
+
+
+def test_serve_takes_preprocess_as_detect_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`yolo3 serve` had no --preprocess: converted official darknet weights could be served
+    only with yolo3's letterbox, so the server's boxes differed from `detect --preprocess
+    darknet`'s. The option reaches the served Detector (and the default stays yolo3's)."""
+    import yolo3.serve.run as serve_run
+
+    served: list = []
+    monkeypatch.setattr(serve_run, "create_app", lambda detector, config: served.append(detector) or "app")
+    monkeypatch.setattr(serve_run, "run_app", lambda app, config, *args, **kwargs: 0)
+    weights = serve_model(tmp_path)
+    assert main(["serve", "--weights", str(weights), "--backend", "torch", "--preprocess", "darknet"]) == 0
+    assert main(["serve", "--weights", str(weights), "--backend", "torch"]) == 0
+    assert [d.preprocess for d in served] == ["darknet", "yolo3"]

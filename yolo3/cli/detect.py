@@ -9,11 +9,11 @@ from yolo3.inference.choose import BACKENDS, PRECISIONS
 from yolo3.inference.detector import Detector
 from yolo3.inference.device import DEVICE_HELP
 from yolo3.inference.postprocess import NMS_METHODS, NMSConfig
-from yolo3.inference.preprocess import PREPROCESS_MODES
 from yolo3.inference.run import detect_sources
 from yolo3.io.runs import numbered_out, release_if_empty
 from yolo3.io.text import parse_json_text
-from yolo3.cli.options import add_tta_arguments, fraction, imgsz, positive_int, thresholds, tta_config
+from yolo3.cli.options import (add_preprocess_argument, add_tta_arguments, fraction, imgsz, positive_int, thresholds,
+                               tta_config)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,8 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classifier", default=None,
                    help="crop classifier from `yolo3 train-classifier`: re-label each detection by its crop "
                    "(score = objectness x classifier probability; --classes name the classifier's classes) (default: none)")
-    p.add_argument("--preprocess", choices=PREPROCESS_MODES, default="yolo3",
-                   help="letterbox: yolo3's (default) or darknet's own resize and 0.5 padding (official weights)")
+    add_preprocess_argument(p)
     p.set_defaults(run=_run)
 
 

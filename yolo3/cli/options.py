@@ -129,6 +129,14 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return text
 
 
+def add_preprocess_argument(parser: argparse.ArgumentParser) -> None:
+    """detect's, val's and serve's --preprocess (the letterbox the model is fed)."""
+    from yolo3.inference.preprocess import PREPROCESS_MODES
+
+    parser.add_argument("--preprocess", choices=PREPROCESS_MODES, default="yolo3",
+                        help="letterbox: yolo3's (default) or darknet's own resize and 0.5 padding (official weights)")
+
+
 def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
     """detect's and val's test-time augmentation switches (`tta_config` reads them)."""
     parser.add_argument("--tta", action="store_true",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from yolo3.cli.options import fraction, imgsz, nonneg_float, nonneg_int, positive_float, positive_int
+from yolo3.cli.options import (add_preprocess_argument, fraction, imgsz, nonneg_float, nonneg_int, positive_float,
+                               positive_int)
 from yolo3.inference.choose import BACKENDS, PRECISIONS
 from yolo3.inference.postprocess import NMSConfig
 
@@ -38,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classifier", default=None,
                    help="crop classifier from `yolo3 train-classifier`: re-label each detection by its crop "
                    "(default: none, the detector's own classes)")
+    add_preprocess_argument(p)
     p.add_argument("--access-log", action="store_true", help="log every request line")
     p.set_defaults(run=_run)
 
@@ -50,4 +52,5 @@ def _run(args: argparse.Namespace) -> int:
                  queue_size=args.queue_size, timeout_s=args.timeout, max_body_mb=args.max_body_mb,
                  api_key=args.api_key, threads=args.threads, imgsz=args.imgsz,
                  nms=NMSConfig(conf_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det),
-                 trust_pickle=args.trust_pickle, access_log=args.access_log, classifier=args.classifier)
+                 trust_pickle=args.trust_pickle, access_log=args.access_log, classifier=args.classifier,
+                 preprocess=args.preprocess)

@@ -11,8 +11,7 @@ from yolo3.eval.report import format_result
 from yolo3.inference.choose import BACKENDS, PRECISIONS
 from yolo3.inference.device import DEVICE_HELP
 from yolo3.inference.postprocess import NMSConfig
-from yolo3.cli.options import add_tta_arguments, fraction, imgsz, positive_int, tta_config
-from yolo3.inference.preprocess import PREPROCESS_MODES
+from yolo3.cli.options import add_preprocess_argument, add_tta_arguments, fraction, imgsz, positive_int, tta_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,8 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fp32, bf16, fp16 (CUDA only) or int8 (a quantised OpenVINO export) (default: the export's own, else fp32)")
     p.add_argument("--device", default="cpu", help=DEVICE_HELP)
     p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: usable cores)")
-    p.add_argument("--preprocess", choices=PREPROCESS_MODES, default="yolo3",
-                   help="letterbox: yolo3's or darknet's own resize and 0.5 padding (official weights)")
+    add_preprocess_argument(p)
     add_tta_arguments(p)
     p.set_defaults(run=_run)
 

@@ -44,19 +44,23 @@ def serve(
     trust_pickle: bool = False,
     access_log: bool = False,
     classifier: str | Path | None = None,
+    preprocess: str = "yolo3",
     announce: Callable[[str], Any] = print,
 ) -> int:
     """Serves `weights` over HTTP until stopped; returns 0 after a graceful shutdown.
 
     api_key: None reads the environment variable YOLO3_API_KEY (unset = no key).
     classifier: a crop classifier re-labelling each detection (`Detector.load`).
+    preprocess: 'yolo3' letterbox or 'darknet' (darknet's resize and padding, for converted
+        official weights), as `yolo3 detect --preprocess`.
     Everything else as in `ServeConfig` and `Detector.load`.
     """
     config = ServeConfig(host=host, port=port, max_batch=max_batch, max_wait_ms=max_wait_ms, queue_size=queue_size,
                          timeout_s=timeout_s, max_body_bytes=int(max_body_mb * 1024 * 1024),
                          api_key=api_key if api_key is not None else (os.environ.get(API_KEY_ENV) or None))
     detector = Detector.load(weights, device=device, precision=precision, trust_pickle=trust_pickle, threads=threads,
-                             imgsz=imgsz, nms=nms, batch_size=max_batch, backend=backend, classifier=classifier)
+                             imgsz=imgsz, nms=nms, batch_size=max_batch, backend=backend, classifier=classifier,
+                             preprocess=preprocess)
     return run_app(create_app(detector, config), config, announce, access_log,
                    f"{Path(weights).name} ({detector.backend_name}, {detector.precision}, "
                    f"{len(detector.class_names)} classes)")
