@@ -57,3 +57,26 @@ def test_a_names_file_of_another_class_count_names_both_files(tmp_path: Path, ca
     assert err == (f"yolo3 convert-darknet: error: {tmp_path / 'two.names'}: 2 class names, but {cfg} has classes=3; "
                    "give one name per line for each class (or drop --names)"), err
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_to_darknet_writes_the_names_that_come_back_with_names(tmp_path: Path, capsys) -> None:
+    """checkpoint → darknet wrote .cfg and .weights but no .names: the class names were lost
+    on the way to darknet and back. A .names file (darknet's format: one per line) is
+    written beside --out, or at --names-out; without names in the checkpoint, none."""
+    from yolo3.io.checkpoint import save_model
+
+    torch.manual_seed(0)
+    model = create_model("yolov3-tiny", num_classes=3, width=0.25, imgsz=64, class_names=["red cell", "wbc", "plt"])
+    save_model(tmp_path / "m.safetensors", model)
+    assert main(["convert-darknet", str(tmp_path / "m.safetensors"), "--out", str(tmp_path / "d" / "m.weights")]) == 0
+    assert f"{tmp_path / 'd' / 'm.names'}: yolov3-tiny, 3 classes" in capsys.readouterr().out
+    assert (tmp_path / "d" / "m.names").read_text() == "red cell\nwbc\nplt\n"
+    assert main(["convert-darknet", str(tmp_path / "d" / "m.cfg"), str(tmp_path / "d" / "m.weights"),
+                 "--out", str(tmp_path / "back.safetensors"), "--names", str(tmp_path / "d" / "m.names")]) == 0
+    assert read_metadata(tmp_path / "back.safetensors")["model"]["class_names"] == ["red cell", "wbc", "plt"]
+    assert main(["convert-darknet", str(tmp_path / "m.safetensors"), "--out", str(tmp_path / "e" / "m.weights"),
+                 "--names-out", str(tmp_path / "e" / "m.weights")]) == 2  # would overwrite the .weights
+    assert "--out and --names-out are both" in capsys.readouterr().err
+    save_model(tmp_path / "anon.safetensors", create_model("yolov3-tiny", num_classes=3, width=0.25, imgsz=64))
+    assert main(["convert-darknet", str(tmp_path / "anon.safetensors"), "--out", str(tmp_path / "f" / "a.weights")]) == 0
+    assert "no .names written" in capsys.readouterr().out and not (tmp_path / "f" / "a.names").exists()

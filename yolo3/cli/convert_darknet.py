@@ -1,7 +1,7 @@
 """`yolo3 convert-darknet`: darknet .cfg + .weights ⇄ yolo3 safetensors checkpoint.
 
     yolo3 convert-darknet yolov3.cfg yolov3.weights --out yolov3.safetensors [--names coco.names]
-    yolo3 convert-darknet model.safetensors --out model.weights [--cfg-out model.cfg]
+    yolo3 convert-darknet model.safetensors --out model.weights [--cfg-out model.cfg] [--names-out model.names]
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output .safetensors (from darknet) or .weights (to darknet)")
     p.add_argument("--names", help="darknet .names file with the class names, from darknet only (default: the COCO names for an 80-class cfg, else the class ids)")
     p.add_argument("--cfg-out", help="output .cfg (to darknet only; default: --out with suffix .cfg)")
+    p.add_argument("--names-out", help="output .names, the class names one per line (to darknet only, when the "
+                   "checkpoint has names; default: --out with suffix .names)")
     p.add_argument("--bn", choices=BN_MODES, default="darknet-gpu",
                    help="BatchNorm formula of the converted model (from darknet only): darknet-gpu "
                    "(x-mean)/sqrt(var+1e-5), as cuDNN and training (default), or darknet-cpu "
@@ -53,7 +55,7 @@ def check_outputs(inputs: list[str], outputs: dict[str, str]) -> None:
                                  "choose another output path")
         for other in flags[i + 1:]:
             if _same_file(path, outputs[other]):
-                raise ValueError(f"{flag} and {other} are both {path}: the .cfg would overwrite the .weights; "
+                raise ValueError(f"{flag} and {other} are both {path}: one would overwrite the other; "
                                  "give them different paths")
 
 
@@ -68,9 +70,12 @@ def _run(args: argparse.Namespace) -> int:
                   f"imgsz {cfg.imgsz}")
         elif len(args.inputs) == 1:
             cfg_out = args.cfg_out or str(Path(args.out).with_suffix(".cfg"))
-            check_outputs(args.inputs, {"--out": args.out, "--cfg-out": cfg_out})
-            cfg = export_darknet(args.inputs[0], cfg_out, args.out)
-            print(f"{cfg_out}, {args.out}: {cfg.arch}, {cfg.num_classes} classes")
+            names_out = args.names_out or str(Path(args.out).with_suffix(".names"))
+            check_outputs(args.inputs, {"--out": args.out, "--cfg-out": cfg_out, "--names-out": names_out})
+            cfg = export_darknet(args.inputs[0], cfg_out, args.out, names_out)
+            written = f"{cfg_out}, {args.out}" + (f", {names_out}" if cfg.class_names else "")
+            print(f"{written}: {cfg.arch}, {cfg.num_classes} classes"
+                  + ("" if cfg.class_names else " (no class names in the checkpoint: no .names written)"))
         else:
             raise ValueError(f"{len(args.inputs)} inputs: convert-darknet takes CFG WEIGHTS (to yolo3) or one "
                              "CHECKPOINT (to darknet)")

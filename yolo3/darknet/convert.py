@@ -174,8 +174,16 @@ def save_darknet(model: YOLOv3Base, cfg_path: str | Path, weights_path: str | Pa
     atomic_write(cfg_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
-def export_darknet(checkpoint: str | Path, cfg_path: str | Path, weights_path: str | Path) -> ModelConfig:
-    """yolo3 checkpoint → darknet `.cfg` + `.weights`, runnable by darknet; returns its config."""
+def export_darknet(checkpoint: str | Path, cfg_path: str | Path, weights_path: str | Path,
+                   names_path: str | Path | None = None) -> ModelConfig:
+    """yolo3 checkpoint → darknet `.cfg` + `.weights`, runnable by darknet; returns its config.
+
+    names_path: also write the class names there, one per line (darknet's `.names`, which
+    `convert-darknet CFG WEIGHTS --names` reads back), when the checkpoint has names.
+    """
     model, meta = load_model(checkpoint)
     save_darknet(model, cfg_path, weights_path, meta)
+    if names_path is not None and model.cfg.class_names:
+        text = "".join(f"{name}\n" for name in model.cfg.class_names)
+        atomic_write(names_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return model.cfg
