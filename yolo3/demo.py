@@ -188,7 +188,7 @@ def run_demo(
     from yolo3.inference.run import detect_sources
     from yolo3.io.checkpoint import load_model
     from yolo3.train import train
-    from yolo3.train.setup import TrainData
+    from yolo3.train.setup import TrainData, recorded_category_ids, training_targets
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -213,11 +213,14 @@ def run_demo(
     unknown = set(static) - set(STATIC_DEMO)
     if unknown:
         raise ValueError(f"static: unknown settings {sorted(unknown)}; the demo's static recipe sets {STATIC_DEMO}")
+    train_samples, difficult_line = training_targets(train_samples, cfg.train_difficult)
     cfg, choices = auto_config(cfg, train_samples, keep={*static, *(("imgsz",) if imgsz else ())})
     head = (f"data: {index.format} {data_path}: train {len(train_samples)}, val {len(val)}, "
             f"held-back {held_name} {len(held)} images")
-    summary = [head] + [f"data check: {k}: {v}" for k, v in report.counts.items()] + [c.line() for c in choices]
-    result = train(cfg, data=TrainData(train_samples, val, list(index.class_names), summary))
+    summary = ([head] + ([difficult_line] if difficult_line else []) + [f"data check: {k}: {v}" for k, v in
+               report.counts.items()] + [c.line() for c in choices])
+    result = train(cfg, data=TrainData(train_samples, val, list(index.class_names), summary,
+                                       category_ids=recorded_category_ids(index)))
     seconds["train"] = time.perf_counter() - t
 
     t = time.perf_counter()

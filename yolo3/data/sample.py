@@ -54,6 +54,14 @@ class Sample:
     def __len__(self) -> int:
         return len(self.boxes)
 
+    def without_difficult(self) -> "Sample":
+        """A copy without its difficult boxes (VOC `difficult`, COCO `iscrowd`): what
+        training learns from by default (evaluation ignores those boxes too)."""
+        keep = ~self.difficult
+        positions = None if self.positions is None else [p for p, k in zip(self.positions, keep) if k]
+        return dataclasses.replace(self, boxes=self.boxes[keep], class_ids=self.class_ids[keep],
+                                   difficult=self.difficult[keep], truncated=self.truncated[keep], positions=positions)
+
     def box_positions(self) -> list[str]:
         """The position of every box in its annotation file ("box i" where unknown)."""
         return list(self.positions) if self.positions is not None else [f"box {i}" for i in range(len(self))]

@@ -197,6 +197,10 @@ class TrainConfig:
             training images for validation (seeded by `seed`, stratified by class; written
             to split.json in the run folder and reused on resume). 0 = train without
             validation (best = lowest training loss).
+        train_difficult: learn from difficult boxes (VOC `difficult`, COCO `iscrowd`) too.
+            Off by default: they are left out of the training targets, as darknet's VOC
+            recipe does (a crowd box around many people is not one person), and the count is
+            logged; evaluation ignores them either way.
     """
 
     data: str = ""
@@ -238,6 +242,7 @@ class TrainConfig:
     progress: bool = True
     sync_bn: bool = False
     split_ratio: float = 0.0
+    train_difficult: bool = False
 
     def accumulate(self, world_size: int = 1) -> int:
         """Steps whose gradients make one optimizer update: nominal batch ÷ images per

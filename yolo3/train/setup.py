@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from yolo3.config import ConfigError, ModelConfig
+from yolo3.data.formats import DatasetIndex
 from yolo3.data.sample import Sample
 from yolo3.io.checkpoint import remove_stale_temps
 from yolo3.io.runs import next_run_dir
@@ -149,25 +150,45 @@ def prepare_data(cfg: TrainConfig, split_file: Path | None = None) -> TrainData:
     train = list(splits.get("train", []))
     if not train:
         raise ConfigError(f"{cfg.data}: the dataset has no usable 'train' images after the data check")
+    val = list(splits.get("val", []))
+    split = None
+    if not val and cfg.split_ratio > 0:  # before difficult boxes leave train: held-back val keeps them
+        from yolo3.data.split import hold_back
+
+        train, val, split = hold_back(train, cfg.split_ratio, cfg.seed, "val", split_file)
+    train, difficult_line = training_targets(train, cfg.train_difficult)
     if not any(len(s.boxes) for s in train):
         raise ConfigError(f"{cfg.data}: none of the {len(train)} training images has a box after the data check, "
                           "so there is nothing to learn; check the labels with `yolo3 check-data DATA` (are the "
                           "label files where the format expects them?)")
-    val = list(splits.get("val", []))
-    split = None
-    if not val and cfg.split_ratio > 0:
-        from yolo3.data.split import hold_back
-
-        train, val, split = hold_back(train, cfg.split_ratio, cfg.seed, "val", split_file)
     lines = [f"data: {index.format} {index.root}: train {len(train)} images, val {len(val)} images"]
+    if difficult_line:
+        lines.append(difficult_line)
     if split is not None:
         lines.append(f"split: the dataset has no 'val' split; {len(val)} training images held back for validation "
                      f"(ratio {split['ratio']:g}, seed {split['seed']}, stratified by class; the list is split.json "
                      "in the run folder)")
     lines += [f"data check: {kind}: {n}" for kind, n in report.summary().items()]
+    return TrainData(train, val, list(index.class_names), lines, split, recorded_category_ids(index))
+
+
+def training_targets(train: list[Sample], keep_difficult: bool) -> tuple[list[Sample], str | None]:
+    """The training samples without their difficult / crowd boxes unless `keep_difficult`
+    (TrainConfig.train_difficult), and the log line saying how many there were (None: none)."""
+    difficult = sum(int(s.difficult.sum()) for s in train)
+    if not difficult:
+        return train, None
+    if keep_difficult:
+        return train, f"difficult: {difficult} difficult / crowd boxes in the training images are training targets"
+    return [s.without_difficult() if s.difficult.any() else s for s in train], (
+        f"difficult: {difficult} difficult / crowd boxes in the training images are left out of the training "
+        "targets (evaluation ignores them too; `train_difficult: true` in the config keeps them)")
+
+
+def recorded_category_ids(index: DatasetIndex) -> list[int] | None:
+    """A COCO dataset's category ids when they are not 1..C (TrainData.category_ids)."""
     ids = [int(c) for c in index.category_ids]
-    kept = ids if ids != list(range(1, len(ids) + 1)) else None
-    return TrainData(train, val, list(index.class_names), lines, split, kept)
+    return ids if ids != list(range(1, len(ids) + 1)) else None
 
 
 def model_config_for(cfg: TrainConfig, class_names: list[str]) -> ModelConfig:
