@@ -398,3 +398,39 @@ def test_convert_writes_yolo_polygon_lines_as_boxes_with_a_note(tmp_path: Path) 
     result = convert_dataset(data, tmp_path / "out", "coco")
     assert any("1 YOLO segmentation polygon lines" in n for n in result.notes)
     np.testing.assert_allclose(load_dataset(result.path).splits["train"][0].boxes, [[24, 8, 72, 48]])
+
+
+def _roboflow_coco(root: Path, placeholder_used: bool = False) -> Path:
+    """A COCO export as Roboflow writes it: train/ valid/ test/, each with its images and
+    _annotations.coco.json; category 0 is the project ('cells'), supercategory of the others."""
+    categories = [{"id": 0, "name": "cells", "supercategory": "none"},
+                  {"id": 1, "name": "RBC", "supercategory": "cells"}, {"id": 2, "name": "WBC", "supercategory": "cells"}]
+    for k, split in enumerate(("train", "valid", "test")):
+        folder = root / split
+        folder.mkdir(parents=True)
+        images, anns = [], []
+        for i in range(2):
+            name = f"img{i}_jpg.rf.{k}{i}.jpg"
+            write_rgb(folder / name, plain_image(40, 60, 10 * k + i))
+            images.append({"id": i, "file_name": name, "width": 60, "height": 40})
+            anns.append({"id": i, "image_id": i, "category_id": 1 + i, "bbox": [5, 6, 20, 10], "iscrowd": 0})
+        if placeholder_used:
+            anns.append({"id": 9, "image_id": 0, "category_id": 0, "bbox": [1, 1, 5, 5], "iscrowd": 0})
+        (folder / "_annotations.coco.json").write_text(json.dumps(
+            {"images": images, "annotations": anns, "categories": categories}))
+    return root
+
+
+def test_roboflow_coco_export_reads_one_split_per_folder_without_its_placeholder_class(tmp_path: Path) -> None:
+    # found: such a folder was "not a dataset"; and the placeholder category 0 became an empty class
+    root = _roboflow_coco(tmp_path / "rf")
+    assert detect_format(root) == "coco"
+    index = load_dataset(root)
+    assert index.class_names == ["RBC", "WBC"] and index.category_ids == [1, 2]
+    assert {k: len(v) for k, v in index.splits.items()} == {"train": 2, "val": 2, "test": 2}
+    first = index.splits["val"][0]
+    assert first.image_path == root / "valid" / "img0_jpg.rf.10.jpg" and first.class_ids.tolist() == [0]
+    assert first.boxes.tolist() == [[5.0, 6.0, 25.0, 16.0]]
+    assert index.splits["test"][1].class_ids.tolist() == [1]
+    used = load_dataset(_roboflow_coco(tmp_path / "rf2", placeholder_used=True))  # a box uses it: a class
+    assert used.class_names == ["cells", "RBC", "WBC"]

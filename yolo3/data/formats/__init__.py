@@ -85,7 +85,7 @@ def detect_format(path: str | Path) -> str:
     """The format of a dataset path:
 
     'yolo': a .yaml, or a folder with data.yaml; 'coco': a .json, or a folder with
-    annotations/*.json; 'cvat': a CVAT .xml, or a folder with annotations.xml whose root
+    annotations/*.json or split folders with _annotations.coco.json; 'cvat': a CVAT .xml, or a folder with annotations.xml whose root
     is <annotations>; 'voc': a devkit root (Annotations/) or VOC XML per image in one of the
     layouts of layouts.py; 'labelme': LabelMe JSON per image in one of those layouts.
     """
@@ -106,6 +106,10 @@ def detect_format(path: str | Path) -> str:
             return "yolo"
         jsons = sorted((path / "annotations").glob("*.json"))
         if jsons and not is_labelme_file(jsons[0]):
+            return "coco"
+        from yolo3.data.formats.coco import split_folder_files
+
+        if split_folder_files(path):  # train/_annotations.coco.json, … (Roboflow's COCO export)
             return "coco"
         if (path / "annotations.xml").is_file() and _xml_root_tag(path / "annotations.xml") == "annotations":
             return "cvat"

@@ -3,7 +3,11 @@
 A .json file is one split, named from its file name ('train', 'val' or 'test' in the
 stem; else 'train'); a folder with annotations/*.json gives one split per file (only the
 instances_*.json files when there are any: COCO's download also holds captions and
-keypoints files; images then lie in train2017/ etc. beside annotations/).
+keypoints files; images then lie in train2017/ etc. beside annotations/). A folder whose
+split folders (train/, valid/, test/, …) each hold `_annotations.coco.json` beside their
+images, as Roboflow exports COCO, gives one split per folder; such an export's first
+category is the project's name, the supercategory of every other one and never used by
+an annotation: that placeholder is not a class (a category used by any box always is).
 Category ids may be non-contiguous: class index i ↔ categories sorted by id, kept in
 DatasetIndex.category_ids. `iscrowd` regions become difficult=True (ignored in
 evaluation, like VOC difficult). Extra keys `difficult`/`truncated` written by this
@@ -23,16 +27,43 @@ import numpy as np
 
 from yolo3.data.findings import DataError, Finding
 from yolo3.data.formats import SPLITS, DatasetIndex, case_variant, check_unique_names, place_image, unique_names
+from yolo3.data.formats.layouts import SPLIT_FOLDERS
 from yolo3.data.sample import Sample
 
 
+SPLIT_FOLDER_FILE = "_annotations.coco.json"
+"""The JSON in each split folder of a Roboflow COCO export (train/, valid/, test/)."""
+
+
+def split_folder_files(folder: Path) -> list[Path]:
+    """`<split folder>/_annotations.coco.json` files under `folder` (Roboflow's layout)."""
+    return sorted(d / SPLIT_FOLDER_FILE for d in folder.iterdir() if d.name.lower() in SPLIT_FOLDERS
+                  and (d / SPLIT_FOLDER_FILE).is_file()) if folder.is_dir() else []
+
+
 def split_name(path: Path) -> str:
-    """'train' | 'val' | 'test' guessed from a JSON file's stem (default 'train')."""
+    """'train' | 'val' | 'test' of a JSON file: its split folder's (train/, valid/, …) for
+    `_annotations.coco.json`, else guessed from the stem (default 'train')."""
+    if path.name == SPLIT_FOLDER_FILE and path.parent.name.lower() in SPLIT_FOLDERS:
+        return SPLIT_FOLDERS[path.parent.name.lower()]
     stem = path.stem.lower()
     for split in ("test", "val", "train"):
         if split in stem:
             return split
     return "train"
+
+
+def _placeholder_category(categories: list[Any], annotations: list[Any]) -> Any:
+    """The id of a Roboflow export's placeholder category (no annotation uses it, and it is
+    the supercategory of every other category), else None."""
+    used = {a.get("category_id") for a in annotations
+            if isinstance(a, dict) and isinstance(a.get("category_id"), (int, float, str))}
+    for cat in categories:
+        others = [c for c in categories if c is not cat]
+        if (others and cat.get("id") not in used
+                and all(isinstance(c, dict) and c.get("supercategory") == cat.get("name") for c in others)):
+            return cat.get("id")
+    return None
 
 
 def _get(obj: dict, key: str, where: str, path: Path) -> Any:
@@ -162,6 +193,8 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
                    str(_get(c, "name", f"categories[{i}]", path))) for i, c in enumerate(data["categories"]))
     if len({c for c, _ in cats}) != len(cats):
         raise DataError(f"{path}: category ids repeat in 'categories'; each id must be unique")
+    placeholder = _placeholder_category(data["categories"], data["annotations"])
+    cats = [(c, n) for c, n in cats if c != placeholder]
     check_unique_names([n for _, n in cats], path, "'categories' (sorted by id)")
     cat_to_index = {cid: i for i, (cid, _) in enumerate(cats)}
     images = data["images"]
@@ -222,9 +255,10 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
 
 
 def read_coco(path: str | Path, image_root: str | Path | None = None) -> DatasetIndex:
-    """Reads a COCO .json (one split) or a folder with annotations/*.json (one split each)."""
+    """Reads a COCO .json (one split), a folder with annotations/*.json (one split each) or
+    with split folders holding `_annotations.coco.json` (one split each)."""
     path = Path(path)
-    files = [path] if path.is_file() else sorted((path / "annotations").glob("*.json"))
+    files = [path] if path.is_file() else (sorted((path / "annotations").glob("*.json")) or split_folder_files(path))
     # COCO's download also holds captions_* and person_keypoints_* files: the detection ones are instances_*
     files = [f for f in files if f.name.startswith("instances_")] or files
     # root: the folder holding annotations/ (COCO's layout), else the JSON's own folder
@@ -244,7 +278,8 @@ def read_coco(path: str | Path, image_root: str | Path | None = None) -> Dataset
         splits[split] = samples
         findings.extend(found)
     if names is None:
-        raise DataError(f"{path}: no COCO JSON files found (expected annotations/*.json)")
+        raise DataError(f"{path}: no COCO JSON files found (expected annotations/*.json, or "
+                        f"train/{SPLIT_FOLDER_FILE} and the like)")
     return DatasetIndex(names, {s: splits[s] for s in SPLITS if s in splits}, root, "coco", cat_ids, findings)
 
 
