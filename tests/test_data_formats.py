@@ -350,13 +350,22 @@ def test_a_class_name_given_twice_is_a_clear_error(tmp_path: Path) -> None:
     assert str(data) in str(err.value)
 
 
-def test_a_split_entry_one_level_too_high_names_the_entry_that_exists(tmp_path: Path) -> None:
-    # Roboflow's YOLO export: data.yaml beside train/ and valid/, but `train: ../train/images`
-    write_rgb(tmp_path / "train" / "images" / "a.jpg", plain_image(20, 30))
-    (tmp_path / "data.yaml").write_text("train: ../train/images\nnames: [cell]\n")
-    with pytest.raises(DataError, match="not a folder") as err:
-        load_dataset(tmp_path / "data.yaml")
-    assert "write 'train/images'" in str(err.value) and str(tmp_path / "data.yaml") in str(err.value)
+def test_a_split_entry_one_level_too_high_as_roboflow_writes_it_is_read(tmp_path: Path) -> None:
+    # Roboflow's YOLO export: data.yaml beside train/ and valid/, but `train: ../train/images`; it
+    # failed with 'not a folder' (later with a hint): every such download needed its data.yaml edited
+    ds = tmp_path / "ds"
+    write_rgb(ds / "train" / "images" / "a.jpg", plain_image(20, 30))
+    (ds / "train" / "labels").mkdir()
+    (ds / "train" / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    write_rgb(ds / "valid" / "images" / "b.jpg", plain_image(20, 30, 1))
+    (ds / "data.yaml").write_text("train: ../train/images\nval: ../valid/images\nnames: [cell]\n")
+    index = load_dataset(ds / "data.yaml")
+    assert [s.image_path for s in index.splits["train"]] == [ds / "train" / "images" / "a.jpg"]
+    assert index.splits["train"][0].boxes.tolist() == [[12.0, 8.0, 18.0, 12.0]]
+    assert [s.image_path for s in index.splits["val"]] == [ds / "valid" / "images" / "b.jpg"]
+    write_rgb(tmp_path / "train" / "images" / "c.jpg", plain_image(20, 30))  # it exists as written: taken as written
+    with pytest.raises(DataError, match="allow-outside-root"):
+        load_dataset(ds / "data.yaml")
 
 
 def test_yolo_split_folder_follows_linked_subfolders(tmp_path: Path) -> None:

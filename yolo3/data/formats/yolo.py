@@ -2,8 +2,10 @@
 
 data.yaml: `path` (root; relative to the yaml's folder; default that folder), `train`,
 `val`, `test` (each a folder of images, a .txt list of image paths, or a list of
-those, relative to the root; a list written on Windows, with backslashes, is read too),
-`names` (list, or {index: name}), optional `nc`.
+those, relative to the root; a list written on Windows, with backslashes, is read too;
+an entry `../train/images` that does not exist while `train/images` under the root does
+is read as that folder, as Roboflow's YOLO exports mean it), `names` (list, or {index:
+name}), optional `nc`.
 Labels: for `…/images/…/x.jpg` the file `…/labels/…/x.txt`; one line per box,
 `class cx cy w h` normalised to [0, 1] by the image's width and height. A segmentation
 polygon line `class x1 y1 x2 y2 x3 y3 …` (3 or more points, as Ultralytics segment
@@ -161,6 +163,8 @@ def _list_images(entry: str | list, root: Path, yaml_path: Path, allow_outside: 
                         "or a list of paths")
     p = Path(entry)
     p = p if p.is_absolute() else root / p
+    if not p.exists() and entry.startswith("../") and (root / entry[3:]).exists():
+        p = root / entry[3:]  # Roboflow's YOLO exports write '../train/images' for <root>/train/images
     if p.is_dir():
         if not allow_outside and not _inside(p, yaml_path.parent.resolve()):
             raise _outside_error(yaml_path, f"split folder {entry!r}", p)
@@ -172,11 +176,7 @@ def _list_images(entry: str | list, root: Path, yaml_path: Path, allow_outside: 
         return [_listed_path(ln.strip(), root) for ln in lines if ln.strip()]
     if p.suffix.lower() in IMAGE_SUFFIXES:
         return [p]
-    hint = ""
-    if entry.startswith("../") and (root / entry[3:]).exists():  # as Roboflow's exports write it
-        hint = (f"; {entry[3:]!r} exists under the dataset root {root}: write {entry[3:]!r} instead of {entry!r} "
-                "(split entries are relative to the root, which is the data.yaml's folder unless `path` says)")
-    raise DataError(f"{yaml_path}: split entry {entry!r} → {p} is not a folder, a .txt list or an image{hint}")
+    raise DataError(f"{yaml_path}: split entry {entry!r} → {p} is not a folder, a .txt list or an image")
 
 
 def _listed_path(line: str, root: Path) -> Path:
