@@ -5,6 +5,7 @@ refuses degenerate thresholds; detect's JSON uses the category ids of convert --
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -192,3 +193,31 @@ def test_save_thresholds_on_an_export_is_refused_before_evaluating(tmp_path: Pat
     assert captured.err.strip() == (f"yolo3 val: error: --save-thresholds writes into a .safetensors checkpoint; "
                                     f"{onnx_path} is not one (give the checkpoint it was exported from)")
     assert not (tmp_path / "v").exists()
+
+
+def test_benchmark_measures_the_map_val_measures_on_a_voc_dataset(tmp_path: Path) -> None:
+    """A VOC dataset lists no class order (sorted names: a, b); a model trained as (b, a)
+    is scored by val in the model's order, and benchmark's mAP must be that same number."""
+    from yolo3.eval.benchmark import benchmark
+    from yolo3.eval.val import val
+
+    data, _, _ = _setup(tmp_path, 6.0)
+    yolo = load_dataset(data)
+    voc = save_dataset(dataclasses.replace(yolo, class_names=["b", "a"]), tmp_path / "voc", "voc")
+    (voc / "classes.txt").unlink()
+    assert load_dataset(voc).class_names == ["a", "b"]
+    torch.manual_seed(0)
+    model = create_model("yolov3-tiny", num_classes=2, class_names=["b", "a"], width=0.25, imgsz=64)
+    with torch.no_grad():
+        for head in model.heads:
+            head.conv.bias.add_(6.0)
+            head.conv.bias.view(-1, 7)[:, 5] += 4.0  # class 0 ('b') scores above class 1 everywhere
+    weights = tmp_path / "ba.safetensors"
+    save_model(weights, model.eval())
+    result, _ = val(weights, voc, plots=False, out_dir=tmp_path / "v", backend="torch")
+    table = benchmark(weights, voc, batch=1, rounds=1, int8=False, rows=[("torch", "fp32")])
+    assert table.rows[0].map50 == pytest.approx(100 * result.metrics["mAP@0.5"], abs=1e-9)
+    other = tmp_path / "xy.safetensors"
+    save_model(other, create_model("yolov3-tiny", num_classes=2, class_names=["x", "y"], width=0.25, imgsz=64))
+    with pytest.raises(ValueError, match="differ from the dataset's"):  # as val: no mAP of unrelated classes
+        benchmark(other, data, batch=1, rounds=1, int8=False, rows=[("torch", "fp32")])

@@ -156,6 +156,13 @@ def benchmark(
             variants = [v for v in variants if (v[0], v[1]) in set(rows)]
         detectors = [Detector.load(path, precision=precision, backend=backend, threads=n_threads, imgsz=imgsz,
                                    batch_size=batch) for backend, precision, path in variants]
+        if samples and detectors:  # as val scores it: the model's class order, classes checked, check-data
+            from yolo3.data.validate import CheckPolicy
+            from yolo3.eval.val import load_eval_split
+
+            policy = CheckPolicy()
+            index, report = load_eval_split(weights, detectors[0].class_names, data, split, policy)
+            samples, class_names = report.splits[split][: max_val_images or None], index.class_names
         if samples:
             images: list[Any] = [str(s.image_path) for s in samples]
         else:
