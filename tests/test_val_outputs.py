@@ -221,3 +221,15 @@ def test_benchmark_measures_the_map_val_measures_on_a_voc_dataset(tmp_path: Path
     save_model(other, create_model("yolov3-tiny", num_classes=2, class_names=["x", "y"], width=0.25, imgsz=64))
     with pytest.raises(ValueError, match="differ from the dataset's"):  # as val: no mAP of unrelated classes
         benchmark(other, data, batch=1, rounds=1, int8=False, rows=[("torch", "fp32")])
+
+
+def test_benchmark_reports_undefined_map_as_undefined(tmp_path: Path) -> None:
+    """A split without ground truth has no mAP (val prints n/a): benchmark said 0.00."""
+    from yolo3.eval.benchmark import benchmark
+
+    data, weights, _ = _setup(tmp_path, 6.0)
+    for label in (tmp_path / "labels" / "val").glob("*.txt"):
+        label.write_text("")
+    table = benchmark(weights, data, batch=1, rounds=1, int8=False, rows=[("torch", "fp32")])
+    assert table.val_images == 4 and table.rows[0].map50 is None and table.rows[0].map is None
+    assert "| — | — |" in table.format()

@@ -25,7 +25,8 @@ from yolo3.inference.openvino_backend import openvino_available
 
 @dataclasses.dataclass
 class BenchRow:
-    """One backend × precision: ms/image (batch 1), images/s (batch B), mAP in points, size in MB."""
+    """One backend × precision: ms/image (batch 1), images/s (batch B), mAP in points (None:
+    not measured, or undefined on a split without ground truth), size in MB."""
 
     backend: str
     precision: str
@@ -73,6 +74,11 @@ def _size_mb(path: Path) -> float:
     if path.is_dir():
         return sum(f.stat().st_size for f in path.iterdir() if f.is_file()) / 1e6
     return path.stat().st_size / 1e6
+
+
+def _points(value: float) -> float | None:
+    """A metric in points; None (printed —) where it is undefined (-1: no ground truth)."""
+    return None if value < 0 else 100 * value
 
 
 def _variants(weights: Path, data: str | Path | None, tmp: Path, imgsz: int | None, int8: bool, calib_images: int,
@@ -190,7 +196,7 @@ def benchmark(
             if samples:
                 log(f"benchmark: mAP of {backend} {precision} on {len(samples)} '{split}' images")
                 metrics = evaluate_detector(det, samples, class_names).metrics
-                m50, m = 100 * max(metrics["mAP@0.5"], 0.0), 100 * max(metrics["mAP@0.5:0.95"], 0.0)
+                m50, m = _points(metrics["mAP@0.5"]), _points(metrics["mAP@0.5:0.95"])
             table_rows.append(BenchRow(backend, precision, 1e3 * statistics.median(t1s),
                                        batch / statistics.median(t8s), m50, m, _size_mb(path), str(path)))
     return BenchTable(table_rows, detectors[0].imgsz if detectors else (imgsz or 0), batch, n_threads, rounds,
