@@ -233,3 +233,10 @@ def test_benchmark_reports_undefined_map_as_undefined(tmp_path: Path) -> None:
     table = benchmark(weights, data, batch=1, rounds=1, int8=False, rows=[("torch", "fp32")])
     assert table.val_images == 4 and table.rows[0].map50 is None and table.rows[0].map is None
     assert "| — | — |" in table.format()
+
+
+def test_benchmark_on_a_missing_split_names_the_splits_there_are(tmp_path: Path, capsys) -> None:
+    data, weights, _ = _setup(tmp_path, 6.0)
+    assert main(["benchmark", "--weights", str(weights), "--data", str(data), "--split", "test", "--no-int8"]) == 2
+    err = capsys.readouterr().err
+    assert "no 'test' split" in err and "['train', 'val']" in err and "--split" in err

@@ -154,8 +154,9 @@ def benchmark(
         index = load_dataset(data)
         samples = list(index.splits.get(split) or [])[: max_val_images or None]
         class_names = index.class_names
-        if not samples:
-            raise ValueError(f"{data}: no '{split}' images to benchmark on")
+        if not samples:  # before any export; val's wording
+            have = sorted(k for k, v in index.splits.items() if v)
+            raise ValueError(f"{data}: no '{split}' split (it has {have}); choose one with --split")
     with tempfile.TemporaryDirectory(prefix="yolo3-bench-") as tmp:
         variants, skipped = _variants(weights, data, Path(tmp), imgsz, int8, calib_images, log)
         if rows is not None:
