@@ -111,6 +111,19 @@ def test_detect_json_category_ids_match_convert_to_coco(tmp_path: Path, capsys) 
         assert ids == sorted(id_of[names[c]] for c in classes)
 
 
+def test_thresholds_chosen_without_ground_truth_are_refused(tmp_path: Path, capsys) -> None:
+    """A split of background images: no class has a box to choose a threshold by, so every
+    threshold is the fallback default (0.25); --save-thresholds stored them as if chosen."""
+    data, weights, _ = _setup(tmp_path, 6.0)
+    for label in (tmp_path / "labels" / "val").glob("*.txt"):
+        label.write_text("")
+    rc = main(["val", "--weights", str(weights), "--data", str(data), "--out", str(tmp_path / "v"), "--no-plots",
+               "--save-thresholds"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert rc == 2 and err.startswith("yolo3 val: error: --save-thresholds: ") and "nothing written" in err
+    assert "no class" in err and not (tmp_path / "v" / "w.safetensors").exists()
+
+
 def _same_detections(a: list, b: list) -> bool:
     return len(a) == len(b) and all(
         np.array_equal(x.boxes, y.boxes) and np.array_equal(x.scores, y.scores)

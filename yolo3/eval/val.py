@@ -104,7 +104,7 @@ def val(
         write_coco_json(report.splits[split], result.detections, index.class_names, run_dir)
     if save_thresholds:
         result.thresholds_file = save_thresholds_to(weights, result.class_thresholds, index.class_names, run_dir,
-                                                    in_place)
+                                                    in_place, result.thresholds.fallback.tolist())
     return result, run_dir
 
 
