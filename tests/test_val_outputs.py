@@ -253,3 +253,27 @@ def test_benchmark_on_a_missing_split_names_the_splits_there_are(tmp_path: Path,
     assert main(["benchmark", "--weights", str(weights), "--data", str(data), "--split", "test", "--no-int8"]) == 2
     err = capsys.readouterr().err
     assert "no 'test' split" in err and "['train', 'val']" in err and "--split" in err
+
+
+def test_val_reads_labelme_classes_in_the_models_order(tmp_path: Path) -> None:
+    """LabelMe files name their classes as VOC's do; without classes.txt they read sorted
+    (a, b), and val refused a model of (b, a) although the names are the same."""
+    from yolo3.eval.val import val
+
+    data, weights, _ = _setup(tmp_path, 6.0)
+    yolo = load_dataset(data)
+    labelme = save_dataset(dataclasses.replace(yolo, class_names=["b", "a"]), tmp_path / "lm", "labelme")
+    (labelme / "classes.txt").unlink()
+    assert load_dataset(labelme).class_names == ["a", "b"]
+    torch.manual_seed(0)
+    model = create_model("yolov3-tiny", num_classes=2, class_names=["b", "a"], width=0.25, imgsz=64)
+    with torch.no_grad():
+        for head in model.heads:
+            head.conv.bias.add_(6.0)
+    ba = tmp_path / "ba.safetensors"
+    save_model(ba, model.eval())
+    theirs = dataclasses.replace(yolo, class_names=["b", "a"])  # the same boxes, named in the model's order
+    yolo_root = save_dataset(theirs, tmp_path / "yolo_ba", "yolo")
+    ref, _ = val(ba, yolo_root, plots=False, out_dir=tmp_path / "v1", backend="torch")
+    got, _ = val(ba, labelme, plots=False, out_dir=tmp_path / "v2", backend="torch")
+    assert got.metrics == ref.metrics and got.n_gt == ref.n_gt

@@ -108,20 +108,25 @@ def val(
     return result, run_dir
 
 
+NAMED_CLASS_FORMATS = ("voc", "labelme", "cvat")
+"""Formats whose boxes name their class (`load_dataset` takes the class order)."""
+
+
 def load_eval_split(weights: str | Path, model_names: list[str], data: str | Path, split: str,
                     policy: CheckPolicy) -> tuple[DatasetIndex, CheckReport]:
     """The dataset and its checked `split` as `val` scores them (`benchmark` too).
 
-    A VOC dataset is read in the model's class order (`model_names`); the model's and the
-    dataset's classes must then be the same list; check-data runs over the split with
-    `policy`. Raises ValueError naming the dataset when the split is missing or empty.
+    A VOC, LabelMe or CVAT dataset is read in the model's class order (`model_names`);
+    the model's and the dataset's classes must then be the same list; check-data runs
+    over the split with `policy`. Raises ValueError naming the dataset when the split is
+    missing or empty.
     """
     from yolo3.data.formats import load_dataset
     from yolo3.data.validate import check_dataset
 
     index = load_dataset(data)
-    if index.format == "voc" and model_names:
-        # VOC boxes carry class names: any order of the model's names reads the same boxes,
+    if index.format in NAMED_CLASS_FORMATS and model_names:
+        # their boxes carry class names: any order of the model's names reads the same boxes,
         # but a name the model lacks would silently drop its boxes (every AP n/a).
         if not set(index.class_names) <= set(model_names):
             _classes_differ(weights, model_names, index.class_names, data)
