@@ -168,8 +168,8 @@ def benchmark(
             from yolo3.eval.val import load_eval_split
 
             policy = CheckPolicy()
-            index, report = load_eval_split(weights, detectors[0].class_names, data, split, policy)
-            samples, class_names = report.splits[split][: max_val_images or None], index.class_names
+            index, report = load_eval_split(weights, detectors[0].class_names, data, split, policy, max_val_images)
+            samples, class_names = report.splits[split], index.class_names
         if samples:
             images: list[Any] = [str(s.image_path) for s in samples]
         else:

@@ -113,13 +113,13 @@ NAMED_CLASS_FORMATS = ("voc", "labelme", "cvat")
 
 
 def load_eval_split(weights: str | Path, model_names: list[str], data: str | Path, split: str,
-                    policy: CheckPolicy) -> tuple[DatasetIndex, CheckReport]:
+                    policy: CheckPolicy, limit: int | None = None) -> tuple[DatasetIndex, CheckReport]:
     """The dataset and its checked `split` as `val` scores them (`benchmark` too).
 
     A VOC, LabelMe or CVAT dataset is read in the model's class order (`model_names`);
     the model's and the dataset's classes must then be the same list; check-data runs
     over the split with `policy`. Raises ValueError naming the dataset when the split is
-    missing or empty.
+    missing or empty. limit: check (and keep) only the split's first `limit` images.
     """
     from yolo3.data.formats import load_dataset
     from yolo3.data.validate import check_dataset
@@ -136,7 +136,7 @@ def load_eval_split(weights: str | Path, model_names: list[str], data: str | Pat
         raise ValueError(f"{data}: no '{split}' split (it has {have}); choose one with --split")
     if model_names and list(model_names) != list(index.class_names):
         _classes_differ(weights, model_names, index.class_names, data)
-    only_split = dataclasses.replace(index, splits={split: index.splits[split]})
+    only_split = dataclasses.replace(index, splits={split: index.splits[split][: limit or None]})
     return index, check_dataset(only_split, policy)
 
 
