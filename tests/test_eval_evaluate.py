@@ -144,3 +144,25 @@ def test_cli_val_on_a_yolo_dataset(tiny, tmp_path: Path, capsys) -> None:
     assert "mAP@0.5:0.95" in out and "AR@100" in out
     assert "class_thresholds" not in read_metadata(weights)
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["dataset_format"] == "yolo"
+
+
+def test_summary_commit_is_none_for_code_another_repository_does_not_track(tmp_path: Path) -> None:
+    """yolo3 installed in a project's .venv sits inside the project's git checkout (ignored,
+    untracked): summary.json named the project's HEAD as yolo3's commit."""
+    import subprocess
+
+    from yolo3.eval.report import git_commit
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "train.py").write_text("print('project')\n")
+    git("add", "train.py")
+    git("commit", "-qm", "project")
+    package = tmp_path / ".venv" / "yolo3" / "eval"
+    package.mkdir(parents=True)
+    (package / "report.py").write_text("# installed copy\n")
+    assert git_commit(tmp_path) == git("rev-parse", "HEAD")  # tracked code: its commit
+    assert git_commit(package) is None

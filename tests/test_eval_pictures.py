@@ -169,3 +169,15 @@ def test_training_logs_val_loss_terms_for_results_png(tmp_path: Path) -> None:
                                                    rel=1e-5)
     labels = {ln.get_label() for ln in metrics_figure([row]).axes[0].get_lines()}
     assert {"val box", "val obj", "val cls", "train box"} <= labels
+
+
+def test_confusion_figure_of_80_classes_stays_a_sensible_size() -> None:
+    # COCO's 80 classes drew a 19640 × 8300 px figure (163 Mpx, 46 s and 3.7 GB to save).
+    n = 80
+    fig = plots.plot_confusion(np.ones((n + 1, n + 1), np.int64), [f"c{i}" for i in range(n)], None)
+    width, height = fig.get_size_inches() * fig.dpi
+    plots.plt.close(fig)
+    assert width * height <= 16e6 and max(width, height) <= 6000
+    small = plots.plot_confusion(np.ones((3, 3), np.int64), ["a", "b"], None)
+    assert tuple(small.get_size_inches()) == (2 + 1.2 * 3 * 2, 2 + 3)  # few classes: unchanged
+    plots.plt.close(small)

@@ -263,3 +263,13 @@ def test_model_info_probes_docs_page(detector: Detector) -> None:
         assert script.headers["content-type"].startswith("text/javascript")
         assert "http" not in script.text and "http" not in client.get("/static/page.css").text  # no CDN, no host
         assert_json_error(client.get("/static/..%2Fapp.py"), 404)
+
+
+def test_model_info_lists_the_anchors_on_every_backend(model_path: Path, detector: Detector) -> None:
+    # the default backend on CPU is OpenVINO: /v1/model said "anchors": null there
+    pytest.importorskip("openvino")
+    expected = detector.backend.model.anchors.tolist()
+    exported = Detector.load(model_path, nms=NMS, threads=1, backend="openvino")
+    with TestClient(create_app(exported, ServeConfig(warmup=False))) as client:
+        info = client.get("/v1/model").json()
+    assert info["backend"] == "openvino" and info["anchors"] == expected

@@ -202,3 +202,26 @@ def test_page_draws_the_api_answer_and_filters(sync_playwright, server: str, tmp
             assert errors == []
         finally:
             browser.close()
+
+
+def test_an_image_dropped_on_the_drop_zone_is_added_once(sync_playwright, server: str, tmp_path: Path) -> None:
+    # the drop zone's handler added the files, then the event bubbled to <body>, whose
+    # handler (for drops anywhere else on the page) added them again: two cards, two requests
+    data = list(encode(scene(60, 80, seed=3)))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page()
+            page.goto(server + "/")
+            page.wait_for_selector("#classes input[type=checkbox]")
+            page.evaluate("""(bytes) => {
+                const dt = new DataTransfer();
+                dt.items.add(new File([new Uint8Array(bytes)], "dropped.png", { type: "image/png" }));
+                document.getElementById("drop").dispatchEvent(
+                    new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+            }""", data)
+            idle(page)
+            assert page.evaluate("window.yolo3State.items.map((i) => i.name)") == ["dropped.png"]
+            assert page.locator(".card").count() == 1
+        finally:
+            browser.close()

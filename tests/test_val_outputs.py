@@ -5,6 +5,7 @@ refuses degenerate thresholds; detect's JSON uses the category ids of convert --
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -108,6 +109,19 @@ def test_detect_json_category_ids_match_convert_to_coco(tmp_path: Path, capsys) 
         classes = sorted(int(line.split()[0]) for line in txt.read_text().splitlines())
         ids = sorted(r["category_id"] for r in records if str(r["image_id"]) == txt.stem)
         assert ids == sorted(id_of[names[c]] for c in classes)
+
+
+def test_thresholds_chosen_without_ground_truth_are_refused(tmp_path: Path, capsys) -> None:
+    """A split of background images: no class has a box to choose a threshold by, so every
+    threshold is the fallback default (0.25); --save-thresholds stored them as if chosen."""
+    data, weights, _ = _setup(tmp_path, 6.0)
+    for label in (tmp_path / "labels" / "val").glob("*.txt"):
+        label.write_text("")
+    rc = main(["val", "--weights", str(weights), "--data", str(data), "--out", str(tmp_path / "v"), "--no-plots",
+               "--save-thresholds"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert rc == 2 and err.startswith("yolo3 val: error: --save-thresholds: ") and "nothing written" in err
+    assert "no class" in err and not (tmp_path / "v" / "w.safetensors").exists()
 
 
 def _same_detections(a: list, b: list) -> bool:
@@ -237,3 +251,74 @@ def test_a_coco_datasets_category_ids_reach_detects_json(tmp_path: Path, capsys)
     assert len(dets) and [r["category_id"] for r in dets.to_json()] == [[3, 7][c] for c in dets.class_ids]
     plain = Detector.load(weights, backend="torch")(image)[0]
     assert [r["category_id"] for r in plain.to_json()] == [c + 1 for c in plain.class_ids]
+
+
+def test_benchmark_measures_the_map_val_measures_on_a_voc_dataset(tmp_path: Path) -> None:
+    """A VOC dataset lists no class order (sorted names: a, b); a model trained as (b, a)
+    is scored by val in the model's order, and benchmark's mAP must be that same number."""
+    from yolo3.eval.benchmark import benchmark
+    from yolo3.eval.val import val
+
+    data, _, _ = _setup(tmp_path, 6.0)
+    yolo = load_dataset(data)
+    voc = save_dataset(dataclasses.replace(yolo, class_names=["b", "a"]), tmp_path / "voc", "voc")
+    (voc / "classes.txt").unlink()
+    assert load_dataset(voc).class_names == ["a", "b"]
+    torch.manual_seed(0)
+    model = create_model("yolov3-tiny", num_classes=2, class_names=["b", "a"], width=0.25, imgsz=64)
+    with torch.no_grad():
+        for head in model.heads:
+            head.conv.bias.add_(6.0)
+            head.conv.bias.view(-1, 7)[:, 5] += 4.0  # class 0 ('b') scores above class 1 everywhere
+    weights = tmp_path / "ba.safetensors"
+    save_model(weights, model.eval())
+    result, _ = val(weights, voc, plots=False, out_dir=tmp_path / "v", backend="torch")
+    table = benchmark(weights, voc, batch=1, rounds=1, int8=False, rows=[("torch", "fp32")])
+    assert table.rows[0].map50 == pytest.approx(100 * result.metrics["mAP@0.5"], abs=1e-9)
+    other = tmp_path / "xy.safetensors"
+    save_model(other, create_model("yolov3-tiny", num_classes=2, class_names=["x", "y"], width=0.25, imgsz=64))
+    with pytest.raises(ValueError, match="differ from the dataset's"):  # as val: no mAP of unrelated classes
+        benchmark(other, data, batch=1, rounds=1, int8=False, rows=[("torch", "fp32")])
+
+
+def test_benchmark_reports_undefined_map_as_undefined(tmp_path: Path) -> None:
+    """A split without ground truth has no mAP (val prints n/a): benchmark said 0.00."""
+    from yolo3.eval.benchmark import benchmark
+
+    data, weights, _ = _setup(tmp_path, 6.0)
+    for label in (tmp_path / "labels" / "val").glob("*.txt"):
+        label.write_text("")
+    table = benchmark(weights, data, batch=1, rounds=1, int8=False, rows=[("torch", "fp32")])
+    assert table.val_images == 4 and table.rows[0].map50 is None and table.rows[0].map is None
+    assert "| — | — |" in table.format()
+
+
+def test_benchmark_on_a_missing_split_names_the_splits_there_are(tmp_path: Path, capsys) -> None:
+    data, weights, _ = _setup(tmp_path, 6.0)
+    assert main(["benchmark", "--weights", str(weights), "--data", str(data), "--split", "test", "--no-int8"]) == 2
+    err = capsys.readouterr().err
+    assert "no 'test' split" in err and "['train', 'val']" in err and "--split" in err
+
+
+def test_val_reads_labelme_classes_in_the_models_order(tmp_path: Path) -> None:
+    """LabelMe files name their classes as VOC's do; without classes.txt they read sorted
+    (a, b), and val refused a model of (b, a) although the names are the same."""
+    from yolo3.eval.val import val
+
+    data, weights, _ = _setup(tmp_path, 6.0)
+    yolo = load_dataset(data)
+    labelme = save_dataset(dataclasses.replace(yolo, class_names=["b", "a"]), tmp_path / "lm", "labelme")
+    (labelme / "classes.txt").unlink()
+    assert load_dataset(labelme).class_names == ["a", "b"]
+    torch.manual_seed(0)
+    model = create_model("yolov3-tiny", num_classes=2, class_names=["b", "a"], width=0.25, imgsz=64)
+    with torch.no_grad():
+        for head in model.heads:
+            head.conv.bias.add_(6.0)
+    ba = tmp_path / "ba.safetensors"
+    save_model(ba, model.eval())
+    theirs = dataclasses.replace(yolo, class_names=["b", "a"])  # the same boxes, named in the model's order
+    yolo_root = save_dataset(theirs, tmp_path / "yolo_ba", "yolo")
+    ref, _ = val(ba, yolo_root, plots=False, out_dir=tmp_path / "v1", backend="torch")
+    got, _ = val(ba, labelme, plots=False, out_dir=tmp_path / "v2", backend="torch")
+    assert got.metrics == ref.metrics and got.n_gt == ref.n_gt

@@ -67,7 +67,8 @@ def _run(args: argparse.Namespace) -> int:
     print(f"\nresults in {run_dir} (summary.json{extra})")
     if args.save_thresholds:
         try:
-            path = save_thresholds(args.weights, result.class_thresholds, result.class_names, run_dir, args.in_place)
+            path = save_thresholds(args.weights, result.class_thresholds, result.class_names, run_dir, args.in_place,
+                                   result.thresholds.fallback.tolist())
         except (ValueError, OSError) as err:
             print(f"yolo3 val: error: {err}", file=sys.stderr)
             return 2

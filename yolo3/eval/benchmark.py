@@ -25,7 +25,8 @@ from yolo3.inference.openvino_backend import openvino_available
 
 @dataclasses.dataclass
 class BenchRow:
-    """One backend × precision: ms/image (batch 1), images/s (batch B), mAP in points, size in MB."""
+    """One backend × precision: ms/image (batch 1), images/s (batch B), mAP in points (None:
+    not measured, or undefined on a split without ground truth), size in MB."""
 
     backend: str
     precision: str
@@ -73,6 +74,11 @@ def _size_mb(path: Path) -> float:
     if path.is_dir():
         return sum(f.stat().st_size for f in path.iterdir() if f.is_file()) / 1e6
     return path.stat().st_size / 1e6
+
+
+def _points(value: float) -> float | None:
+    """A metric in points; None (printed —) where it is undefined (-1: no ground truth)."""
+    return None if value < 0 else 100 * value
 
 
 def _variants(weights: Path, data: str | Path | None, tmp: Path, imgsz: int | None, int8: bool, calib_images: int,
@@ -148,14 +154,22 @@ def benchmark(
         index = load_dataset(data)
         samples = list(index.splits.get(split) or [])[: max_val_images or None]
         class_names = index.class_names
-        if not samples:
-            raise ValueError(f"{data}: no '{split}' images to benchmark on")
+        if not samples:  # before any export; val's wording
+            have = sorted(k for k, v in index.splits.items() if v)
+            raise ValueError(f"{data}: no '{split}' split (it has {have}); choose one with --split")
     with tempfile.TemporaryDirectory(prefix="yolo3-bench-") as tmp:
         variants, skipped = _variants(weights, data, Path(tmp), imgsz, int8, calib_images, log)
         if rows is not None:
             variants = [v for v in variants if (v[0], v[1]) in set(rows)]
         detectors = [Detector.load(path, precision=precision, backend=backend, threads=n_threads, imgsz=imgsz,
                                    batch_size=batch) for backend, precision, path in variants]
+        if samples and detectors:  # as val scores it: the model's class order, classes checked, check-data
+            from yolo3.data.validate import CheckPolicy
+            from yolo3.eval.val import load_eval_split
+
+            policy = CheckPolicy()
+            index, report = load_eval_split(weights, detectors[0].class_names, data, split, policy, max_val_images)
+            samples, class_names = report.splits[split], index.class_names
         if samples:
             images: list[Any] = [str(s.image_path) for s in samples]
         else:
@@ -183,7 +197,7 @@ def benchmark(
             if samples:
                 log(f"benchmark: mAP of {backend} {precision} on {len(samples)} '{split}' images")
                 metrics = evaluate_detector(det, samples, class_names).metrics
-                m50, m = 100 * max(metrics["mAP@0.5"], 0.0), 100 * max(metrics["mAP@0.5:0.95"], 0.0)
+                m50, m = _points(metrics["mAP@0.5"]), _points(metrics["mAP@0.5:0.95"])
             table_rows.append(BenchRow(backend, precision, 1e3 * statistics.median(t1s),
                                        batch / statistics.median(t8s), m50, m, _size_mb(path), str(path)))
     return BenchTable(table_rows, detectors[0].imgsz if detectors else (imgsz or 0), batch, n_threads, rounds,

@@ -100,20 +100,28 @@ def _threshold_text(thresholds: np.ndarray | None) -> str:
     return f"conf > per-class F1-optimal threshold ({lo:.3f}–{hi:.3f})"
 
 
+CONFUSION_MAX_CELLS = 20
+"""Rows beyond which the confusion cells shrink (and their numbers with them), so that
+80 classes draw a figure of about 5000 × 2200 px instead of 19640 × 8300."""
+
+
 def plot_confusion(matrix: np.ndarray, class_names: list[str], path: Path | None,
                    thresholds: np.ndarray | None = None, iou: float = 0.5) -> plt.Figure:
     """Counts and row-normalised confusion matrices side by side; the title gives the
     confidence and IoU thresholds the detections were paired with. Saved when `path` is given."""
     labels = list(class_names) + ["background"]
     n = len(labels)
-    fig, axes = plt.subplots(1, 2, figsize=(2 + 1.2 * n * 2, 2 + n), dpi=100)
+    shrink = min(1.0, CONFUSION_MAX_CELLS / n)
+    cell_font = 8 * min(1.0, 2.5 * shrink)
+    fig, axes = plt.subplots(1, 2, figsize=(2 + 1.2 * n * 2 * shrink, 2 + n * shrink), dpi=100)
     for ax, data, title, fmt in ((axes[0], matrix, "counts", "d"),
                                  (axes[1], normalise_rows(matrix), "normalised by true class", ".2f")):
         ax.imshow(data, cmap="Blues")
         colors = cell_text_colors(data)
         for i in range(n):
             for j in range(n):
-                ax.text(j, i, format(data[i, j], fmt), ha="center", va="center", fontsize=8, color=colors[i, j])
+                ax.text(j, i, format(data[i, j], fmt), ha="center", va="center", fontsize=cell_font,
+                        color=colors[i, j])
         ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
         ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
         ax.set_yticklabels(labels, fontsize=8)

@@ -97,10 +97,15 @@ def save_plots(result: EvalResult, samples: list[Sample], out_dir: Path,
 
 
 def git_commit(cwd: Path | None = None) -> str | None:
-    """`git rev-parse HEAD` of the code, or None outside a git checkout."""
+    """`git rev-parse HEAD` of the code (the folder `cwd`, default this module's), or None
+    where git does not track it: outside a checkout, or an installed copy that merely sits
+    inside another project's checkout (a .venv), whose HEAD is not the code's commit."""
+    where = cwd or Path(__file__).parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd or Path(__file__).parent,
-                             capture_output=True, text=True, timeout=10)
+        tracked = subprocess.run(["git", "ls-files", "--", "."], cwd=where, capture_output=True, text=True, timeout=10)
+        if tracked.returncode != 0 or not tracked.stdout.strip():
+            return None
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None

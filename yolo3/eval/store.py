@@ -2,8 +2,10 @@
 
 `save_thresholds` is what `val --save-thresholds` does: it refuses degenerate
 thresholds (below MIN_USEFUL_THRESHOLD: a model that separates nothing, e.g. untrained,
-whose F1-optimal cut keeps almost every candidate) and writes a copy of the checkpoint
-into the val run folder unless `in_place` confirms rewriting the original.
+whose F1-optimal cut keeps almost every candidate) and thresholds of which none was
+chosen (a split without a found ground-truth box: all the global fallback), and writes
+a copy of the checkpoint into the val run folder unless `in_place` confirms rewriting
+the original.
 """
 
 from __future__ import annotations
@@ -44,10 +46,18 @@ def store_thresholds(weights_path: str | Path, thresholds: list[float]) -> None:
     save_checkpoint(weights_path, tensors, {**meta, THRESHOLDS_KEY: values})
 
 
-def degenerate_thresholds(thresholds: list[float], class_names: list[str]) -> str | None:
-    """None when every threshold is useful, else a sentence naming the worst class."""
+def degenerate_thresholds(thresholds: list[float], class_names: list[str],
+                          fallback: list[bool] | None = None) -> str | None:
+    """None when every threshold is useful, else a sentence naming the worst class.
+
+    fallback: per class, True where no threshold could be chosen (no ground truth or no
+    true positive: the global default stands in); all True means nothing was chosen.
+    """
     low = [(t, n) for t, n in zip(thresholds, class_names) if t < MIN_USEFUL_THRESHOLD]
     if not low:
+        if fallback is not None and len(fallback) and all(fallback):
+            return ("no class has a ground-truth box the model found, so no threshold was chosen (every one is the "
+                    "global fallback); evaluate on a split with labelled objects")
         return None
     t, name = min(low)
     return (f"{len(low)} of {len(thresholds)} chosen thresholds are below {MIN_USEFUL_THRESHOLD:g} (class {name!r}: "
@@ -55,14 +65,15 @@ def degenerate_thresholds(thresholds: list[float], class_names: list[str]) -> st
 
 
 def save_thresholds(weights_path: str | Path, thresholds: list[float], class_names: list[str], run_dir: str | Path,
-                    in_place: bool = False) -> Path:
+                    in_place: bool = False, fallback: list[bool] | None = None) -> Path:
     """Stores thresholds for `detect --thresholds auto`; returns the checkpoint written.
 
     Without `in_place` the checkpoint is copied to run_dir/<name> first, so the
     original is never changed by accident. Raises ValueError (nothing written) when the
-    thresholds are degenerate.
+    thresholds are degenerate or, by `fallback` (per class, see `degenerate_thresholds`),
+    none was chosen.
     """
-    problem = degenerate_thresholds(list(thresholds), list(class_names))
+    problem = degenerate_thresholds(list(thresholds), list(class_names), fallback)
     if problem:
         raise ValueError(f"--save-thresholds: {problem}; nothing written. Train longer, or give detect "
                          "--thresholds explicitly")

@@ -16,7 +16,8 @@ import dataclasses
 from pathlib import Path
 from typing import Callable
 
-from yolo3.data.validate import CheckPolicy
+from yolo3.data.formats import DatasetIndex
+from yolo3.data.validate import CheckPolicy, CheckReport
 from yolo3.eval.evaluate import evaluate
 from yolo3.eval.result import EvalResult
 from yolo3.eval.coco import write_coco_json
@@ -65,8 +66,6 @@ def val(
     tta: measure with test-time augmentation (flip + scales, merged; `yolo3 detect --tta`
         does the same), always through a `Detector`; summary.json records its settings.
     """
-    from yolo3.data.formats import load_dataset
-    from yolo3.data.validate import check_dataset
     from yolo3.inference.choose import model_kind
     from yolo3.inference.device import resolve_device
 
@@ -86,21 +85,8 @@ def val(
                                  backend=backend, preprocess=preprocess)
         cfg = model_config_from_metadata(detector.metadata, weights)
         log(f"backend: {detector.backend_name} {detector.precision} ({detector.backend_note})")
-    index = load_dataset(data)
-    if index.format == "voc" and cfg.class_names:
-        # VOC boxes carry class names: any order of the model's names reads the same boxes,
-        # but a name the model lacks would silently drop its boxes (every AP n/a).
-        if not set(index.class_names) <= set(cfg.class_names):
-            _classes_differ(weights, cfg.class_names, index.class_names, data)
-        index = load_dataset(data, cfg.class_names)
-    if split not in index.splits or not index.splits[split]:
-        have = sorted(k for k, v in index.splits.items() if v)
-        raise ValueError(f"{data}: no '{split}' split (it has {have}); choose one with --split")
-    if cfg.class_names and list(cfg.class_names) != list(index.class_names):
-        _classes_differ(weights, cfg.class_names, index.class_names, data)
-    only_split = dataclasses.replace(index, splits={split: index.splits[split]})
     policy = check_policy or CheckPolicy()
-    report = check_dataset(only_split, policy)
+    index, report = load_eval_split(weights, cfg.class_names, data, split, policy)
     run_dir = numbered_out(out_dir) if out_dir is not None else next_run_dir("runs", "val")
     info = {"weights": str(weights), "dataset": str(data), "dataset_format": index.format, "split": split,
             "data_check": report.summary(), "preprocess": preprocess,
@@ -118,8 +104,40 @@ def val(
         write_coco_json(report.splits[split], result.detections, index.class_names, run_dir)
     if save_thresholds:
         result.thresholds_file = save_thresholds_to(weights, result.class_thresholds, index.class_names, run_dir,
-                                                    in_place)
+                                                    in_place, result.thresholds.fallback.tolist())
     return result, run_dir
+
+
+NAMED_CLASS_FORMATS = ("voc", "labelme", "cvat")
+"""Formats whose boxes name their class (`load_dataset` takes the class order)."""
+
+
+def load_eval_split(weights: str | Path, model_names: list[str], data: str | Path, split: str,
+                    policy: CheckPolicy, limit: int | None = None) -> tuple[DatasetIndex, CheckReport]:
+    """The dataset and its checked `split` as `val` scores them (`benchmark` too).
+
+    A VOC, LabelMe or CVAT dataset is read in the model's class order (`model_names`);
+    the model's and the dataset's classes must then be the same list; check-data runs
+    over the split with `policy`. Raises ValueError naming the dataset when the split is
+    missing or empty. limit: check (and keep) only the split's first `limit` images.
+    """
+    from yolo3.data.formats import load_dataset
+    from yolo3.data.validate import check_dataset
+
+    index = load_dataset(data)
+    if index.format in NAMED_CLASS_FORMATS and model_names:
+        # their boxes carry class names: any order of the model's names reads the same boxes,
+        # but a name the model lacks would silently drop its boxes (every AP n/a).
+        if not set(index.class_names) <= set(model_names):
+            _classes_differ(weights, model_names, index.class_names, data)
+        index = load_dataset(data, list(model_names))
+    if split not in index.splits or not index.splits[split]:
+        have = sorted(k for k, v in index.splits.items() if v)
+        raise ValueError(f"{data}: no '{split}' split (it has {have}); choose one with --split")
+    if model_names and list(model_names) != list(index.class_names):
+        _classes_differ(weights, model_names, index.class_names, data)
+    only_split = dataclasses.replace(index, splits={split: index.splits[split][: limit or None]})
+    return index, check_dataset(only_split, policy)
 
 
 def _classes_differ(weights: str | Path, model_names: list[str], data_names: list[str], data: str | Path) -> None:

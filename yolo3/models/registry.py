@@ -48,14 +48,20 @@ def build_model(cfg: ModelConfig) -> YOLOv3Base:
 
     Anchor-free models (xy_mode 'ltrb') default to one 8·stride square per scale.
     """
+    return model_spec(cfg.arch).build(cfg, model_anchors(cfg))
+
+
+def model_anchors(cfg: ModelConfig) -> list[list[list[float]]]:
+    """The anchors (per scale, (w, h) in input pixels) `build_model(cfg)` gives its model,
+    without building it: cfg.anchors, else the arch's defaults (ltrb: 8·stride squares)."""
     spec = model_spec(cfg.arch)
     if cfg.anchors is not None:
-        return spec.build(cfg, cfg.anchors)
+        return cfg.anchors
     if cfg.xy_mode != "ltrb":
-        return spec.build(cfg, spec.default_anchors)
-    model = spec.build(cfg, [[[1.0, 1.0]] for _ in spec.default_anchors])
-    model.anchors.copy_(torch.tensor([[[8.0 * s, 8.0 * s]] for s in model.strides]))
-    return model
+        return spec.default_anchors
+    with torch.device("meta"):  # only the class's strides are needed, no weights
+        strides = spec.build(cfg, [[[1.0, 1.0]] for _ in spec.default_anchors]).strides
+    return [[[8.0 * s, 8.0 * s]] for s in strides]
 
 
 def create_model(name: str, **overrides: Any) -> YOLOv3Base:

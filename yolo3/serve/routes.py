@@ -19,6 +19,8 @@ from starlette.exceptions import HTTPException
 
 from yolo3.data.image_io import ImageReadError, ImageTooLargeError, decode_image
 from yolo3.inference.results import Detections
+from yolo3.io.checkpoint import model_config_from_metadata
+from yolo3.models.registry import model_anchors
 from yolo3.serve.controls import FIELDS, parse_controls
 from yolo3.serve.page import asset
 
@@ -151,6 +153,8 @@ async def model_info(request: Request) -> dict[str, Any]:
     engine_model = getattr(detector.backend, "model", None)
     if anchors is None and engine_model is not None:  # the architecture's defaults
         anchors = engine_model.anchors.tolist()
+    elif anchors is None and model.get("arch"):  # an export of them: from its model config
+        anchors = model_anchors(model_config_from_metadata(detector.metadata, detector.source))
     thresholds = meta.pop("class_thresholds", None)
     meta.pop("format_version", None)
     return {

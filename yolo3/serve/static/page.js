@@ -216,7 +216,8 @@ $("files").addEventListener("change", (e) => { addFiles(e.target.files); e.targe
 const drop = $("drop");
 ["dragenter", "dragover"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add("over"); }));
 ["dragleave", "drop"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove("over"); }));
-drop.addEventListener("drop", (e) => addFiles([...e.dataTransfer.files].filter((f) => f.type.startsWith("image/"))));
+// one handler for drops on the zone and anywhere else (a drop on the zone bubbles up to it);
+// a file that is not an image gets its card with the server's reason
 document.body.addEventListener("dragover", (e) => e.preventDefault());
 document.body.addEventListener("drop", (e) => { e.preventDefault(); addFiles([...e.dataTransfer.files]); });
 $("conf").addEventListener("input", (e) => {
