@@ -122,3 +122,49 @@ def test_crowd_ground_truth_falls_back_to_stock_matching() -> None:
     results.append({"image_id": 1, "category_id": 1, "bbox": [0, 0, 100, 100], "score": 0.7})
     fast, stock = run_cocoeval(gt, results, fast=True), run_cocoeval(gt, results, fast=False)
     np.testing.assert_allclose(fast.stats, stock.stats, atol=1e-12)
+
+
+def test_a_coco_files_crowd_regions_are_scored_as_stock_pycocotools_scores_that_file(tmp_path: Path) -> None:
+    """Crowd regions (iscrowd 1) were written as ordinary ground truth: one box found beside
+    one crowd region scored mAP@0.5 0.505 where stock pycocotools on the dataset's own file
+    gives 1.0. The reader keeps the flag and the ground truth carries it."""
+    import contextlib
+    import io
+    import json
+
+    import cv2
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from yolo3.data.formats import load_dataset, save_dataset
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((100, 120, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / "b.png"), np.zeros((100, 120, 3), np.uint8))
+    gt = {"images": [{"id": 1, "file_name": "a.png", "width": 120, "height": 100},
+                     {"id": 2, "file_name": "b.png", "width": 120, "height": 100}],
+          "categories": [{"id": 1, "name": "p"}, {"id": 2, "name": "q"}],
+          "annotations": [
+              {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 30, 30], "area": 900, "iscrowd": 0},
+              {"id": 2, "image_id": 1, "category_id": 1, "bbox": [50, 40, 60, 50], "area": 3000, "iscrowd": 1},
+              {"id": 3, "image_id": 2, "category_id": 2, "bbox": [5, 5, 50, 40], "area": 2000, "iscrowd": 0},
+              {"id": 4, "image_id": 2, "category_id": 2, "bbox": [60, 50, 50, 40], "area": 2000, "iscrowd": 1}]}
+    (tmp_path / "val.json").write_text(json.dumps(gt))
+    # per image: a hit, a detection inside the crowd region, a miss elsewhere (scores interleaved)
+    found = {1: ([[10, 10, 40, 40], [60, 50, 80, 70], [0, 80, 15, 95]], [0.9, 0.8, 0.7], 1),
+             2: ([[6, 6, 54, 44], [70, 55, 100, 85], [100, 0, 118, 15]], [0.6, 0.95, 0.5], 2)}
+    results = [{"image_id": i, "category_id": c, "bbox": [x1, y1, x2 - x1, y2 - y1], "score": s}
+               for i, (boxes, scores, c) in found.items() for (x1, y1, x2, y2), s in zip(boxes, scores)]
+    with contextlib.redirect_stdout(io.StringIO()):
+        stock = COCO(str(tmp_path / "val.json"))
+        ev = COCOeval(stock, stock.loadRes(results), "bbox")
+        ev.evaluate(), ev.accumulate(), ev.summarize()
+    samples = load_dataset(tmp_path / "val.json").splits["val"]
+    assert [s.crowd.tolist() for s in samples] == [[False, True], [False, True]]
+    dets = [Detections(np.array(found[i][0], np.float32), np.array(found[i][1], np.float32),
+                       np.full(3, found[i][2] - 1), ["p", "q"], (100, 120), f"{i}") for i in (1, 2)]
+    ours = coco_metrics(samples, dets, ["p", "q"])
+    assert [ours[k] for k in COCO_METRIC_NAMES] == pytest.approx(list(ev.stats), abs=1e-12)
+    assert ev.stats[1] == pytest.approx(1.0)  # the crowd-region detections are neither hits nor misses
+    written = save_dataset(load_dataset(tmp_path / "val.json"), tmp_path / "out", "coco", images="none")
+    again = json.loads((written / "annotations" / "val.json").read_text())["annotations"]
+    assert [a["iscrowd"] for a in again] == [0, 1, 0, 1]

@@ -20,6 +20,9 @@ class Sample:
         image_size: (h, w) stated by the annotation, or None when the format has none.
         difficult: (N,) bool, VOC `difficult` (excluded from VOC AP).
         truncated: (N,) bool, VOC `truncated`.
+        crowd: (N,) bool, COCO `iscrowd` (also difficult): a region of many objects, which
+            COCO's evaluation ignores the way pycocotools does (matched by any detection
+            inside it, never missed).
         annotation_path: the file the labels came from (for messages), if any.
         positions: where each box came from in that file ("line 3", "object 2 (line 40)"),
             for messages; None = unknown.
@@ -32,6 +35,7 @@ class Sample:
     image_size: tuple[int, int] | None = None
     difficult: np.ndarray | None = None
     truncated: np.ndarray | None = None
+    crowd: np.ndarray | None = None
     annotation_path: Path | None = None
     positions: list[str] | None = None
 
@@ -44,6 +48,10 @@ class Sample:
             raise ValueError(f"{self.image_path}: {n} boxes but {len(self.class_ids)} class ids")
         self.difficult = np.zeros(n, bool) if self.difficult is None else np.asarray(self.difficult, bool).reshape(-1)
         self.truncated = np.zeros(n, bool) if self.truncated is None else np.asarray(self.truncated, bool).reshape(-1)
+        self.crowd = np.zeros(n, bool) if self.crowd is None else np.asarray(self.crowd, bool).reshape(-1)
+        if not len(self.difficult) == len(self.truncated) == len(self.crowd) == n:
+            raise ValueError(f"{self.image_path}: {n} boxes but {len(self.difficult)} difficult, "
+                             f"{len(self.truncated)} truncated and {len(self.crowd)} crowd flags")
         if self.positions is not None:
             self.positions = [str(p) for p in self.positions]
             if len(self.positions) != n:
@@ -60,7 +68,8 @@ class Sample:
         keep = ~self.difficult
         positions = None if self.positions is None else [p for p, k in zip(self.positions, keep) if k]
         return dataclasses.replace(self, boxes=self.boxes[keep], class_ids=self.class_ids[keep],
-                                   difficult=self.difficult[keep], truncated=self.truncated[keep], positions=positions)
+                                   difficult=self.difficult[keep], truncated=self.truncated[keep],
+                                   crowd=self.crowd[keep], positions=positions)
 
     def box_positions(self) -> list[str]:
         """The position of every box in its annotation file ("box i" where unknown)."""

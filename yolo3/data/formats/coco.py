@@ -9,8 +9,8 @@ images, as Roboflow exports COCO, gives one split per folder; such an export's f
 category is the project's name, the supercategory of every other one and never used by
 an annotation: that placeholder is not a class (a category used by any box always is).
 Category ids may be non-contiguous: class index i ↔ categories sorted by id, kept in
-DatasetIndex.category_ids. `iscrowd` regions become difficult=True (ignored in
-evaluation, like VOC difficult). Extra keys `difficult`/`truncated` written by this
+DatasetIndex.category_ids. `iscrowd` regions become crowd=True and difficult=True
+(evaluated as pycocotools does, ignored by the VOC metrics, not training targets). Extra keys `difficult`/`truncated` written by this
 module keep VOC flags through a conversion. Ids written as whole-number floats (1.0, as
 some tools write them) are read as the integers they are, in 'images', 'categories' and
 the annotations alike; any other float id is an error.
@@ -225,7 +225,7 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
     for img in images:
         image_id, file_name = img["id"], img["file_name"]
         h, w = int(img.get("height") or 0), int(img.get("width") or 0)
-        boxes, ids, difficult, truncated, positions = [], [], [], [], []
+        boxes, ids, difficult, truncated, crowd, positions = [], [], [], [], [], []
         for i, ann in by_image.pop(image_id, []):
             pos = f"annotations[{i}] (id {ann.get('id', '?')}, {file_name})"
             cid, bbox = ann["category_id"], ann["bbox"]
@@ -244,12 +244,14 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
                 continue
             boxes.append([x, y, x + bw, y + bh])
             ids.append(cat_to_index[cid])
-            difficult.append(bool(ann.get("iscrowd", 0)) or bool(ann.get("difficult", 0)))
+            crowd.append(bool(ann.get("iscrowd", 0)))
+            difficult.append(crowd[-1] or bool(ann.get("difficult", 0)))
             truncated.append(bool(ann.get("truncated", 0)))
             positions.append(pos)
         sample = Sample(case_variant(root / file_name), np.array(boxes).reshape(-1, 4), ids, image_id=image_id,
                         image_size=(h, w) if "height" in img and "width" in img else None,
-                        difficult=difficult, truncated=truncated, annotation_path=path, positions=positions)
+                        difficult=difficult, truncated=truncated, crowd=crowd, annotation_path=path,
+                        positions=positions)
         samples.append(sample)
     return [n for _, n in cats], [c for c, _ in cats], samples, findings
 
@@ -317,10 +319,11 @@ def write_coco(index: DatasetIndex, out: Path, images: str = "copy") -> Path:
             h, w = sample.image_size if sample.image_size and min(sample.image_size) > 0 else image_size(
                 sample.image_path)
             imgs.append({"id": image_id, "file_name": name, "width": int(w), "height": int(h)})
-            for box, cls, diff, trunc in zip(sample.boxes, sample.class_ids, sample.difficult, sample.truncated):
+            for box, cls, diff, trunc, crowd in zip(sample.boxes, sample.class_ids, sample.difficult, sample.truncated,
+                                                    sample.crowd):
                 x1, y1, x2, y2 = (float(v) for v in box)
                 anns.append({"id": ann_id, "image_id": image_id, "category_id": index.category_ids[int(cls)],
-                             "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1), "iscrowd": 0,
+                             "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1), "iscrowd": int(crowd),
                              "difficult": int(diff), "truncated": int(trunc)})
                 ann_id += 1
         doc = {"info": {"description": f"converted by yolo3 from {index.format}"}, "images": imgs,
