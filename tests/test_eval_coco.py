@@ -168,3 +168,46 @@ def test_a_coco_files_crowd_regions_are_scored_as_stock_pycocotools_scores_that_
     written = save_dataset(load_dataset(tmp_path / "val.json"), tmp_path / "out", "coco", images="none")
     again = json.loads((written / "annotations" / "val.json").read_text())["annotations"]
     assert [a["iscrowd"] for a in again] == [0, 1, 0, 1]
+
+
+def test_a_coco_files_stated_areas_set_the_size_ranges_as_in_stock_pycocotools(tmp_path: Path) -> None:
+    """COCO's small/medium/large split uses each annotation's `area` (its segmentation's),
+    not the box's: a 40x40 box of a 900 px² object is 'small' to pycocotools on the file,
+    and was 'medium' to yolo3 (APs n/a where stock gives 1.0)."""
+    import contextlib
+    import io
+    import json
+
+    import cv2
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from yolo3.data.formats import load_dataset, save_dataset
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((100, 120, 3), np.uint8))
+    gt = {"images": [{"id": 1, "file_name": "a.png", "width": 120, "height": 100}],
+          "categories": [{"id": 1, "name": "p"}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 40], "area": 900,
+                           "iscrowd": 0},
+                          {"id": 2, "image_id": 1, "category_id": 1, "bbox": [60, 10, 50, 80]}]}  # no area: the box's
+    (tmp_path / "val.json").write_text(json.dumps(gt))
+    boxes, scores = [[10, 10, 50, 50], [60, 10, 110, 90]], [0.9, 0.8]
+    results = [{"image_id": 1, "category_id": 1, "bbox": [x1, y1, x2 - x1, y2 - y1], "score": s}
+               for (x1, y1, x2, y2), s in zip(boxes, scores)]
+    stock_gt = json.loads((tmp_path / "val.json").read_text())
+    stock_gt["annotations"][1].update(area=4000, iscrowd=0)  # what pycocotools needs; the box's area
+    (tmp_path / "stock.json").write_text(json.dumps(stock_gt))
+    with contextlib.redirect_stdout(io.StringIO()):
+        stock = COCO(str(tmp_path / "stock.json"))
+        ev = COCOeval(stock, stock.loadRes(results), "bbox")
+        ev.evaluate(), ev.accumulate(), ev.summarize()
+    samples = load_dataset(tmp_path / "val.json").splits["val"]
+    assert samples[0].areas.tolist() == [900.0, 4000.0]
+    dets = [Detections(np.array(boxes, np.float32), np.array(scores, np.float32), np.zeros(2, int), ["p"],
+                       (100, 120), "a")]
+    ours = coco_metrics(samples, dets, ["p"])
+    assert [ours[k] for k in COCO_METRIC_NAMES] == pytest.approx(list(ev.stats), abs=1e-12)
+    assert ours["APs"] == pytest.approx(1.0) and ours["APm"] == pytest.approx(1.0)  # one small, one medium
+    written = save_dataset(load_dataset(tmp_path / "val.json"), tmp_path / "out", "coco", images="none")
+    assert [a["area"] for a in json.loads((written / "annotations" / "val.json").read_text())["annotations"]] == [
+        900.0, 4000.0]

@@ -23,6 +23,8 @@ class Sample:
         crowd: (N,) bool, COCO `iscrowd` (also difficult): a region of many objects, which
             COCO's evaluation ignores the way pycocotools does (matched by any detection
             inside it, never missed).
+        areas: (N,) float64 object areas in pixels² as a COCO file states them (its
+            segmentation's), which COCO's small/medium/large split uses; None: the boxes'.
         annotation_path: the file the labels came from (for messages), if any.
         positions: where each box came from in that file ("line 3", "object 2 (line 40)"),
             for messages; None = unknown.
@@ -36,6 +38,7 @@ class Sample:
     difficult: np.ndarray | None = None
     truncated: np.ndarray | None = None
     crowd: np.ndarray | None = None
+    areas: np.ndarray | None = None
     annotation_path: Path | None = None
     positions: list[str] | None = None
 
@@ -49,7 +52,10 @@ class Sample:
         self.difficult = np.zeros(n, bool) if self.difficult is None else np.asarray(self.difficult, bool).reshape(-1)
         self.truncated = np.zeros(n, bool) if self.truncated is None else np.asarray(self.truncated, bool).reshape(-1)
         self.crowd = np.zeros(n, bool) if self.crowd is None else np.asarray(self.crowd, bool).reshape(-1)
-        if not len(self.difficult) == len(self.truncated) == len(self.crowd) == n:
+        if self.areas is not None:
+            self.areas = np.asarray(self.areas, dtype=np.float64).reshape(-1)
+        if not len(self.difficult) == len(self.truncated) == len(self.crowd) == n or (
+                self.areas is not None and len(self.areas) != n):
             raise ValueError(f"{self.image_path}: {n} boxes but {len(self.difficult)} difficult, "
                              f"{len(self.truncated)} truncated and {len(self.crowd)} crowd flags")
         if self.positions is not None:
@@ -69,7 +75,8 @@ class Sample:
         positions = None if self.positions is None else [p for p, k in zip(self.positions, keep) if k]
         return dataclasses.replace(self, boxes=self.boxes[keep], class_ids=self.class_ids[keep],
                                    difficult=self.difficult[keep], truncated=self.truncated[keep],
-                                   crowd=self.crowd[keep], positions=positions)
+                                   crowd=self.crowd[keep], areas=None if self.areas is None else self.areas[keep],
+                                   positions=positions)
 
     def box_positions(self) -> list[str]:
         """The position of every box in its annotation file ("box i" where unknown)."""

@@ -233,7 +233,8 @@ def _check_boxes(sample: Sample, size: tuple[int, int], policy: CheckPolicy,
         if getattr(policy, kind) == "fix":
             keep[later[rows]] = False
     return dataclasses.replace(sample, boxes=boxes[keep], class_ids=ids[keep], difficult=sample.difficult[keep],
-                               truncated=sample.truncated[keep], crowd=sample.crowd[keep], image_size=size,
+                               truncated=sample.truncated[keep], crowd=sample.crowd[keep],
+                               areas=None if sample.areas is None else sample.areas[keep], image_size=size,
                                positions=[p for p, k in zip(positions, keep) if k])
 
 

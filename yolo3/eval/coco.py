@@ -2,7 +2,8 @@
 
 Ground truth: one COCO image per Sample (id = position + 1, so ids never collide and
 are never 0), one annotation per box with `bbox = [x, y, w, h]` in original pixels,
-`area = w·h`, `iscrowd` = the sample's crowd flag (COCO's own `iscrowd`: pycocotools then
+`area` = the COCO file's own (its segmentation's, which the small/medium/large ranges
+use), else w·h; `iscrowd` = the sample's crowd flag (COCO's own `iscrowd`: pycocotools then
 ignores the region as it does on the original file; VOC `difficult` is honoured by the
 VOC metrics only).
 Detections keep their float boxes and scores unrounded. Categories are class index + 1.
@@ -52,12 +53,14 @@ def coco_ground_truth(
     for i, s in enumerate(samples):
         h, w = _image_size(s, detections[i] if detections else None)
         images.append({"id": i + 1, "width": int(w), "height": int(h), "file_name": str(s.image_path)})
-        for (x1, y1, x2, y2), cls, crowd in zip(s.boxes.tolist(), s.class_ids.tolist(), s.crowd.tolist()):
+        areas = s.areas.tolist() if s.areas is not None else [None] * len(s)
+        for (x1, y1, x2, y2), cls, crowd, area in zip(s.boxes.tolist(), s.class_ids.tolist(), s.crowd.tolist(), areas):
             if not 0 <= cls < len(class_names):
                 raise ValueError(f"{s.annotation_path or s.image_path}: class id {cls} outside 0..{len(class_names) - 1}")
             bw, bh = x2 - x1, y2 - y1
             anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": cls + 1,
-                         "bbox": [x1, y1, bw, bh], "area": bw * bh, "iscrowd": int(crowd)})
+                         "bbox": [x1, y1, bw, bh], "area": area if area is not None else bw * bh,
+                         "iscrowd": int(crowd)})
     cats = [{"id": k + 1, "name": n} for k, n in enumerate(class_names)]
     return {"images": images, "annotations": anns, "categories": cats}
 

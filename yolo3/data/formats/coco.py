@@ -225,7 +225,7 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
     for img in images:
         image_id, file_name = img["id"], img["file_name"]
         h, w = int(img.get("height") or 0), int(img.get("width") or 0)
-        boxes, ids, difficult, truncated, crowd, positions = [], [], [], [], [], []
+        boxes, ids, difficult, truncated, crowd, areas, positions = [], [], [], [], [], [], []
         for i, ann in by_image.pop(image_id, []):
             pos = f"annotations[{i}] (id {ann.get('id', '?')}, {file_name})"
             cid, bbox = ann["category_id"], ann["bbox"]
@@ -245,12 +245,15 @@ def read_coco_file(path: Path, image_root: Path | None = None) -> tuple[list[str
             boxes.append([x, y, x + bw, y + bh])
             ids.append(cat_to_index[cid])
             crowd.append(bool(ann.get("iscrowd", 0)))
+            area = ann.get("area")  # the segmentation's: COCO's size ranges use it
+            areas.append(float(area) if isinstance(area, (int, float)) and not isinstance(area, bool)
+                         and math.isfinite(area) and area > 0 else bw * bh)
             difficult.append(crowd[-1] or bool(ann.get("difficult", 0)))
             truncated.append(bool(ann.get("truncated", 0)))
             positions.append(pos)
         sample = Sample(case_variant(root / file_name), np.array(boxes).reshape(-1, 4), ids, image_id=image_id,
                         image_size=(h, w) if "height" in img and "width" in img else None,
-                        difficult=difficult, truncated=truncated, crowd=crowd, annotation_path=path,
+                        difficult=difficult, truncated=truncated, crowd=crowd, areas=areas, annotation_path=path,
                         positions=positions)
         samples.append(sample)
     return [n for _, n in cats], [c for c, _ in cats], samples, findings
@@ -319,11 +322,12 @@ def write_coco(index: DatasetIndex, out: Path, images: str = "copy") -> Path:
             h, w = sample.image_size if sample.image_size and min(sample.image_size) > 0 else image_size(
                 sample.image_path)
             imgs.append({"id": image_id, "file_name": name, "width": int(w), "height": int(h)})
-            for box, cls, diff, trunc, crowd in zip(sample.boxes, sample.class_ids, sample.difficult, sample.truncated,
-                                                    sample.crowd):
+            areas = sample.areas if sample.areas is not None else [None] * len(sample)
+            for box, cls, diff, trunc, crowd, area in zip(sample.boxes, sample.class_ids, sample.difficult,
+                                                          sample.truncated, sample.crowd, areas):
                 x1, y1, x2, y2 = (float(v) for v in box)
                 anns.append({"id": ann_id, "image_id": image_id, "category_id": index.category_ids[int(cls)],
-                             "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1), "iscrowd": int(crowd),
+                             "bbox": [x1, y1, x2 - x1, y2 - y1], "area": float(area) if area is not None else (x2 - x1) * (y2 - y1), "iscrowd": int(crowd),
                              "difficult": int(diff), "truncated": int(trunc)})
                 ann_id += 1
         doc = {"info": {"description": f"converted by yolo3 from {index.format}"}, "images": imgs,
