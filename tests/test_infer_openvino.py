@@ -279,3 +279,20 @@ def test_truncated_model_files_say_what_is_wrong_and_the_fix(tmp_path: Path, cap
         assert err.startswith(f"yolo3 detect: error: {source}: OpenVINO cannot read it: ") and "core.cpp" not in err
         assert err.endswith(f"; the file is corrupt or truncated: export it again (`yolo3 export --format {fmt}`)")
     assert not (tmp_path / "o").exists()
+
+
+def test_int8_on_a_val_split_without_boxes_says_mAP_was_not_compared(tmp_path: Path) -> None:
+    """With no ground truth in the val split, fp32 and int8 mAP are undefined (-1); the
+    report clamped them to 0.00 and printed 'int8 drop 0.00 points ...: ok'."""
+    data = write_synth_dataset(tmp_path / "ds", n_train=4, n_val=2, imgsz=96, seed=1)
+    for label in (tmp_path / "ds" / "labels" / "val").glob("*.txt"):
+        label.write_text("")
+    torch.manual_seed(0)
+    weights = tmp_path / "m.safetensors"
+    save_model(weights, small_model(imgsz=96, class_names=SHAPES))
+    lines: list[str] = []
+    export_checkpoint(weights, "openvino", tmp_path / "ov8", precision="int8",
+                      quantize=QuantizeConfig(data, calibration_images=2), log=lines.append)
+    text = "\n".join(lines)
+    assert "mAP not compared (its 2 val images hold no ground truth box)" in text, text
+    assert "0.00" not in text and "ok" not in text.splitlines()[-1]

@@ -56,7 +56,8 @@ class QuantizeConfig:
 
 @dataclasses.dataclass
 class QuantizeReport:
-    """fp32 vs int8 on the val split (mAP in points, 0–100; None when not measured)."""
+    """fp32 vs int8 on the val split (mAP in points, 0–100; None when not measured, or
+    undefined: no_ground_truth, a val split without a box)."""
 
     calibration_images: int
     val_images: int
@@ -66,6 +67,7 @@ class QuantizeReport:
     int8_map50: float | None = None
     max_drop: float = 1.0
     accuracy_aware: bool = False
+    no_ground_truth: bool = False
 
     @property
     def drop(self) -> float | None:
@@ -79,7 +81,9 @@ class QuantizeReport:
     def table(self) -> str:
         """The side-by-side comparison, plus a loud line when the drop is over the limit."""
         if self.fp32_map is None:
-            return f"int8: calibrated on {self.calibration_images} images; mAP not compared (no val split)"
+            why = (f"its {self.val_images} val images hold no ground truth box" if self.no_ground_truth
+                   else "no val split")
+            return f"int8: calibrated on {self.calibration_images} images; mAP not compared ({why})"
         lines = [f"{'':6} {'mAP@0.5':>8} {'mAP@0.5:0.95':>13}   (val split, {self.val_images} images; "
                  f"calibration: {self.calibration_images} images)",
                  f"{'fp32':6} {self.fp32_map50:8.2f} {self.fp32_map:13.2f}",
@@ -167,10 +171,14 @@ def quantize_openvino(
         quantized = quantize_arrays(ov_model, calib_arrays)
     if val:
         log(f"int8: measuring fp32 and int8 on {len(val)} '{cfg.val_split}' images")
-        for label, model in (("fp32", ov_model), ("int8", quantized)):
-            metrics = evaluate_detector(detector(model), val, names).metrics
-            setattr(report, f"{label}_map", 100 * max(metrics["mAP@0.5:0.95"], 0.0))
-            setattr(report, f"{label}_map50", 100 * max(metrics["mAP@0.5"], 0.0))
+        measured = {label: evaluate_detector(detector(model), val, names).metrics
+                    for label, model in (("fp32", ov_model), ("int8", quantized))}
+        if measured["fp32"]["mAP@0.5:0.95"] < 0:  # -1: no ground truth to score against
+            report.no_ground_truth = True
+        else:
+            for label, metrics in measured.items():
+                setattr(report, f"{label}_map", 100 * metrics["mAP@0.5:0.95"])
+                setattr(report, f"{label}_map50", 100 * metrics["mAP@0.5"])
     return quantized, report
 
 
