@@ -64,6 +64,13 @@ def test_evaluate_end_to_end_writes_plots_and_summary(tiny, tmp_path: Path) -> N
     assert summary["metrics"]["mAP@0.5"] == result.metrics["mAP@0.5"]
     assert summary["settings"]["nms"]["conf_threshold"] == VAL_NMS.conf_threshold == 0.001
     assert summary["split"] == "val" and "commit" in summary and len(summary["per_class"]) == 3
+    rep = result.thresholds
+    for c, (row, name) in enumerate(zip(summary["per_class"], NAMES)):  # every per-class number the table prints
+        assert row["AP@0.5(VOC07)"] == result.metrics[f"AP@0.5(VOC07)/{name}"]
+        assert row["AP@0.5(VOC2010)"] == result.metrics[f"AP@0.5(VOC2010)/{name}"]
+        p, r = row["precision"], row["recall"]
+        assert row["f1"] == pytest.approx(2 * p * r / (p + r) if p + r else 0.0, abs=1e-6)
+        assert (row["f1"], row["f1@global"]) == (float(rep.f1_class[c]), float(rep.f1_global[c]))
     assert result.confusion.sum() == sum(len(s) for s in samples) + (result.confusion[-1].sum())
     text = format_result(result)
     assert "mAP@0.5:0.95" in text and "conf>0.001" in text and "conf>0.25" in text

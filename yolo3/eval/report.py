@@ -117,9 +117,11 @@ def summary_dict(result: EvalResult, run_info: dict[str, Any]) -> dict[str, Any]
     per_class = [
         {"class_id": c, "name": n, "boxes": result.n_gt[c],
          "AP@0.5:0.95": result.per_class_ap[n], "AP@0.5": result.per_class_ap50[n],
+         "AP@0.5(VOC07)": result.metrics[f"AP@0.5(VOC07)/{n}"], "AP@0.5(VOC2010)": result.metrics[f"AP@0.5(VOC2010)/{n}"],
          "threshold": float(rep.thresholds[c]), "threshold_is_fallback": bool(rep.fallback[c]),
-         "precision": float(rep.precision_class[c]), "recall": float(rep.recall_class[c]),
-         "precision@global": float(rep.precision_global[c]), "recall@global": float(rep.recall_global[c])}
+         "precision": float(rep.precision_class[c]), "recall": float(rep.recall_class[c]), "f1": float(rep.f1_class[c]),
+         "precision@global": float(rep.precision_global[c]), "recall@global": float(rep.recall_global[c]),
+         "f1@global": float(rep.f1_global[c])}
         for c, n in enumerate(result.class_names)
     ]
     return {
