@@ -140,3 +140,18 @@ def test_a_16_bit_pil_image_reads_like_its_file(tmp_path: Path) -> None:
     expected = np.repeat((grey >> 8).astype(np.uint8)[:, :, None], 3, axis=2)  # the top 8 bits, as OpenCV reads it
     np.testing.assert_array_equal(from_file, expected)
     np.testing.assert_array_equal(from_pil, expected)
+
+
+def test_plot_and_save_need_no_image_for_array_and_pil_inputs(tmp_path: Path) -> None:
+    # found running the README's Detector snippet: `dets.plot()` / `dets.save("a.jpg")` raised
+    # "no image for array1" for a numpy or PIL input (only files could be re-read)
+    det = Detector.load(saved_model(tmp_path), nms=NMS, backend="torch")
+    image = random_image(120, 90)
+    for dets in det([image, Image.fromarray(image)]):
+        assert len(dets) > 0
+        drawn = dets.plot()
+        assert drawn.shape == image.shape and not np.array_equal(drawn, image)  # boxes were drawn on it
+        np.testing.assert_array_equal(drawn, dets.plot(image))  # the very image that was passed
+        out = dets.save(tmp_path / f"{dets.source}.png")
+        assert out.is_file() and cv2.imread(str(out)).shape == image.shape
+    assert det(tmp_path / "array0.png")[0].image is None  # a file is re-read on demand, not kept

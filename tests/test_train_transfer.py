@@ -264,3 +264,26 @@ def test_resume_inside_the_frozen_epochs_equals_the_unbroken_run(tmp_path: Path)
     keys = [k for k in a if k.startswith(("model.", "raw.", "optim."))]
     assert keys and set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in keys)
     assert any(k.startswith("optim.") and k.endswith("momentum_buffer") for k in keys)
+
+
+def test_cli_weights_of_another_size_and_class_count_bring_their_model(tmp_path: Path) -> None:
+    """The README's `yolo3 train --data D --weights runs/other/weights/best.safetensors` (a yolo3
+    model with another class count) was refused for any checkpoint not of the default
+    yolov3-tiny width 1 depth 1 ("tensors outside the heads do not fit"): with nothing else
+    naming the model, the run now takes the checkpoint's architecture, width and depth."""
+    torch.manual_seed(0)
+    source = create_model("yolov3", num_classes=5, width=0.125, depth=0.34)
+    randomise(source, seed=5)
+    weights = tmp_path / "other.safetensors"
+    save_model(weights, source)
+    data = synth_data(tmp_path, n_train=4)
+    cfg = _cli_config(["--data", str(data), "--weights", str(weights), "--project", str(tmp_path)])
+    assert (cfg.model.arch, cfg.model.width, cfg.model.depth) == ("yolov3", 0.125, 0.34)
+    model, note = build_train_model(dataclasses.replace(cfg.model, num_classes=6), str(weights))
+    body = [k for k, v in source.state_dict().items() if v.is_floating_point() and not k.startswith("heads.")]
+    assert body and all(torch.equal(model.state_dict()[k], source.state_dict()[k]) for k in body)
+    assert "5 classes" in note and "re-initialised for 6 classes: heads.0, heads.1, heads.2" in note
+    # a size given on the command line still wins, and a mismatch is still refused
+    assert _cli_config(["--data", str(data), "--weights", str(weights), "--width", "0.5"]).model.width == 0.5
+    assert _cli_config(["--data", str(data), "--model", "yolov3-tiny", "--weights", str(weights)]).model.arch \
+        == "yolov3-tiny"

@@ -32,7 +32,8 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     base = default_config("yolov3-tiny")
     p.add_argument("--config", help="a TrainConfig YAML or preset name (default: the model's preset)")
     p.add_argument("--data", help="data.yaml, COCO JSON or Pascal VOC root (default: the config's `data`)")
-    p.add_argument("--model", choices=list_models(), help="architecture (default: yolov3-tiny)")
+    p.add_argument("--model", choices=list_models(), help="architecture (default: a --weights yolo3 checkpoint's "
+                   "architecture, width and depth, else yolov3-tiny)")
     p.add_argument("--width", type=positive_float, help=f"channel multiplier ({_preset_default(base.model.width)})")
     p.add_argument("--depth", type=positive_float, help=f"residual-block multiplier ({_preset_default(base.model.depth)})")
     p.add_argument("--weights", help="initialise from a yolo3 checkpoint or darknet .weights (any class count: "
@@ -44,7 +45,7 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"nominal batch: gradients accumulated to this many images ({_preset_default(base.nominal_batch_size)})")
     p.add_argument("--workers", type=nonneg_int, help=f"data-loader processes ({_preset_default(base.workers)})")
     p.add_argument("--threads", type=nonneg_int, help="torch threads, 0 = torch's choice (default: the config's)")
-    p.add_argument("--device", help=f"cpu, cuda, cuda:0 ({_preset_default(base.device)})")
+    p.add_argument("--device", help=f"cpu, cuda, cuda:N or N (= cuda:N) ({_preset_default(base.device)})")
     p.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"],
                    help=f"mixed precision, auto = bf16 on CPU, fp16 on CUDA ({_preset_default(base.amp)})")
     p.add_argument("--no-channels-last", action="store_true", help="keep NCHW memory format (slower on CPU)")
@@ -61,8 +62,13 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The config file (or preset) with every given command-line option applied."""
-    cfg = load_preset(args.config) if args.config else default_config(args.model or "yolov3-tiny")
+    source = None if args.config or args.model or args.width or args.depth or getattr(args, "cfg", None) \
+        else checkpoint_model(args.weights)
+    cfg = load_preset(args.config) if args.config else default_config(args.model or (source.arch if source else
+                                                                                       "yolov3-tiny"))
     model = cfg.model
+    if source is not None:  # nothing names the model: the checkpoint's own, so all but its heads load
+        model = dataclasses.replace(model, width=source.width, depth=source.depth)
     if args.model and args.model != model.arch:
         model = dataclasses.replace(model, arch=args.model, anchors=None)
     model = dataclasses.replace(model, **{k: getattr(args, k) for k in ("width", "depth") if getattr(args, k)})
@@ -79,6 +85,22 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.no_augment:
         changes["augment"] = None
     return dataclasses.replace(cfg, model=model, optim=optim, **changes)
+
+
+def checkpoint_model(weights: str | None) -> ModelConfig | None:
+    """The architecture, width and depth stored in yolo3 checkpoint `weights`; None for no
+    file, a darknet file, or one without readable yolo3 metadata (the run reports those)."""
+    from yolo3.io.checkpoint import CheckpointError, model_config_from_metadata, read_metadata
+    from yolo3.train.transfer import is_darknet_weights
+
+    if not weights or not os.path.isfile(weights):
+        return None
+    try:
+        if is_darknet_weights(weights):
+            return None
+        return model_config_from_metadata(read_metadata(weights), weights)
+    except (CheckpointError, OSError, ValueError):
+        return None
 
 
 SPLITS_HELP = (

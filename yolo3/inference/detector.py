@@ -163,7 +163,11 @@ class Detector:
         for start in range(0, len(items), self.batch_size):
             loaded = [load_input(item, start + i) for i, item in enumerate(items[start : start + self.batch_size])]
             arrays, sources = [a for a, _ in loaded], [s for _, s in loaded]
-            results += self.detect_arrays(arrays, sources, cfg, region, tta_cfg)
+            found = self.detect_arrays(arrays, sources, cfg, region, tta_cfg)
+            for item, array, dets in zip(items[start : start + self.batch_size], arrays, found):
+                if not isinstance(item, (str, Path)):  # arrays / PIL images: kept, so dets.plot() needs no argument
+                    dets.image = array
+            results += found
         return results
 
     def call_config(self, nms: NMSConfig | None, classes: Sequence[int | str] | None, thresholds: Thresholds) -> NMSConfig:
