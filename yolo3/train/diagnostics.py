@@ -115,8 +115,9 @@ def lr_find(
     gamma = (end_lr / start_lr) ** (1.0 / max(iterations - 1, 1))
     lrs, losses, smoothed = [], [], []
     avg, best, it = 0.0, math.inf, 0
+    loader = _loader(cfg, data, augment=True)  # one loader: each pass over it is the next epoch
     while it < iterations:
-        for batch in _loader(cfg, data, augment=True):
+        for batch in loader:
             lr = start_lr * gamma**it
             for g in opt.param_groups:
                 g["lr"] = lr * g["lr_scale"]
