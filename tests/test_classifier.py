@@ -162,6 +162,20 @@ def test_detector_relabels_by_crop_with_objectness_times_probability(trained) ->
         detector(image, thresholds="auto")
 
 
+def test_class_errors_with_a_classifier_name_the_classifier_file(trained) -> None:
+    """`detect --weights det.safetensors --classifier c.safetensors --classes WBC` said
+    "det.safetensors has classes ['red', 'blue']": the classes are the classifier's."""
+    _, path, _ = trained
+    detector = Detector(_GTBackend([[0, 0, 8, 8]]), ["object"], 64, classifier=path)
+    detector.source = "det.safetensors"  # as Detector.load sets it
+    with pytest.raises(ValueError) as err:
+        detector.class_ids(["object"])
+    assert str(err.value) == f"unknown class 'object'; classifier {path} has classes ['red', 'blue']"
+    with pytest.raises(ValueError) as err:
+        detector.class_ids([2])
+    assert str(err.value) == f"class id 2 out of range; classifier {path} has 2 classes"
+
+
 def test_served_detector_with_a_classifier_answers_like_the_detector(trained) -> None:
     """`yolo3 serve --classifier`: the server's batched forward + per-image finish re-labels
     each box by its crop exactly as a direct Detector call does."""

@@ -175,13 +175,18 @@ class Detector:
             cfg.class_thresholds = self.class_thresholds(thresholds, cfg.conf_threshold)
         return cfg
 
+    @property
+    def names_source(self) -> str:
+        """Where the class names come from, for messages: the classifier's file, else the model."""
+        return f"classifier {self.classifier.source}" if self.classifier is not None else self.source
+
     def class_ids(self, classes: Sequence[int | str]) -> list[int]:
-        """Names or ids → ids, checked against the model's classes."""
+        """Names or ids → ids, checked against the model's (or the classifier's) classes."""
         ids = []
         for c in classes:
             if isinstance(c, str) and not c.isdigit():
                 if c not in self.class_names:
-                    raise ValueError(f"unknown class {c!r}; {self.source} has classes {self.class_names}")
+                    raise ValueError(f"unknown class {c!r}; {self.names_source} has classes {self.class_names}")
                 ids.append(self.class_names.index(c))
             else:
                 if isinstance(c, bool) or (isinstance(c, float) and not c.is_integer()):
@@ -189,7 +194,7 @@ class Detector:
                                      f"or names ({', '.join(self.class_names)})")
                 i = int(c)
                 if not 0 <= i < len(self.class_names):
-                    raise ValueError(f"class id {i} out of range; {self.source} has {len(self.class_names)} classes")
+                    raise ValueError(f"class id {i} out of range; {self.names_source} has {len(self.class_names)} classes")
                 ids.append(i)
         return ids
 
