@@ -195,3 +195,24 @@ def test_served_detector_with_a_classifier_answers_like_the_detector(trained) ->
     assert [d["class_name"] for d in body["detections"]] == ref.labels
     np.testing.assert_allclose([d["score"] for d in body["detections"]], ref.scores, rtol=1e-5)
     np.testing.assert_allclose([d["box"] for d in body["detections"]], ref.boxes, atol=1e-3)
+
+
+def test_the_time_budget_stops_inside_an_epoch(trained, tmp_path: Path, monkeypatch) -> None:
+    """`train-classifier --minutes 0.1` on BCCD ran 44 s: the budget was checked only after
+    whole epochs (2,805 crops each)."""
+    import yolo3.train.classifier as module
+
+    data, _, _ = trained
+    steps = []
+    real_batch = module._batch
+
+    def counting_batch(images, items, idx, cfg, rng):
+        if rng is not None:  # a training batch (validation passes no rng)
+            steps.append(len(idx))
+        return real_batch(images, items, idx, cfg, rng)
+
+    monkeypatch.setattr(module, "_batch", counting_batch)
+    result = train_classifier(data, tmp_path / "k.safetensors", epochs=3, imgsz=32, width=8, batch_size=2,
+                              max_minutes=1e-9)
+    assert steps == [2]  # one step (something to save), then the spent budget stops it: not 3 × 16 steps
+    assert result.epochs == 1 and result.val_accuracy is not None and (tmp_path / "k.safetensors").is_file()

@@ -140,7 +140,8 @@ def train_classifier(
     Args:
         data: data.yaml, COCO json, VOC root, … (its 'train' split; 'val' for selection).
         out: the classifier file to write.
-        epochs / max_minutes: stop after this many epochs or this much wall time.
+        epochs / max_minutes: stop after this many epochs or this much wall time (checked
+            after every step, at least one step; the epoch it ends in is validated).
         imgsz / context / width: see `ClassifierConfig`.
         batch_size, lr, seed: AdamW batch, learning rate and the seed. The schedule (5 % warm-up,
             cosine to 5 %) runs on progress = the larger of the epoch and the time fractions, so a
@@ -182,6 +183,8 @@ def train_classifier(
             loss.backward()
             opt.step()
             step += 1
+            if budget_s is not None and time.perf_counter() - start_time > budget_s:
+                break  # the budget ends inside the epoch: validate what there is, then stop
         done = epoch + 1
         if val_items:
             acc, per_class = _accuracy(model, val_images, val_items, cfg, batch_size)
