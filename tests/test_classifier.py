@@ -216,3 +216,20 @@ def test_the_time_budget_stops_inside_an_epoch(trained, tmp_path: Path, monkeypa
                               max_minutes=1e-9)
     assert steps == [2]  # one step (something to save), then the spent budget stops it: not 3 × 16 steps
     assert result.epochs == 1 and result.val_accuracy is not None and (tmp_path / "k.safetensors").is_file()
+
+
+def test_cli_names_classes_without_crops(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A class named in the dataset but never boxed: the summary said "3 classes" and listed
+    the val accuracy of the two others only, never saying that 'green' was not learned."""
+    data, _ = _colour_dataset(tmp_path / "d", n_train=4, n_val=2)
+    spec = yaml.safe_load(data.read_text())
+    data.write_text(yaml.safe_dump({**spec, "names": ["red", "blue", "green"]}))
+    assert main(["train-classifier", "--data", str(data), "--out", str(tmp_path / "k.safetensors"), "--epochs", "1",
+                 "--imgsz", "32", "--width", "8"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0].startswith(f"{tmp_path / 'k.safetensors'}: 3 classes, 8 training crops, 1 epochs")
+    assert [line.split(":")[0] for line in lines[1:]] == ["  red", "  blue", "  green"]
+    assert lines[3] == "  green: n/a (no val crops)"
+    assert captured.err.strip() == ("warning: green: no training crops, so the classifier never learns it (it keeps "
+                                    "an output for it); box some in the train split, or drop it from the names")
