@@ -233,3 +233,15 @@ def test_cli_names_classes_without_crops(tmp_path: Path, capsys: pytest.CaptureF
     assert lines[3] == "  green: n/a (no val crops)"
     assert captured.err.strip() == ("warning: green: no training crops, so the classifier never learns it (it keeps "
                                     "an output for it); box some in the train split, or drop it from the names")
+
+
+def test_a_classifier_given_as_weights_says_where_it_goes(trained, tmp_path: Path, capsys) -> None:
+    """`detect --weights classifier.safetensors` said "metadata has no 'model' section describing the
+    architecture", as for a corrupt file, not that it is a classifier that belongs to --classifier."""
+    _, path, val = trained
+    image = next(iter(val))
+    for command in (["detect", image, "--out", str(tmp_path / "o")], ["export", "--out", str(tmp_path / "m.onnx")]):
+        assert main([*command, "--weights", str(path)]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"yolo3 {command[0]}: error: {path}: a crop classifier (`yolo3 train-classifier`), not a detector: give "
+            "it to --classifier of detect or serve, and a detector checkpoint to --weights")

@@ -280,10 +280,17 @@ def check_model_limits(data: dict[str, Any], arch: str, where: str) -> None:
                               "the file is corrupt or was not written by yolo3")
 
 
+CLASSIFIER_KIND = "crop_classifier"
+"""Metadata 'kind' of a crop classifier file (`yolo3.io.classifier`)."""
+
+
 def model_config_from_metadata(meta: dict[str, Any], path: str | Path = "checkpoint") -> ModelConfig:
     """Validates the `model` entry of metadata (types, ranges, sizes, names) into a ModelConfig,
     without building anything (see MODEL_LIMITS)."""
     data = meta.get("model")
+    if meta.get("kind") == CLASSIFIER_KIND:
+        raise CheckpointError(f"{path}: a crop classifier (`yolo3 train-classifier`), not a detector: give it to "
+                              "--classifier of detect or serve, and a detector checkpoint to --weights")
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: metadata has no 'model' section describing the architecture")
     where = f"{path}:metadata.model"
