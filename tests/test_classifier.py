@@ -245,3 +245,21 @@ def test_a_classifier_given_as_weights_says_where_it_goes(trained, tmp_path: Pat
         assert capsys.readouterr().err.strip() == (
             f"yolo3 {command[0]}: error: {path}: a crop classifier (`yolo3 train-classifier`), not a detector: give "
             "it to --classifier of detect or serve, and a detector checkpoint to --weights")
+
+
+def test_difficult_and_crowd_boxes_are_not_training_crops(trained, tmp_path: Path, monkeypatch) -> None:
+    """A COCO crowd region (iscrowd: many people in one box) was cut as one 'person' crop, and
+    VOC difficult boxes too, where detector training and evaluation leave them out by default."""
+    import dataclasses
+
+    import yolo3.data.formats as formats
+
+    data, _, _ = trained
+    index = formats.load_dataset(data)
+    marked = [dataclasses.replace(s, difficult=np.array([True, False]), crowd=np.array([True, False]))
+              for s in index.splits["train"]]  # box 0 of image i has class i % 2, box 1 (i + 1) % 2
+    index = dataclasses.replace(index, splits={**index.splits, "train": marked})
+    monkeypatch.setattr(formats, "load_dataset", lambda _: index)
+    result = train_classifier(data, tmp_path / "k.safetensors", epochs=1, imgsz=32, width=8, batch_size=16)
+    assert result.train_counts == {"red": 8, "blue": 8}  # was 16 + 16: the difficult half too
+    assert result.difficult == 16

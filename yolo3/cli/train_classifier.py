@@ -38,6 +38,8 @@ def _run(args: argparse.Namespace) -> int:
     acc = "n/a (no val split)" if result.val_accuracy is None else f"{result.val_accuracy:.3f}"
     print(f"{result.path}: {len(result.train_counts)} classes, {sum(result.train_counts.values())} training crops, "
           f"{result.epochs} epochs in {result.seconds:.0f} s; val accuracy {acc}")
+    if result.difficult:
+        print(f"  left out {result.difficult} difficult / crowd boxes of the train split (as detector training does)")
     if result.val_accuracy is not None:
         for name in result.train_counts:
             value = result.per_class_accuracy.get(name)
