@@ -263,3 +263,34 @@ def test_difficult_and_crowd_boxes_are_not_training_crops(trained, tmp_path: Pat
     result = train_classifier(data, tmp_path / "k.safetensors", epochs=1, imgsz=32, width=8, batch_size=16)
     assert result.train_counts == {"red": 8, "blue": 8}  # was 16 + 16: the difficult half too
     assert result.difficult == 16
+
+
+def test_max_det_counts_the_boxes_kept_after_relabelling(trained) -> None:
+    """`detect --classifier c --classes WBC --max-det 3` lost WBCs: max_det cut the objectness-ranked
+    boxes of every kind before the classifier named them, so red boxes took the blue one's place."""
+    from yolo3.data.image_io import read_image
+    from yolo3.inference.postprocess import NMSConfig
+
+    _, path, val = trained
+    source, gts = next(iter(val.items()))
+    red, blue = [box for c, box in sorted(gts, key=lambda g: g[0])]
+
+    class Ranked(_GTBackend):  # the red box has the higher objectness
+        def __call__(self, images: torch.Tensor) -> torch.Tensor:
+            pred = super().__call__(images)
+            pred[:, 0, 4] = 0.9
+            return pred
+
+    image = read_image(source)
+    detector = Detector(Ranked([red, blue]), ["object"], 64, classifier=path)
+    probs = CropRelabeler.load(path).probabilities(image, np.array([red, blue], np.float32))
+    p_blue = probs[1, 1]
+    (dets,) = detector(image, classes=["blue"], thresholds={"blue": 0.3}, nms=NMSConfig(max_det=1))
+    assert dets.labels == ["blue"]
+    np.testing.assert_allclose(dets.boxes, [blue], atol=1e-3)
+    np.testing.assert_allclose(dets.scores, [0.8 * p_blue], rtol=1e-5)
+    (both,) = detector(image, thresholds=[0.0, 0.0], nms=NMSConfig(max_det=1))
+    best = [0.9 * probs[0].max(), 0.8 * probs[1].max()]  # the cap keeps the best re-labelled score
+    assert len(both) == 1
+    np.testing.assert_allclose(both.scores, [max(best)], rtol=1e-5)
+    np.testing.assert_allclose(both.boxes, [[red, blue][int(np.argmax(best))]], atol=1e-3)

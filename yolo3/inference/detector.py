@@ -279,9 +279,11 @@ class Detector:
         return dets if self.classifier is None else self._relabel(image, dets, cfg)
 
     def _objectness_config(self, cfg: NMSConfig) -> NMSConfig:
-        """The detector step before re-labelling: one class, threshold the lowest class threshold."""
+        """The detector step before re-labelling: one class, threshold the lowest class threshold,
+        every NMS survivor kept (max_det counts the re-labelled boxes: `_relabel`)."""
         lowest = min(cfg.class_thresholds) if cfg.class_thresholds is not None else cfg.conf_threshold
-        return dataclasses.replace(cfg, classes=None, class_thresholds=None, conf_threshold=lowest)
+        return dataclasses.replace(cfg, classes=None, class_thresholds=None, conf_threshold=lowest,
+                                   max_det=cfg.max_candidates)
 
     def _relabel(self, image: np.ndarray, dets: Detections, cfg: NMSConfig) -> Detections:
         """Objectness-scored boxes → classifier classes, score objectness × probability."""
@@ -290,5 +292,5 @@ class Detector:
         given = cfg.class_thresholds
         thresholds = np.asarray(given if given is not None else [cfg.conf_threshold] * n)
         keep, scores, labels = self.classifier.relabel(image, dets.boxes, dets.scores, cfg.classes, thresholds)
-        order = np.argsort(-scores, kind="stable")
+        order = np.argsort(-scores, kind="stable")[: cfg.max_det]
         return dataclasses.replace(dets, boxes=dets.boxes[keep][order], scores=scores[order], class_ids=labels[order])
