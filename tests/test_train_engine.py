@@ -150,6 +150,16 @@ def test_lr_find_draws_a_new_epoch_on_each_pass(tmp_path, monkeypatch) -> None:
     assert seen[2:] != seen[:2], "the second pass repeated the first one's batches exactly"
 
 
+def test_overfit_final_loss_is_measured_after_the_last_step(data, tmp_path) -> None:
+    """`overfit --steps 1` printed "FAIL: loss 1.6504 → 1.6504 (100.0% ...) a model that cannot fit
+    one batch has a bug": the 'final' loss was the one before the last update, never after it."""
+    from yolo3.train.diagnostics import overfit_batch
+
+    result = overfit_batch(small_config(data, tmp_path), steps=1)
+    assert len(result.losses) == 2 and result.initial == result.losses[0] and result.final == result.losses[1]
+    assert result.final != result.initial  # one SGD step at lr0 0.01 changes the loss
+
+
 @pytest.mark.parametrize("lrs", [("1", "0.001"), ("0.01", "0.01")])
 def test_lr_find_refuses_a_range_that_does_not_grow(lrs, data, tmp_path, capsys) -> None:
     """--start-lr 1 --end-lr 0.001 ran a falling 'range test' and suggested lr0 1."""
