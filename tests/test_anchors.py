@@ -124,3 +124,24 @@ def test_cli_with_fewer_boxes_than_anchors_names_the_data_and_the_fix(tmp_path, 
     assert "--n 6" in err and "--split" in err and len(err.splitlines()) == 1
     assert main(["anchors", str(data), "--n", "2", "--per-scale", "1", "--imgsz", "64", "--generations", "0",
                  "--plot", str(tmp_path / "a.png")]) == 0
+
+
+@pytest.mark.parametrize("command", ["anchors", "lr-find"])
+def test_a_plot_path_that_cannot_be_written_is_refused_before_the_work(command, tmp_path, capsys) -> None:
+    """`anchors --plot notes.yaml` fitted, then ended in matplotlib's "Format 'yaml' is not
+    supported" (and `--plot notes.yaml/a.png` in "[Errno 17] File exists"), the fit lost;
+    lr-find ran its whole test first."""
+    from yolo3.cli import main
+
+    notes = tmp_path / "notes.yaml"
+    notes.write_text("keep me\n")
+    option = "--plot" if command == "anchors" else "--out"
+    for plot, problem in ((notes, "a plot is written as .png, .jpg, .jpeg, .pdf or .svg, not '.yaml'"),
+                          (notes / "a.png", f"{notes} is a file, not a folder; choose another path")):
+        # the dataset is never read: a missing one would be the next error
+        with pytest.raises(SystemExit) as exit_:
+            main([command, *(["--data"] if command == "lr-find" else []), str(tmp_path / "none.yaml"), option, str(plot)])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]  # after argparse's usage lines
+        assert err == f"yolo3 {command}: error: argument {option}: {plot}: {problem}", err
+    assert notes.read_text() == "keep me\n"

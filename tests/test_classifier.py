@@ -162,6 +162,20 @@ def test_detector_relabels_by_crop_with_objectness_times_probability(trained) ->
         detector(image, thresholds="auto")
 
 
+def test_class_errors_with_a_classifier_name_the_classifier_file(trained) -> None:
+    """`detect --weights det.safetensors --classifier c.safetensors --classes WBC` said
+    "det.safetensors has classes ['red', 'blue']": the classes are the classifier's."""
+    _, path, _ = trained
+    detector = Detector(_GTBackend([[0, 0, 8, 8]]), ["object"], 64, classifier=path)
+    detector.source = "det.safetensors"  # as Detector.load sets it
+    with pytest.raises(ValueError) as err:
+        detector.class_ids(["object"])
+    assert str(err.value) == f"unknown class 'object'; classifier {path} has classes ['red', 'blue']"
+    with pytest.raises(ValueError) as err:
+        detector.class_ids([2])
+    assert str(err.value) == f"class id 2 out of range; classifier {path} has 2 classes"
+
+
 def test_served_detector_with_a_classifier_answers_like_the_detector(trained) -> None:
     """`yolo3 serve --classifier`: the server's batched forward + per-image finish re-labels
     each box by its crop exactly as a direct Detector call does."""
@@ -181,3 +195,102 @@ def test_served_detector_with_a_classifier_answers_like_the_detector(trained) ->
     assert [d["class_name"] for d in body["detections"]] == ref.labels
     np.testing.assert_allclose([d["score"] for d in body["detections"]], ref.scores, rtol=1e-5)
     np.testing.assert_allclose([d["box"] for d in body["detections"]], ref.boxes, atol=1e-3)
+
+
+def test_the_time_budget_stops_inside_an_epoch(trained, tmp_path: Path, monkeypatch) -> None:
+    """`train-classifier --minutes 0.1` on BCCD ran 44 s: the budget was checked only after
+    whole epochs (2,805 crops each)."""
+    import yolo3.train.classifier as module
+
+    data, _, _ = trained
+    steps = []
+    real_batch = module._batch
+
+    def counting_batch(images, items, idx, cfg, rng):
+        if rng is not None:  # a training batch (validation passes no rng)
+            steps.append(len(idx))
+        return real_batch(images, items, idx, cfg, rng)
+
+    monkeypatch.setattr(module, "_batch", counting_batch)
+    result = train_classifier(data, tmp_path / "k.safetensors", epochs=3, imgsz=32, width=8, batch_size=2,
+                              max_minutes=1e-9)
+    assert steps == [2]  # one step (something to save), then the spent budget stops it: not 3 × 16 steps
+    assert result.epochs == 1 and result.val_accuracy is not None and (tmp_path / "k.safetensors").is_file()
+
+
+def test_cli_names_classes_without_crops(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A class named in the dataset but never boxed: the summary said "3 classes" and listed
+    the val accuracy of the two others only, never saying that 'green' was not learned."""
+    data, _ = _colour_dataset(tmp_path / "d", n_train=4, n_val=2)
+    spec = yaml.safe_load(data.read_text())
+    data.write_text(yaml.safe_dump({**spec, "names": ["red", "blue", "green"]}))
+    assert main(["train-classifier", "--data", str(data), "--out", str(tmp_path / "k.safetensors"), "--epochs", "1",
+                 "--imgsz", "32", "--width", "8"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0].startswith(f"{tmp_path / 'k.safetensors'}: 3 classes, 8 training crops, 1 epochs")
+    assert [line.split(":")[0] for line in lines[1:]] == ["  red", "  blue", "  green"]
+    assert lines[3] == "  green: n/a (no val crops)"
+    assert captured.err.strip() == ("warning: green: no training crops, so the classifier never learns it (it keeps "
+                                    "an output for it); box some in the train split, or drop it from the names")
+
+
+def test_a_classifier_given_as_weights_says_where_it_goes(trained, tmp_path: Path, capsys) -> None:
+    """`detect --weights classifier.safetensors` said "metadata has no 'model' section describing the
+    architecture", as for a corrupt file, not that it is a classifier that belongs to --classifier."""
+    _, path, val = trained
+    image = next(iter(val))
+    for command in (["detect", image, "--out", str(tmp_path / "o")], ["export", "--out", str(tmp_path / "m.onnx")]):
+        assert main([*command, "--weights", str(path)]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"yolo3 {command[0]}: error: {path}: a crop classifier (`yolo3 train-classifier`), not a detector: give "
+            "it to --classifier of detect or serve, and a detector checkpoint to --weights")
+
+
+def test_difficult_and_crowd_boxes_are_not_training_crops(trained, tmp_path: Path, monkeypatch) -> None:
+    """A COCO crowd region (iscrowd: many people in one box) was cut as one 'person' crop, and
+    VOC difficult boxes too, where detector training and evaluation leave them out by default."""
+    import dataclasses
+
+    import yolo3.data.formats as formats
+
+    data, _, _ = trained
+    index = formats.load_dataset(data)
+    marked = [dataclasses.replace(s, difficult=np.array([True, False]), crowd=np.array([True, False]))
+              for s in index.splits["train"]]  # box 0 of image i has class i % 2, box 1 (i + 1) % 2
+    index = dataclasses.replace(index, splits={**index.splits, "train": marked})
+    monkeypatch.setattr(formats, "load_dataset", lambda _: index)
+    result = train_classifier(data, tmp_path / "k.safetensors", epochs=1, imgsz=32, width=8, batch_size=16)
+    assert result.train_counts == {"red": 8, "blue": 8}  # was 16 + 16: the difficult half too
+    assert result.difficult == 16
+
+
+def test_max_det_counts_the_boxes_kept_after_relabelling(trained) -> None:
+    """`detect --classifier c --classes WBC --max-det 3` lost WBCs: max_det cut the objectness-ranked
+    boxes of every kind before the classifier named them, so red boxes took the blue one's place."""
+    from yolo3.data.image_io import read_image
+    from yolo3.inference.postprocess import NMSConfig
+
+    _, path, val = trained
+    source, gts = next(iter(val.items()))
+    red, blue = [box for c, box in sorted(gts, key=lambda g: g[0])]
+
+    class Ranked(_GTBackend):  # the red box has the higher objectness
+        def __call__(self, images: torch.Tensor) -> torch.Tensor:
+            pred = super().__call__(images)
+            pred[:, 0, 4] = 0.9
+            return pred
+
+    image = read_image(source)
+    detector = Detector(Ranked([red, blue]), ["object"], 64, classifier=path)
+    probs = CropRelabeler.load(path).probabilities(image, np.array([red, blue], np.float32))
+    p_blue = probs[1, 1]
+    (dets,) = detector(image, classes=["blue"], thresholds={"blue": 0.3}, nms=NMSConfig(max_det=1))
+    assert dets.labels == ["blue"]
+    np.testing.assert_allclose(dets.boxes, [blue], atol=1e-3)
+    np.testing.assert_allclose(dets.scores, [0.8 * p_blue], rtol=1e-5)
+    (both,) = detector(image, thresholds=[0.0, 0.0], nms=NMSConfig(max_det=1))
+    best = [0.9 * probs[0].max(), 0.8 * probs[1].max()]  # the cap keeps the best re-labelled score
+    assert len(both) == 1
+    np.testing.assert_allclose(both.scores, [max(best)], rtol=1e-5)
+    np.testing.assert_allclose(both.boxes, [[red, blue][int(np.argmax(best))]], atol=1e-3)

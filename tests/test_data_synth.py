@@ -39,3 +39,19 @@ def test_cli_writes_a_clean_yolo_dataset(tmp_path: Path) -> None:
     img, boxes, ids = synth_image(np.random.default_rng([3, 0, 0]), 96)
     np.testing.assert_allclose(sample.boxes, boxes, atol=1e-9)
     assert sample.class_ids.tolist() == ids.tolist()
+
+
+def test_cli_refuses_a_folder_that_holds_files(tmp_path: Path, capsys) -> None:
+    """`synth --out d --n-train 2` into an earlier `synth --out d --n-train 6 --thin` rewrote data.yaml
+    (6 classes) over a folder still holding the old images 2-5, whose labels name classes 6 and 7."""
+    out = tmp_path / "d"
+    args = ["synth", "--out", str(out), "--n-val", "0", "--imgsz", "64"]
+    assert main(args + ["--n-train", "6", "--thin"]) == 0
+    before = (out / "data.yaml").read_text()
+    assert main(args + ["--n-train", "2"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"yolo3 synth: error: {out}: exists and is not empty (data.yaml, images, labels), and a new dataset "
+        "written there would mix with or replace those files; choose another --out")
+    assert (out / "data.yaml").read_text() == before and len(list((out / "images" / "train").iterdir())) == 6
+    (tmp_path / "empty").mkdir()  # an empty folder is fine
+    assert main(["synth", "--out", str(tmp_path / "empty"), "--n-train", "1", "--n-val", "0", "--imgsz", "64"]) == 0

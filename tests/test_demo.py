@@ -71,6 +71,20 @@ def test_run_demo_writes_everything(small_dataset: Path, tmp_path: Path) -> None
     assert str(out / "metrics.json") in report and str(result.detections_dir) in report
 
 
+def test_demo_holding_back_val_does_not_say_the_dataset_has_none(tmp_path: Path) -> None:
+    """A dataset with train and val: the demo evaluates on val, so training has none, and
+    the run warned "data.yaml has no 'val' split ... (add a val split to choose by mAP)"."""
+    data = write_synth_dataset(tmp_path / "data", n_train=8, n_val=4, imgsz=64, seed=1, max_objects=2)
+    out = tmp_path / "demo"
+    result = run_demo(data, out, minutes=0.001, imgsz=64, progress=False)
+    assert result.split == "val"
+    log = (out / "train" / "train.log").read_text()
+    assert "has no 'val' split" not in log
+    assert (f"warning: the demo holds back the 'val' split of {data} for its final evaluation, so training "
+            "validates on nothing (a dataset with a 'test' split too keeps 'val' for training): best.safetensors "
+            "will be the epoch with the lowest training loss, not the best mAP") in log
+
+
 def test_cli_demo_missing_data_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nowhere" / "data.yaml"
     assert cli_main(["demo", "--data", str(missing), "--out", str(tmp_path / "d")]) == 2

@@ -13,6 +13,7 @@ import torch
 from _infer_utils import random_image, saved_model, small_model
 from yolo3.cli import main
 from yolo3.export import DecodedModel, export_checkpoint, export_torchscript, read_onnx_metadata
+from yolo3.export.from_checkpoint import SUFFIX
 from yolo3.inference.detector import Detector
 from yolo3.inference.postprocess import NMSConfig
 
@@ -107,6 +108,27 @@ def test_export_out_through_a_file_is_a_clear_error(tmp_path: Path, capsys) -> N
         assert capsys.readouterr().err.strip() == (f"yolo3 export: error: --out {out}: {notes} is a file, not a folder; "
                                                    "choose another --out")
     assert notes.read_text() == "keep me"
+
+
+def test_export_never_overwrites_what_is_not_an_export(tmp_path: Path, capsys) -> None:
+    """`export --format torchscript --out best.safetensors` replaced the checkpoint itself by the
+    TorchScript archive (and --out data.yaml the dataset file); an earlier export is still replaced."""
+    weights = saved_model(tmp_path)
+    data = tmp_path / "data.yaml"
+    data.write_text("names: [cat, dog, car]\n")
+    before = weights.read_bytes()
+    for fmt in ("torchscript", "onnx"):
+        for out in (weights, data):
+            assert main(["export", "--weights", str(weights), "--format", fmt, "--out", str(out)]) == 2
+            assert capsys.readouterr().err.strip() == (
+                f"yolo3 export: error: --out {out}: exists and is not a {fmt} export, so writing there would "
+                f"destroy it; choose another --out (e.g. {weights.with_suffix(SUFFIX[fmt])})")
+        assert weights.read_bytes() == before and data.read_text() == "names: [cat, dog, car]\n"
+        for _ in range(2):  # an export of the same format is replaced
+            assert main(["export", "--weights", str(weights), "--format", fmt, "--out", str(tmp_path / f"m.{fmt}")]) == 0
+        other = "onnx" if fmt == "torchscript" else "torchscript"  # not by an export of another format
+        assert main(["export", "--weights", str(weights), "--format", other, "--out", str(tmp_path / f"m.{fmt}")]) == 2
+        capsys.readouterr()
 
 
 def test_an_opset_the_exporter_cannot_write_is_a_clear_error(tmp_path: Path, capsys) -> None:

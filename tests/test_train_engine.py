@@ -131,6 +131,35 @@ def test_lr_find_suggests_inside_range(data, tmp_path) -> None:
     assert ratios == pytest.approx([(1e6) ** (1 / 29)] * len(ratios))
 
 
+def test_lr_find_draws_a_new_epoch_on_each_pass(tmp_path, monkeypatch) -> None:
+    """A test longer than one epoch re-created the loader on every pass, so each pass was
+    epoch 0 again: the same order and the same augmented images, and a periodic loss."""
+    from yolo3.train import diagnostics
+
+    data = synth_data(tmp_path, n_train=8)
+    seen: list[tuple[tuple[str, ...], float]] = []
+    real_loss = diagnostics._loss
+
+    def recording_loss(model, loss_fn, batch, cfg, amp, device):
+        seen.append((tuple(batch.paths), float(batch.images.float().sum())))
+        return real_loss(model, loss_fn, batch, cfg, amp, device)
+
+    monkeypatch.setattr(diagnostics, "_loss", recording_loss)
+    diagnostics.lr_find(small_config(data, tmp_path), start_lr=1e-6, end_lr=1e-5, iterations=4)
+    assert len(seen) == 4  # 8 images, batch 4: two passes of two batches
+    assert seen[2:] != seen[:2], "the second pass repeated the first one's batches exactly"
+
+
+def test_overfit_final_loss_is_measured_after_the_last_step(data, tmp_path) -> None:
+    """`overfit --steps 1` printed "FAIL: loss 1.6504 → 1.6504 (100.0% ...) a model that cannot fit
+    one batch has a bug": the 'final' loss was the one before the last update, never after it."""
+    from yolo3.train.diagnostics import overfit_batch
+
+    result = overfit_batch(small_config(data, tmp_path), steps=1)
+    assert len(result.losses) == 2 and result.initial == result.losses[0] and result.final == result.losses[1]
+    assert result.final != result.initial  # one SGD step at lr0 0.01 changes the loss
+
+
 @pytest.mark.parametrize("lrs", [("1", "0.001"), ("0.01", "0.01")])
 def test_lr_find_refuses_a_range_that_does_not_grow(lrs, data, tmp_path, capsys) -> None:
     """--start-lr 1 --end-lr 0.001 ran a falling 'range test' and suggested lr0 1."""

@@ -219,8 +219,12 @@ def run_demo(
             f"held-back {held_name} {len(held)} images")
     summary = ([head] + ([difficult_line] if difficult_line else []) + [f"data check: {k}: {v}" for k, v in
                report.counts.items()] + [c.line() for c in choices])
+    held_back = None
+    if not val and held_name == "val":  # the dataset's own val split is the held-back one
+        held_back = (f"the demo holds back the 'val' split of {data_path} for its final evaluation, so training "
+                     "validates on nothing (a dataset with a 'test' split too keeps 'val' for training)")
     result = train(cfg, data=TrainData(train_samples, val, list(index.class_names), summary,
-                                       category_ids=recorded_category_ids(index)))
+                                       category_ids=recorded_category_ids(index), no_val_reason=held_back))
     seconds["train"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from yolo3.assign.fit_dataset import fit_dataset_anchors
-from yolo3.cli.options import imgsz, nonneg_int, positive_float, positive_int
+from yolo3.cli.options import imgsz, nonneg_int, plot_file, positive_float, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--generations", type=nonneg_int, default=1000, help="genetic refinement steps (0 = off)")
     p.add_argument("--thr", type=positive_float, default=4.0, help="ratio threshold of the best-possible recall")
     p.add_argument("--seed", type=int, default=0, help="seed of k-means and the genetic steps")
-    p.add_argument("--plot", type=Path, default=Path("runs/anchors/anchors.png"), help="where to save the plot")
+    p.add_argument("--plot", type=plot_file, default=Path("runs/anchors/anchors.png"), help="where to save the plot")
     p.set_defaults(run=_run)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from yolo3.cli.train import add_config_arguments, config_from_args
-from yolo3.cli.options import positive_float, positive_int
+from yolo3.cli.options import plot_file, positive_float, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start-lr", type=positive_float, default=1e-6, help="first LR")
     p.add_argument("--end-lr", type=positive_float, default=1.0, help="last LR")
     p.add_argument("--iterations", type=positive_int, default=100, help="steps between them (exponential)")
-    p.add_argument("--out", default="lr_find.png", help="plot file")
+    p.add_argument("--out", type=plot_file, default="lr_find.png", help="plot file")
     p.set_defaults(run=_run)
 
 

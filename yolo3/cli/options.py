@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from yolo3.config import imgsz_problem
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from yolo3.inference.tta import TTAConfig
 
 __all__ = ["add_tta_arguments", "anchor_list", "finite_float", "fraction", "imgsz", "imgsz_problem", "nonneg_float",
-           "nonneg_int", "positive_float", "positive_int", "thresholds", "tta_config", "HelpFormatter"]
+           "nonneg_int", "plot_file", "positive_float", "positive_int", "thresholds", "tta_config", "HelpFormatter"]
 
 
 def _number(text: object, kind: type) -> float:
@@ -111,6 +112,22 @@ def anchor_list(text: object) -> list[list[float]]:
     if not pairs:
         raise argparse.ArgumentTypeError("no anchors given; use 'w,h w,h …'")
     return pairs
+
+
+PLOT_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
+
+
+def plot_file(text: object) -> Path:
+    """A plot file to write: one of PLOT_SUFFIXES, under no path component that is a file
+    (checked before the work whose result it plots)."""
+    path = Path(str(text))
+    if path.suffix.lower() not in PLOT_SUFFIXES:
+        raise argparse.ArgumentTypeError(f"{path}: a plot is written as {', '.join(PLOT_SUFFIXES[:-1])} or "
+                                         f"{PLOT_SUFFIXES[-1]}, not {path.suffix or 'no suffix'!r}")
+    for part in path.parents:
+        if part.exists() and not part.is_dir():
+            raise argparse.ArgumentTypeError(f"{path}: {part} is a file, not a folder; choose another path")
+    return path
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

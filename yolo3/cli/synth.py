@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from yolo3.data.synth import SHAPES, THIN_SHAPES, write_synth_dataset
 from yolo3.cli.options import nonneg_int, positive_int
@@ -22,7 +23,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run)
 
 
+def _check_out(out: Path) -> None:
+    """Refuses an `out` that is a file or a folder holding files: a new dataset written there
+    would mix with an earlier one (stale images and labels) or replace the user's files."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: is a file, not a folder; choose another --out")
+    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if held:
+        shown = ", ".join(held[:5]) + (", ..." if len(held) > 5 else "")
+        raise ValueError(f"{out}: exists and is not empty ({shown}), and a new dataset written there would mix "
+                         "with or replace those files; choose another --out")
+
+
 def _run(args: argparse.Namespace) -> int:
+    _check_out(Path(args.out))
     path = write_synth_dataset(args.out, args.n_train, args.n_val, args.n_test, args.imgsz, args.seed,
                                args.max_objects, args.thin)
     print(f"wrote {path}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from yolo3.cli.options import nonneg_float, positive_float, positive_int
 
@@ -37,6 +38,16 @@ def _run(args: argparse.Namespace) -> int:
     acc = "n/a (no val split)" if result.val_accuracy is None else f"{result.val_accuracy:.3f}"
     print(f"{result.path}: {len(result.train_counts)} classes, {sum(result.train_counts.values())} training crops, "
           f"{result.epochs} epochs in {result.seconds:.0f} s; val accuracy {acc}")
-    for name, value in result.per_class_accuracy.items():
-        print(f"  {name}: {value:.3f}")
+    if result.difficult:
+        print(f"  left out {result.difficult} difficult / crowd boxes of the train split (as detector training does)")
+    if result.val_accuracy is not None:
+        for name in result.train_counts:
+            value = result.per_class_accuracy.get(name)
+            print(f"  {name}: " + ("n/a (no val crops)" if value is None else f"{value:.3f}"))
+    unlearned = [name for name, count in result.train_counts.items() if count == 0]
+    if unlearned:
+        one = len(unlearned) == 1
+        print(f"warning: {', '.join(unlearned)}: no training crops, so the classifier never learns "
+              f"{'it' if one else 'them'} (it keeps an output for {'it' if one else 'each'}); box some in the train "
+              f"split, or drop {'it' if one else 'them'} from the names", file=sys.stderr)
     return 0

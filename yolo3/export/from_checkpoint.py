@@ -11,7 +11,7 @@ from yolo3.export.openvino import export_openvino
 from yolo3.export.quantize import QuantizeConfig
 from yolo3.export.torchscript import export_torchscript
 from yolo3.inference.device import resolve_device
-from yolo3.io.checkpoint import load_model
+from yolo3.io.checkpoint import is_torchscript, load_model
 
 SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript", "openvino": "_openvino"}
 
@@ -52,6 +52,8 @@ def export_checkpoint(
     else:
         target = Path(out) if out else weights.with_suffix(SUFFIX[fmt])
     _check_target(target, folder=fmt == "openvino")
+    if fmt != "openvino":
+        _check_replaceable(target, weights, fmt)
     model, meta = load_model(weights, trust_pickle=trust_pickle)
     if fmt == "openvino":
         path, report = export_openvino(model, target, imgsz, meta, precision, quantize, log=log)
@@ -68,3 +70,22 @@ def _check_target(target: Path, folder: bool) -> None:
     for part in ((target,) if folder else ()) + tuple(target.parents):
         if part.exists() and not part.is_dir():
             raise ValueError(f"--out {target}: {part} is a file, not a folder; choose another --out")
+
+
+def _is_export(path: Path, fmt: str) -> bool:
+    """An existing file written by this format's exporter: a TorchScript archive, or an
+    .onnx file that opens as an ONNX protobuf (field 1, ir_version, first: byte 0x08)."""
+    if fmt == "torchscript":
+        return is_torchscript(path)
+    with open(path, "rb") as f:
+        return path.suffix == ".onnx" and f.read(1) == b"\x08"
+
+
+def _check_replaceable(target: Path, weights: Path, fmt: str) -> None:
+    """Refuses an existing `target` that is not an export of `fmt` (the checkpoint itself, a
+    dataset file): re-exporting replaces an export, never anything else."""
+    if not target.is_file():
+        return
+    if target.resolve() == weights.resolve() or not _is_export(target, fmt):
+        raise ValueError(f"--out {target}: exists and is not a {fmt} export, so writing there would destroy it; "
+                         f"choose another --out (e.g. {weights.with_suffix(SUFFIX[fmt])})")

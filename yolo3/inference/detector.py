@@ -179,13 +179,18 @@ class Detector:
             cfg.class_thresholds = self.class_thresholds(thresholds, cfg.conf_threshold)
         return cfg
 
+    @property
+    def names_source(self) -> str:
+        """Where the class names come from, for messages: the classifier's file, else the model."""
+        return f"classifier {self.classifier.source}" if self.classifier is not None else self.source
+
     def class_ids(self, classes: Sequence[int | str]) -> list[int]:
-        """Names or ids → ids, checked against the model's classes."""
+        """Names or ids → ids, checked against the model's (or the classifier's) classes."""
         ids = []
         for c in classes:
             if isinstance(c, str) and not c.isdigit():
                 if c not in self.class_names:
-                    raise ValueError(f"unknown class {c!r}; {self.source} has classes {self.class_names}")
+                    raise ValueError(f"unknown class {c!r}; {self.names_source} has classes {self.class_names}")
                 ids.append(self.class_names.index(c))
             else:
                 if isinstance(c, bool) or (isinstance(c, float) and not c.is_integer()):
@@ -193,7 +198,7 @@ class Detector:
                                      f"or names ({', '.join(self.class_names)})")
                 i = int(c)
                 if not 0 <= i < len(self.class_names):
-                    raise ValueError(f"class id {i} out of range; {self.source} has {len(self.class_names)} classes")
+                    raise ValueError(f"class id {i} out of range; {self.names_source} has {len(self.class_names)} classes")
                 ids.append(i)
         return ids
 
@@ -278,9 +283,11 @@ class Detector:
         return dets if self.classifier is None else self._relabel(image, dets, cfg)
 
     def _objectness_config(self, cfg: NMSConfig) -> NMSConfig:
-        """The detector step before re-labelling: one class, threshold the lowest class threshold."""
+        """The detector step before re-labelling: one class, threshold the lowest class threshold,
+        every NMS survivor kept (max_det counts the re-labelled boxes: `_relabel`)."""
         lowest = min(cfg.class_thresholds) if cfg.class_thresholds is not None else cfg.conf_threshold
-        return dataclasses.replace(cfg, classes=None, class_thresholds=None, conf_threshold=lowest)
+        return dataclasses.replace(cfg, classes=None, class_thresholds=None, conf_threshold=lowest,
+                                   max_det=cfg.max_candidates)
 
     def _relabel(self, image: np.ndarray, dets: Detections, cfg: NMSConfig) -> Detections:
         """Objectness-scored boxes → classifier classes, score objectness × probability."""
@@ -289,5 +296,5 @@ class Detector:
         given = cfg.class_thresholds
         thresholds = np.asarray(given if given is not None else [cfg.conf_threshold] * n)
         keep, scores, labels = self.classifier.relabel(image, dets.boxes, dets.scores, cfg.classes, thresholds)
-        order = np.argsort(-scores, kind="stable")
+        order = np.argsort(-scores, kind="stable")[: cfg.max_det]
         return dataclasses.replace(dets, boxes=dets.boxes[keep][order], scores=scores[order], class_ids=labels[order])

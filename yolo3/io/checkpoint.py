@@ -120,7 +120,7 @@ def _looks_like_pickle(path: Path) -> bool:
     return head == b"PK\x03\x04" or (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5)
 
 
-def _is_torchscript(path: Path) -> bool:
+def is_torchscript(path: Path) -> bool:
     """A torch.jit.save archive (a zip with the traced graph's `code/` and `constants.pkl`)."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -173,7 +173,7 @@ def load_checkpoint(path: str | Path, trust_pickle: bool = False) -> tuple[dict[
                   "its header does not start with '{'")
         raise CheckpointError(f"{path}: corrupt or not a checkpoint: not a valid safetensors file ({detail}) "
                               "and not a PyTorch file either; re-download or re-export it")
-    if _is_torchscript(path):
+    if is_torchscript(path):
         raise CheckpointError(
             f"{path}: a TorchScript export (`yolo3 export --format torchscript`), which yolo3 does not run: load it "
             "with torch.jit.load; for detect, val and serve give the .safetensors checkpoint it was exported from, "
@@ -280,10 +280,17 @@ def check_model_limits(data: dict[str, Any], arch: str, where: str) -> None:
                               "the file is corrupt or was not written by yolo3")
 
 
+CLASSIFIER_KIND = "crop_classifier"
+"""Metadata 'kind' of a crop classifier file (`yolo3.io.classifier`)."""
+
+
 def model_config_from_metadata(meta: dict[str, Any], path: str | Path = "checkpoint") -> ModelConfig:
     """Validates the `model` entry of metadata (types, ranges, sizes, names) into a ModelConfig,
     without building anything (see MODEL_LIMITS)."""
     data = meta.get("model")
+    if meta.get("kind") == CLASSIFIER_KIND:
+        raise CheckpointError(f"{path}: a crop classifier (`yolo3 train-classifier`), not a detector: give it to "
+                              "--classifier of detect or serve, and a detector checkpoint to --weights")
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: metadata has no 'model' section describing the architecture")
     where = f"{path}:metadata.model"

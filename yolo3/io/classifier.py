@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from yolo3.io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from yolo3.io.checkpoint import CLASSIFIER_KIND, CheckpointError, load_checkpoint, save_checkpoint
 from yolo3.models.classifier import ClassifierConfig, CropClassifier
 
-KIND = "crop_classifier"
+KIND = CLASSIFIER_KIND
 
 
 def save_classifier(path: str | Path, model: CropClassifier, **metadata: Any) -> None:

@@ -2,7 +2,8 @@
 
 Detect, then classify: a (class-agnostic) detector finds the objects and this small
 CNN names them, so a new class mix needs only a new classifier. It trains on the
-ground-truth boxes of a detection dataset (any format `load_dataset` reads), cut with
+ground-truth boxes of a detection dataset (any format `load_dataset` reads; difficult and
+crowd boxes left out, as detector training does by default), cut with
 context (`yolo3.data.crops`). Each epoch draws as many crops as the training split has,
 class-balanced (a crop's chance is 1 / its class's count, so rare classes are seen as
 often as common ones), each augmented: the square jittered (side ×0.85–1.15, centre
@@ -42,6 +43,8 @@ class ClassifierResult:
     train_counts: dict[str, int]
     epochs: int
     seconds: float
+    difficult: int = 0
+    """Difficult / crowd boxes of the train split left out (as detector training does by default)."""
 
 
 def balanced_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
@@ -62,15 +65,19 @@ def schedule_lr(lr: float, progress: float, warmup: float = 0.05, final_ratio: f
     return lr * (final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def _items(samples: list[Sample]) -> tuple[list[np.ndarray], list[tuple[int, np.ndarray, int]]]:
-    """Decoded images and (image index, box, class id) per GT box."""
-    images, items = [], []
+def _items(samples: list[Sample]) -> tuple[list[np.ndarray], list[tuple[int, np.ndarray, int]], int]:
+    """Decoded images, (image index, box, class id) per GT box, and how many difficult / crowd
+    boxes (VOC `difficult`, COCO `iscrowd`) were left out: a crowd region is not one object,
+    and detector training and evaluation leave both out by default."""
+    images, items, difficult = [], [], 0
     for s in samples:
+        difficult += int(s.difficult.sum())
+        s = s.without_difficult() if s.difficult.any() else s
         if len(s.boxes) == 0:
             continue
         images.append(read_image(s.image_path))
         items += [(len(images) - 1, box, int(c)) for box, c in zip(s.boxes, s.class_ids)]
-    return images, items
+    return images, items, difficult
 
 
 def _augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -140,7 +147,8 @@ def train_classifier(
     Args:
         data: data.yaml, COCO json, VOC root, … (its 'train' split; 'val' for selection).
         out: the classifier file to write.
-        epochs / max_minutes: stop after this many epochs or this much wall time.
+        epochs / max_minutes: stop after this many epochs or this much wall time (checked
+            after every step, at least one step; the epoch it ends in is validated).
         imgsz / context / width: see `ClassifierConfig`.
         batch_size, lr, seed: AdamW batch, learning rate and the seed. The schedule (5 % warm-up,
             cosine to 5 %) runs on progress = the larger of the epoch and the time fractions, so a
@@ -153,10 +161,10 @@ def train_classifier(
     index = load_dataset(data)
     names = list(index.class_names)
     cfg = ClassifierConfig(num_classes=len(names), class_names=names, imgsz=imgsz, context=context, width=width)
-    train_images, train_items = _items(index.splits.get("train") or [])
+    train_images, train_items, difficult = _items(index.splits.get("train") or [])
     if not train_items:
         raise ValueError(f"{data}: the train split has no boxes to cut crops from")
-    val_images, val_items = _items(index.splits.get("val") or [])
+    val_images, val_items, _ = _items(index.splits.get("val") or [])
     labels = np.array([c for _, _, c in train_items])
     probs = balanced_weights(labels, cfg.num_classes)
     torch.manual_seed(seed)
@@ -182,6 +190,8 @@ def train_classifier(
             loss.backward()
             opt.step()
             step += 1
+            if budget_s is not None and time.perf_counter() - start_time > budget_s:
+                break  # the budget ends inside the epoch: validate what there is, then stop
         done = epoch + 1
         if val_items:
             acc, per_class = _accuracy(model, val_images, val_items, cfg, batch_size)
@@ -198,4 +208,4 @@ def train_classifier(
     save_classifier(out, model, dataset=str(data), epochs=done, val_accuracy=best if val_items else None,
                     per_class_accuracy=per_class, train_counts=counts)
     return ClassifierResult(Path(out), best if val_items else None, per_class, counts, done,
-                            time.perf_counter() - start_time)
+                            time.perf_counter() - start_time, difficult)

@@ -40,7 +40,8 @@ class LRFindResult:
 
 @dataclasses.dataclass
 class OverfitResult:
-    """Loss per step on the one batch; passed when final ≤ target_ratio × initial."""
+    """Loss on the one batch before each step and after the last one (steps + 1 values,
+    fewer when it stopped on a non-finite loss); passed when final ≤ target_ratio × initial."""
 
     losses: list[float]
     initial: float
@@ -115,8 +116,9 @@ def lr_find(
     gamma = (end_lr / start_lr) ** (1.0 / max(iterations - 1, 1))
     lrs, losses, smoothed = [], [], []
     avg, best, it = 0.0, math.inf, 0
+    loader = _loader(cfg, data, augment=True)  # one loader: each pass over it is the next epoch
     while it < iterations:
-        for batch in _loader(cfg, data, augment=True):
+        for batch in loader:
             lr = start_lr * gamma**it
             for g in opt.param_groups:
                 g["lr"] = lr * g["lr_scale"]
@@ -186,6 +188,9 @@ def overfit_batch(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip or math.inf)
         opt.step()
+    else:  # the loss after the last step (each one above was measured before its step)
+        with torch.no_grad():
+            losses.append(float(_loss(model, loss_fn, batch, cfg, amp, device)[0]))
     initial, final = losses[0], losses[-1]
     passed = math.isfinite(final) and final <= target_ratio * initial
     return OverfitResult(losses, initial, final, target_ratio, passed, list(batch.paths))

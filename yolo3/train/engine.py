@@ -249,7 +249,7 @@ class _Trainer:
                 f.write("\n".join(lines) + "\n")
                 for line in lines:
                     log.info(line)
-                warnings = [best_rule(cfg, bool(self.data.val))]
+                warnings = [best_rule(cfg, bool(self.data.val), self.data.no_val_reason)]
                 if cfg.resume and self.start_epoch >= self.cfg.epochs:  # killed after its last save, or done
                     warnings.append(f"warning: {self.run_dir} has finished: all {self.cfg.epochs} planned epoch(s) "
                                     "are done, so nothing is trained (the checkpoints are checked and the summary "

@@ -13,8 +13,12 @@ BAR_LEGEND = ("bar: box, obj, cls = mean loss terms per image so far this epoch;
               "lr; img/s")
 
 
-def best_rule(cfg: TrainConfig, has_val: bool) -> str | None:
-    """A warning when best.safetensors cannot be chosen by validation mAP, else None."""
+def best_rule(cfg: TrainConfig, has_val: bool, no_val_reason: str | None = None) -> str | None:
+    """A warning when best.safetensors cannot be chosen by validation mAP, else None.
+    no_val_reason: why training has no val split when the dataset does have one (the demo's hold-back)."""
+    if not has_val and no_val_reason:
+        return (f"warning: {no_val_reason}: best.safetensors will be the epoch with the lowest training loss, "
+                "not the best mAP")
     if not has_val:
         return (f"warning: {cfg.data} has no 'val' split: best.safetensors will be the epoch with the lowest "
                 "training loss, not the best mAP (add a val split to choose by mAP)")

@@ -37,6 +37,8 @@ class TrainData:
     category_ids: a COCO dataset's category id per class when they are not 1..C (COCO's
         own 1..90): recorded in the checkpoints, so `detect` writes predictions.json with
         the ids of the user's annotation files. None otherwise.
+    no_val_reason: why `val` is empty although the dataset has a val split (the demo holds
+        it back for its final evaluation), for the warning about how best is chosen.
     """
 
     train: list[Sample]
@@ -45,6 +47,7 @@ class TrainData:
     check_summary: list[str]
     split: dict | None = None
     category_ids: list[int] | None = None
+    no_val_reason: str | None = None
 
 
 def new_run_dir(project: str | Path, name: str, exist_ok: bool) -> Path:
