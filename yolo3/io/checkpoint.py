@@ -46,13 +46,18 @@ def atomic_write(path: str | Path, write: Any) -> None:
     file keeps its mode. A failed write (disk full, EFBIG, a serializer error) leaves `path`
     untouched, removes the temporary file and raises OSError naming `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _create_temp(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _create_temp(path)
+    except OSError as err:  # a file where a folder should be, a name too long, no permission
+        raise OSError(f"{path}: cannot write the file ({err.strerror or err}); nothing was changed") from err
     # a rewritten file keeps its mode; a new one gets 0o666 & ~umask (the temp file's), which we
     # set again after `write`, since some writers (safetensors) recreate the file as 0o600
-    mode = (path.stat().st_mode if path.is_file() else os.fstat(fd).st_mode) & 0o777
-    os.close(fd)
     try:
+        mode = os.fstat(fd).st_mode & 0o777
+        os.close(fd)
+        if os.path.isfile(path):  # False (not an error) for a name too long: os.replace reports that
+            mode = path.stat().st_mode & 0o777
         write(tmp)
         os.chmod(tmp, mode)
         with open(tmp, "rb") as f:
@@ -72,12 +77,17 @@ def atomic_write(path: str | Path, write: Any) -> None:
 
 
 TEMP_SUFFIX = ".tmp"
+NAME_MAX = 255
+"""Bytes of one path component on Linux file systems: the temporary name must fit too."""
 
 
 def _create_temp(path: Path) -> tuple[int, str]:
-    """A new, empty `.NAME.<random>.tmp` next to `path` (mode 0o666 & ~umask)."""
+    """A new, empty `.NAME.<random>.tmp` next to `path` (mode 0o666 & ~umask); NAME is cut
+    so the temporary name is no longer than NAME_MAX bytes whenever `path`'s name is."""
+    room = NAME_MAX - len(f"..{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    name = os.fsencode(path.name)[:room].decode("utf-8", "ignore")
     for _ in range(100):
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        tmp = path.parent / f".{name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), str(tmp)
         except FileExistsError:

@@ -1,0 +1,41 @@
+"""Writing files under adverse conditions: long names, failing disks, links, odd paths.
+
+Project rule: bad input gets a clear error naming the file and the fix, and nothing is
+lost: no half-written file, no previous good file replaced by a broken one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from yolo3.io.checkpoint import atomic_write
+
+NAME_MAX = 255  # bytes of one path component on Linux file systems (ext4, tmpfs, xfs)
+
+
+def test_atomic_write_takes_every_name_a_plain_write_takes(tmp_path: Path) -> None:
+    path = tmp_path / ("a" * (NAME_MAX - len(".json")) + ".json")
+    path.write_text("old")  # the name itself is allowed
+    atomic_write(path, lambda tmp: Path(tmp).write_text("new"))
+    assert path.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temporary file left
+    unicode = tmp_path / ("é" * 125 + ".json")  # 250 + 5 bytes in UTF-8
+    atomic_write(unicode, lambda tmp: Path(tmp).write_text("x"))
+    assert unicode.read_text() == "x"
+
+
+def test_atomic_write_that_cannot_start_names_the_file_not_its_temporary(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("keep")
+    target = tmp_path / "notes.txt" / "out.json"  # a folder of the path is a file
+    with pytest.raises(OSError) as info:
+        atomic_write(target, lambda tmp: Path(tmp).write_text("x"))
+    assert str(target) in str(info.value) and ".tmp" not in str(info.value)
+    assert (tmp_path / "notes.txt").read_text() == "keep"
+    missing = tmp_path / ("b" * (NAME_MAX + 1) + ".json")  # too long for any write
+    with pytest.raises(OSError) as info:
+        atomic_write(missing, lambda tmp: Path(tmp).write_text("x"))
+    assert str(missing) in str(info.value) and ".tmp'" not in str(info.value)
+    assert os.listdir(tmp_path) == ["notes.txt"]
