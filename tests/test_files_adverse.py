@@ -39,3 +39,33 @@ def test_atomic_write_that_cannot_start_names_the_file_not_its_temporary(tmp_pat
         atomic_write(missing, lambda tmp: Path(tmp).write_text("x"))
     assert str(missing) in str(info.value) and ".tmp'" not in str(info.value)
     assert os.listdir(tmp_path) == ["notes.txt"]
+
+
+LIMIT_FILE_SIZE = ("import resource, signal\n"
+                   "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails with EFBIG, like a full disk\n"
+                   "resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))\n")
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from yolo3.io.checkpoint import save_model
+    from yolo3.models import create_model
+
+    path = tmp_path_factory.mktemp("ckpt") / "m.safetensors"
+    save_model(path, create_model("yolov3-tiny", num_classes=2, class_names=["a", "b"], width=0.25, imgsz=64))
+    return path
+
+
+def test_save_thresholds_on_a_full_disk_leaves_no_half_checkpoint(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    import subprocess
+    import sys
+
+    run = tmp_path / "val"
+    script = (LIMIT_FILE_SIZE + "import sys\nfrom yolo3.eval.store import save_thresholds\n"
+              "try:\n    save_thresholds(sys.argv[1], [0.3, 0.4], ['a', 'b'], sys.argv[2])\n"
+              "except OSError as err:\n    print('OSError', err); sys.exit(3)\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(tiny_checkpoint), str(run)],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert proc.returncode == 3, proc.stderr
+    assert str(run / "m.safetensors") in proc.stdout and "too large" in proc.stdout.lower(), proc.stdout
+    assert not run.exists() or list(run.iterdir()) == []  # no half-written copy of the checkpoint
