@@ -69,3 +69,31 @@ def test_save_thresholds_on_a_full_disk_leaves_no_half_checkpoint(tmp_path: Path
     assert proc.returncode == 3, proc.stderr
     assert str(run / "m.safetensors") in proc.stdout and "too large" in proc.stdout.lower(), proc.stdout
     assert not run.exists() or list(run.iterdir()) == []  # no half-written copy of the checkpoint
+
+
+def test_atomic_write_through_a_link_rewrites_the_file_it_names(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    real = tmp_path / "run" / "best.json"
+    real.write_text("old")
+    link = tmp_path / "latest.json"
+    link.symlink_to(Path("run") / "best.json")  # relative, as `ln -s run/best.json latest.json` makes it
+    atomic_write(link, lambda tmp: Path(tmp).write_text("new"))  # as open(link, "w") would
+    assert link.is_symlink() and real.read_text() == "new"
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["best.json"]
+    dangling = tmp_path / "next.json"
+    dangling.symlink_to(tmp_path / "run" / "next.json")
+    atomic_write(dangling, lambda tmp: Path(tmp).write_text("x"))
+    assert dangling.is_symlink() and (tmp_path / "run" / "next.json").read_text() == "x"
+
+
+def test_val_save_thresholds_in_place_through_a_link_updates_the_checkpoint(tmp_path: Path,
+                                                                             tiny_checkpoint: Path) -> None:
+    from yolo3.eval.store import save_thresholds
+    from yolo3.io.checkpoint import read_metadata
+
+    real = tmp_path / "best.safetensors"
+    real.write_bytes(tiny_checkpoint.read_bytes())
+    link = tmp_path / "latest.safetensors"
+    link.symlink_to(real)
+    assert save_thresholds(link, [0.3, 0.4], ["a", "b"], tmp_path / "val", in_place=True) == link
+    assert link.is_symlink() and read_metadata(real)["class_thresholds"] == [0.3, 0.4]

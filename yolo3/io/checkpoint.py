@@ -44,11 +44,14 @@ def atomic_write(path: str | Path, write: Any) -> None:
     A new file gets mode 0o666 filtered by the process umask (as `open()` would create
     it), not mkstemp's 0o600, so outputs get the user's normal permissions; a rewritten
     file keeps its mode. A failed write (disk full, EFBIG, a serializer error) leaves `path`
-    untouched, removes the temporary file and raises OSError naming `path`."""
+    untouched, removes the temporary file and raises OSError naming `path`. A `path` that is a
+    symbolic link is written through, as `open(path, "w")` would: the file it names is replaced
+    and the link kept."""
     path = Path(path)
+    dest = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = _create_temp(path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _create_temp(dest)
     except OSError as err:  # a file where a folder should be, a name too long, no permission
         raise OSError(f"{path}: cannot write the file ({err.strerror or err}); nothing was changed") from err
     # a rewritten file keeps its mode; a new one gets 0o666 & ~umask (the temp file's), which we
@@ -56,20 +59,20 @@ def atomic_write(path: str | Path, write: Any) -> None:
     try:
         mode = os.fstat(fd).st_mode & 0o777
         os.close(fd)
-        if os.path.isfile(path):  # False (not an error) for a name too long: os.replace reports that
-            mode = path.stat().st_mode & 0o777
+        if os.path.isfile(dest):  # False (not an error) for a name too long: os.replace reports that
+            mode = dest.stat().st_mode & 0o777
         write(tmp)
         os.chmod(tmp, mode)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, dest)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(err, (OSError, SafetensorError)):
             reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
             raise OSError(f"{path}: cannot write the file ({reason}); nothing was changed") from err
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    dir_fd = os.open(dest.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
