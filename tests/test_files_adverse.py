@@ -7,6 +7,8 @@ lost: no half-written file, no previous good file replaced by a broken one.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,9 +59,6 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_save_thresholds_on_a_full_disk_leaves_no_half_checkpoint(tmp_path: Path, tiny_checkpoint: Path) -> None:
-    import subprocess
-    import sys
-
     run = tmp_path / "val"
     script = (LIMIT_FILE_SIZE + "import sys\nfrom yolo3.eval.store import save_thresholds\n"
               "try:\n    save_thresholds(sys.argv[1], [0.3, 0.4], ['a', 'b'], sys.argv[2])\n"
@@ -97,3 +96,43 @@ def test_val_save_thresholds_in_place_through_a_link_updates_the_checkpoint(tmp_
     link.symlink_to(real)
     assert save_thresholds(link, [0.3, 0.4], ["a", "b"], tmp_path / "val", in_place=True) == link
     assert link.is_symlink() and read_metadata(real)["class_thresholds"] == [0.3, 0.4]
+
+
+def _limited_cli(limit: int, *args: str) -> subprocess.CompletedProcess:
+    """`yolo3 ARGS` in a child whose writes past `limit` bytes fail with EFBIG (a full disk)."""
+    script = LIMIT_FILE_SIZE.replace("20_000", str(limit)) + "import sys\nfrom yolo3.cli import main\n" \
+        "sys.exit(main(sys.argv[1:]))\n"
+    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": os.getcwd()})
+
+
+@pytest.fixture(scope="module")
+def one_epoch_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from _train_utils import synth_data
+    from yolo3.cli import main
+
+    root = tmp_path_factory.mktemp("run")
+    data = synth_data(root, n_train=4, imgsz=64)
+    assert main(["train", "--data", str(data), "--model", "yolov3-tiny", "--width", "0.25", "--imgsz", "64",
+                 "--epochs", "1", "--batch-size", "4", "--nbs", "4", "--workers", "0", "--amp", "off",
+                 "--project", str(root), "--name", "run", "--no-tensorboard", "--no-progress",
+                 "--val-interval", "0", "--threads", "1"]) == 0
+    return root / "run"
+
+
+def test_resume_on_a_full_disk_keeps_the_run_config_and_stays_resumable(one_epoch_run: Path,
+                                                                        tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(one_epoch_run, run)
+    config = (run / "config.yaml").read_bytes()
+    assert len(config) > 1500
+    proc = _limited_cli(1500, "train", "--resume", str(run), "--epochs", "2", "--no-progress")
+    assert proc.returncode == 2, proc.stderr
+    assert str(run / "config.yaml") in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert (run / "config.yaml").read_bytes() == config  # not cut to the first 1500 bytes
+    assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]
+    from yolo3.cli import main
+
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress"]) == 0  # with room again

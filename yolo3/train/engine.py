@@ -26,6 +26,7 @@ from tqdm import tqdm
 from yolo3.config import save_yaml, to_dict
 from yolo3.data.split import SPLIT_FILE, save_split
 from yolo3.inference.device import resolve_device
+from yolo3.io.checkpoint import atomic_write
 from yolo3.ops.allocator import ENV_SWITCH, keep_freed_memory
 from yolo3.train import distributed as ddp
 from yolo3.train.config import TrainConfig
@@ -234,7 +235,8 @@ class _Trainer:
 
         self.csv = self.tb = None
         if info.is_main:
-            save_yaml(cfg, self.run_dir / "config.yaml")
+            # atomically: on resume a failed write (disk full) must leave the run's config whole
+            atomic_write(self.run_dir / "config.yaml", lambda tmp: save_yaml(cfg, tmp))
             self.csv = MetricsCSV(self.run_dir / "metrics.csv", self.start_epoch if cfg.resume else None)
             self.tb = TensorBoard(self.run_dir / "tensorboard" if cfg.tensorboard else None)
             with open(self.run_dir / "train.log", "a", encoding="utf-8") as f:
