@@ -136,3 +136,16 @@ def test_resume_on_a_full_disk_keeps_the_run_config_and_stays_resumable(one_epoc
     from yolo3.cli import main
 
     assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress"]) == 0  # with room again
+
+
+@pytest.mark.parametrize("text", ["schedule:\n  warmup_bias_lr:\n", "schedule:\n  warmup_bias_lr: fast\n",
+                                  "optim:\n  lr0: null\n"])
+def test_a_number_left_empty_in_a_config_file_names_the_file_and_key(tmp_path: Path, text: str) -> None:
+    from yolo3.config import ConfigError, load_yaml
+    from yolo3.train.config import TrainConfig
+
+    path = tmp_path / "cut.yaml"  # a hand edit, or a file cut short by a full disk
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="expected a number") as err:
+        load_yaml(TrainConfig, path)
+    assert f"{path}." in str(err.value) and text.split(":")[1].strip() in str(err.value)

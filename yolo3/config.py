@@ -155,7 +155,9 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         return dict(value)
     if tp is Any:
         return value
-    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+    if tp is float:  # an empty `key:` is None: refused here, not a TypeError deep in training
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
         return float(value)
     if tp is bool:
         if not isinstance(value, bool):
