@@ -149,3 +149,14 @@ def test_a_number_left_empty_in_a_config_file_names_the_file_and_key(tmp_path: P
     with pytest.raises(ConfigError, match="expected a number") as err:
         load_yaml(TrainConfig, path)
     assert f"{path}." in str(err.value) and text.split(":")[1].strip() in str(err.value)
+
+
+def test_exponent_numbers_without_a_dot_are_numbers_in_a_config_file(tmp_path: Path) -> None:
+    from yolo3.config import load_yaml
+    from yolo3.train.config import TrainConfig
+
+    path = tmp_path / "c.yaml"  # PyYAML (YAML 1.1) reads 1e-3 as the string '1e-3'; YAML 1.2 as 0.001
+    path.write_text("optim:\n  lr0: 1e-3\n  weight_decay: 5E-4\nschedule:\n  warmup_bias_lr: +2e-2\n")
+    cfg = load_yaml(TrainConfig, path)
+    assert (cfg.optim.lr0, cfg.optim.weight_decay, cfg.schedule.warmup_bias_lr) == (0.001, 0.0005, 0.02)
+    assert isinstance(cfg.optim.lr0, float)
