@@ -160,3 +160,31 @@ def test_exponent_numbers_without_a_dot_are_numbers_in_a_config_file(tmp_path: P
     cfg = load_yaml(TrainConfig, path)
     assert (cfg.optim.lr0, cfg.optim.weight_decay, cfg.schedule.warmup_bias_lr) == (0.001, 0.0005, 0.02)
     assert isinstance(cfg.optim.lr0, float)
+
+
+def test_a_checkpoint_that_cannot_be_written_says_what_is_saved_and_how_to_resume(one_epoch_run: Path,
+                                                                                  tmp_path: Path) -> None:
+    import shutil
+
+    from yolo3.cli import main
+    from yolo3.train.logging import read_metrics
+
+    run = tmp_path / "run"
+    shutil.copytree(one_epoch_run, run)
+    last = run / "weights" / "last.safetensors"
+    before = last.read_bytes()
+    assert last.stat().st_size > 3_000_000
+    proc = _limited_cli(3_000_000, "train", "--resume", str(run), "--epochs", "2", "--no-progress")
+    assert proc.returncode == 2, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"yolo3 train: error: {last}: cannot write the file (") and "Traceback" not in proc.stderr
+    assert f"{last} holds epoch 1" in line and f"yolo3 train --resume {run}" in line, line
+    assert last.read_bytes() == before
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress"]) == 0  # as the line says
+    assert [r["epoch"] for r in read_metrics(run / "metrics.csv")] == ["1", "2"]
+    data = tmp_path / "fresh"
+    proc = _limited_cli(3_000_000, "train", "--data", str(one_epoch_run.parent / "data" / "data.yaml"), "--model",
+                        "yolov3-tiny", "--width", "0.25", "--imgsz", "64", "--epochs", "1", "--batch-size", "4",
+                        "--workers", "0", "--amp", "off", "--project", str(data), "--name", "run",
+                        "--no-tensorboard", "--no-progress", "--val-interval", "0", "--threads", "1")
+    assert proc.returncode == 2 and "no epoch was saved" in proc.stderr and "no --resume" in proc.stderr, proc.stderr

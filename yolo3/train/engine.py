@@ -34,7 +34,7 @@ from yolo3.train.early_stop import decide, history_from_metrics
 from yolo3.train.ema import SWA, ModelEMA, unwrap
 from yolo3.train.guard import NonFiniteGuard, TrainingDiverged
 from yolo3.train.logging import MetricsCSV, TensorBoard, plot_metrics, read_metrics, summary_table
-from yolo3.train.messages import BAR_LEGEND, best_rule, interrupted_lines, validation_line
+from yolo3.train.messages import BAR_LEGEND, best_rule, failed_write_hint, interrupted_lines, validation_line
 from yolo3.train.optim import build_optimizer, freeze_backbone, is_backbone, set_frozen_bn_eval
 from yolo3.train.result import TrainResult
 from yolo3.train.schedule import SchedulePlan, apply_schedule, epochs_within_budget
@@ -99,6 +99,11 @@ def train(
         # Ctrl-C: say what is on disk and how to continue (the CLI prints this, exit 130)
         lines = interrupted_lines(trainer.run_dir, trainer.saved_epochs, trainer.best_epoch, resumable=True)
         raise KeyboardInterrupt("\n".join(lines)) from None
+    except OSError as err:
+        if trainer is None or not info.is_main:
+            raise
+        # a write failed mid-run (disk full, EFBIG): the same one line, plus what is on disk and how to go on
+        raise OSError(f"{err}; {failed_write_hint(trainer.run_dir, trainer.saved_epochs)}") from err
     finally:
         if trainer is not None:
             trainer.release()
