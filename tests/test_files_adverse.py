@@ -188,3 +188,37 @@ def test_a_checkpoint_that_cannot_be_written_says_what_is_saved_and_how_to_resum
                         "--workers", "0", "--amp", "off", "--project", str(data), "--name", "run",
                         "--no-tensorboard", "--no-progress", "--val-interval", "0", "--threads", "1")
     assert proc.returncode == 2 and "no epoch was saved" in proc.stderr and "no --resume" in proc.stderr, proc.stderr
+
+
+def test_detect_on_a_full_disk_names_the_file_and_leaves_no_half_image(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    src = tmp_path / "in"
+    src.mkdir()
+    noise = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)  # a large jpg
+    cv2.imwrite(str(src / "a.png"), noise)
+    out = tmp_path / "det"
+    proc = _limited_cli(20_000, "detect", "--weights", str(tiny_checkpoint), str(src), "--out", str(out),
+                        "--backend", "torch", "--conf", "0.9")
+    assert proc.returncode == 2, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"yolo3 detect: error: {out / 'a.png'}: cannot write the file (") and "large" in line, line
+    assert not (out / "a.png").exists() and not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_saving_detections_on_a_full_disk_keeps_the_previous_file(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    script = (LIMIT_FILE_SIZE + "import sys, numpy as np\nfrom yolo3.inference.results import Detections\n"
+              "d = Detections(np.tile([[1., 2., 30., 40.]], (2000, 1)), np.full(2000, .5), np.zeros(2000, int),"
+              " ['a'], (64, 64))\n"
+              "for path in sys.argv[1:]:\n"
+              "    try:\n        d.save(path)\n    except OSError as err:\n        print('OSError', err)\n")
+    paths = [tmp_path / "d.json", tmp_path / "d.txt"]
+    for path in paths:
+        path.write_text("previous")
+    proc = subprocess.run([sys.executable, "-c", script, *map(str, paths)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2, proc.stdout + proc.stderr
+    for path, line in zip(paths, lines):
+        assert line.startswith(f"OSError {path}: cannot write the file (") and path.read_text() == "previous", line
