@@ -222,3 +222,18 @@ def test_saving_detections_on_a_full_disk_keeps_the_previous_file(tiny_checkpoin
     assert len(lines) == 2, proc.stdout + proc.stderr
     for path, line in zip(paths, lines):
         assert line.startswith(f"OSError {path}: cannot write the file (") and path.read_text() == "previous", line
+
+
+@pytest.mark.parametrize("plots", [True, False])
+def test_val_on_a_full_disk_names_the_file_and_leaves_no_half_output(one_epoch_run: Path, tmp_path: Path,
+                                                                     plots: bool) -> None:
+    out = tmp_path / "val"
+    proc = _limited_cli(3000, "val", "--weights", str(one_epoch_run / "weights" / "last.safetensors"), "--data",
+                        str(one_epoch_run.parent / "data" / "data.yaml"), "--split", "train", "--out", str(out),
+                        "--backend", "torch", *([] if plots else ["--no-plots"]))
+    assert proc.returncode == 2, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"yolo3 val: error: {out}/") and ": cannot write the file (File too large)" in line, line
+    written = [p for p in out.rglob("*") if p.is_file()] if out.exists() else []
+    assert all(p.stat().st_size < 3000 and not p.name.endswith(".tmp") for p in written), written
+    assert not (out / "summary.json").exists()

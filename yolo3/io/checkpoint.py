@@ -79,6 +79,13 @@ def atomic_write(path: str | Path, write: Any) -> None:
         os.close(dir_fd)
 
 
+def save_figure(fig: Any, path: str | Path, **savefig_kwargs: Any) -> None:
+    """`fig.savefig(path)` through `atomic_write` (the format from the suffix, png when none),
+    so a full disk leaves no half plot and an error naming it."""
+    fmt = Path(path).suffix[1:].lower() or "png"
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, **savefig_kwargs))
+
+
 TEMP_SUFFIX = ".tmp"
 NAME_MAX = 255
 """Bytes of one path component on Linux file systems: the temporary name must fit too."""
