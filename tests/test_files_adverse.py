@@ -237,3 +237,21 @@ def test_val_on_a_full_disk_names_the_file_and_leaves_no_half_output(one_epoch_r
     written = [p for p in out.rglob("*") if p.is_file()] if out.exists() else []
     assert all(p.stat().st_size < 3000 and not p.name.endswith(".tmp") for p in written), written
     assert not (out / "summary.json").exists()
+
+
+def test_metrics_csv_on_a_full_disk_keeps_whole_rows_and_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.csv"
+    script = (LIMIT_FILE_SIZE.replace("20_000", "1000") + "import sys\nfrom yolo3.train.logging import MetricsCSV\n"
+              "m = MetricsCSV(sys.argv[1])\n"
+              "for e in range(1, 100):\n"
+              "    try:\n        m.write({'epoch': e, 'loss': 0.123456789, 'name': 'x' * 20})\n"
+              "    except OSError as err:\n        print(e, err); break\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": os.getcwd()})
+    failed, _, message = proc.stdout.strip().partition(" ")
+    assert message.startswith(f"{path}: cannot write the file (File too large)"), proc.stdout + proc.stderr
+    text = path.read_text()
+    assert text.endswith("\n") and text.count("\n") == int(failed)  # the header and every earlier row, whole
+    from yolo3.train.logging import read_metrics
+
+    assert [r["epoch"] for r in read_metrics(path)] == [str(e) for e in range(1, int(failed))]
