@@ -255,3 +255,23 @@ def test_metrics_csv_on_a_full_disk_keeps_whole_rows_and_names_the_file(tmp_path
     from yolo3.train.logging import read_metrics
 
     assert [r["epoch"] for r in read_metrics(path)] == [str(e) for e in range(1, int(failed))]
+
+
+@pytest.mark.parametrize("fmt", ["torchscript"])
+def test_export_on_a_full_disk_is_one_line_and_keeps_the_previous_export(tiny_checkpoint: Path, tmp_path: Path,
+                                                                         fmt: str) -> None:
+    from yolo3.cli import main
+
+    if fmt == "openvino":
+        pytest.importorskip("openvino")
+    out = tmp_path / ("m.torchscript" if fmt == "torchscript" else "m_openvino")
+    assert main(["export", "--weights", str(tiny_checkpoint), "--format", fmt, "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in ([out] if out.is_file() else out.iterdir())}
+    proc = _limited_cli(20_000, "export", "--weights", str(tiny_checkpoint), "--format", fmt, "--out", str(out),
+                        "--imgsz", "96")  # another graph: a replaced file would differ
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"yolo3 export: error: {out}") and "cannot write" in line, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert {p.name: p.read_bytes() for p in ([out] if out.is_file() else out.iterdir())} == before
+    assert not [p.name for p in out.parent.iterdir() if p.name.startswith(".")]
