@@ -257,7 +257,7 @@ def test_metrics_csv_on_a_full_disk_keeps_whole_rows_and_names_the_file(tmp_path
     assert [r["epoch"] for r in read_metrics(path)] == [str(e) for e in range(1, int(failed))]
 
 
-@pytest.mark.parametrize("fmt", ["torchscript"])
+@pytest.mark.parametrize("fmt", ["torchscript", "openvino"])
 def test_export_on_a_full_disk_is_one_line_and_keeps_the_previous_export(tiny_checkpoint: Path, tmp_path: Path,
                                                                          fmt: str) -> None:
     from yolo3.cli import main
