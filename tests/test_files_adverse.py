@@ -275,3 +275,19 @@ def test_export_on_a_full_disk_is_one_line_and_keeps_the_previous_export(tiny_ch
     assert "Traceback" not in proc.stderr
     assert {p.name: p.read_bytes() for p in ([out] if out.is_file() else out.iterdir())} == before
     assert not [p.name for p in out.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_training_and_anchor_plots_on_a_full_disk_name_the_file(one_epoch_run: Path, tmp_path: Path) -> None:
+    script = (LIMIT_FILE_SIZE.replace("20_000", "3000") + "import sys, numpy as np\n"
+              "from yolo3.train.logging import plot_metrics\nfrom yolo3.assign.anchor_plot import plot_anchors\n"
+              "for call in (lambda: plot_metrics(sys.argv[1], sys.argv[2]),\n"
+              "             lambda: plot_anchors(np.ones((5, 2)), np.ones((3, 2)), sys.argv[3])):\n"
+              "    try:\n        call()\n    except OSError as err:\n        print(err)\n")
+    results, anchors = tmp_path / "results.png", tmp_path / "anchors.png"
+    proc = subprocess.run([sys.executable, "-c", script, str(one_epoch_run / "metrics.csv"), str(results),
+                           str(anchors)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.getcwd()})
+    lines = proc.stdout.splitlines()
+    assert [line.split(": cannot write the file (")[0] for line in lines] == [str(results), str(anchors)], \
+        proc.stdout + proc.stderr
+    assert os.listdir(tmp_path) == []

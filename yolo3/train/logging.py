@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from yolo3.io.checkpoint import atomic_write
+from yolo3.io.checkpoint import atomic_write, save_figure
 
 
 class MetricsCSV:
@@ -173,7 +173,7 @@ def plot_metrics(csv_path: str | Path, out_path: str | Path) -> Path:
         raise ValueError(f"{csv_path}: no rows to plot")
     fig = metrics_figure(rows)
     out_path = Path(out_path)
-    fig.savefig(out_path, dpi=100)
+    save_figure(fig, out_path, dpi=100)  # atomic: a full disk names the file, leaves no half image
     plt.close(fig)
     return out_path
 
