@@ -291,3 +291,17 @@ def test_training_and_anchor_plots_on_a_full_disk_name_the_file(one_epoch_run: P
     assert [line.split(": cannot write the file (")[0] for line in lines] == [str(results), str(anchors)], \
         proc.stdout + proc.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_convert_output_folder_follows_the_umask(tmp_path: Path) -> None:
+    from _train_utils import synth_data
+    from yolo3.cli import main
+
+    data = synth_data(tmp_path, n_train=2, imgsz=64)
+    old = os.umask(0o022)
+    try:
+        assert main(["convert", str(data), str(tmp_path / "voc"), "--to", "voc", "--images", "none"]) == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "voc").stat().st_mode & 0o777 == 0o755  # as mkdir makes it, not mkdtemp's 0o700
+    assert (tmp_path / "voc" / "Annotations").stat().st_mode & 0o777 == 0o755
