@@ -305,3 +305,15 @@ def test_convert_output_folder_follows_the_umask(tmp_path: Path) -> None:
         os.umask(old)
     assert (tmp_path / "voc").stat().st_mode & 0o777 == 0o755  # as mkdir makes it, not mkdtemp's 0o700
     assert (tmp_path / "voc" / "Annotations").stat().st_mode & 0o777 == 0o755
+
+
+def test_convert_on_a_full_disk_names_the_output_not_its_staging_folder(tmp_path: Path) -> None:
+    from _train_utils import synth_data
+
+    data = synth_data(tmp_path, n_train=2, imgsz=64)
+    out = tmp_path / "coco"
+    proc = _limited_cli(2000, "convert", str(data), str(out), "--to", "coco")
+    assert proc.returncode == 2, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"yolo3 convert: error: {out}: cannot write") and "partial" not in line, line
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

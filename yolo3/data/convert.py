@@ -157,8 +157,12 @@ def _write(index: DatasetIndex, out: Path, to: str, images: str) -> Path:
         if out.is_dir():
             out.rmdir()  # empty, checked above
         os.replace(staging, out)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(err, OSError):  # disk full, ...: named with `out`, not the staging folder just removed
+            reason = str(err).replace(str(staging), str(out))
+            raise OSError(f"{out}: cannot write the conversion ({reason}); nothing was written (free some space, "
+                          "or choose another output folder)") from err
         raise
     return out / path.relative_to(staging)
 
