@@ -317,3 +317,24 @@ def test_convert_on_a_full_disk_names_the_output_not_its_staging_folder(tmp_path
     line = proc.stderr.strip().splitlines()[-1]
     assert line.startswith(f"yolo3 convert: error: {out}: cannot write") and "partial" not in line, line
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_an_annotated_video_cut_by_a_full_disk_is_an_error_not_a_success(tiny_checkpoint: Path,
+                                                                          tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    video = tmp_path / "v.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (128, 128))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        writer.write(rng.integers(0, 256, (128, 128, 3), dtype=np.uint8))
+    writer.release()
+    assert video.stat().st_size > 60_000
+    out = tmp_path / "det"
+    proc = _limited_cli(50_000, "detect", "--weights", str(tiny_checkpoint), str(video), "--out", str(out),
+                        "--backend", "torch", "--no-txt", "--no-json")
+    assert proc.returncode == 2, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"yolo3 detect: error: {out / 'v.mp4'}: ") and "cannot write" in line, line
+    assert not (out / "v.mp4").exists()  # no cut, unplayable video left as if it were the result

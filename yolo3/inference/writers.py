@@ -132,4 +132,13 @@ class VideoWriter:
         self.frames += 1
 
     def close(self) -> None:
+        """Finishes the file and reads its header back: OpenCV reports no failed write, so a
+        video cut by a full disk (no index, unplayable) is found here, removed and raised."""
         self.writer.release()
+        check = cv2.VideoCapture(str(self.path))
+        frames = int(check.get(cv2.CAP_PROP_FRAME_COUNT)) if check.isOpened() else -1
+        check.release()
+        if self.frames and frames != self.frames:
+            self.path.unlink(missing_ok=True)
+            raise OSError(f"{self.path}: cannot write the file (the video holds {max(frames, 0)} of {self.frames} "
+                          "frames: disk full?); the cut video was removed. Free some space or choose another --out")
