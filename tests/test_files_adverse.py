@@ -338,3 +338,15 @@ def test_an_annotated_video_cut_by_a_full_disk_is_an_error_not_a_success(tiny_ch
     line = proc.stderr.strip().splitlines()[-1]
     assert line.startswith(f"yolo3 detect: error: {out / 'v.mp4'}: ") and "cannot write" in line, line
     assert not (out / "v.mp4").exists()  # no cut, unplayable video left as if it were the result
+
+
+def test_synth_on_a_full_disk_fails_naming_the_image_instead_of_writing_labels_without_images(
+        tmp_path: Path) -> None:
+    out = tmp_path / "syn"
+    proc = _limited_cli(5000, "synth", "--out", str(out), "--n-train", "3", "--n-val", "0", "--imgsz", "128")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"yolo3 synth: error: {out / 'images' / 'train'}/train_00000") and "cannot write" in line
+    assert not (out / "data.yaml").exists()
+    images = {p.stem for p in (out / "images").rglob("*.png")}
+    assert {p.stem for p in (out / "labels").rglob("*.txt")} <= images  # no label file without its image
