@@ -350,3 +350,17 @@ def test_synth_on_a_full_disk_fails_naming_the_image_instead_of_writing_labels_w
     assert not (out / "data.yaml").exists()
     images = {p.stem for p in (out / "images").rglob("*.png")}
     assert {p.stem for p in (out / "labels").rglob("*.txt")} <= images  # no label file without its image
+
+
+@pytest.mark.parametrize("where", ["/proc/yolo3-out", "long folder", "long name"])
+def test_an_output_folder_that_cannot_be_made_says_so_and_how_to_fix_it(tmp_path: Path, where: str) -> None:
+    from yolo3.io.runs import next_run_dir
+
+    project = tmp_path / ("d" * (NAME_MAX + 1)) if where == "long folder" else \
+        tmp_path if where == "long name" else Path(where)
+    name = "n" * (NAME_MAX + 1) if where == "long name" else "detect"
+    with pytest.raises(OSError) as err:
+        next_run_dir(project, name)
+    message = str(err.value)
+    assert message.startswith(f"cannot make the output folder {project / name}: ") and \
+        message.endswith("choose another output folder"), message
