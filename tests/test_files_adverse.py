@@ -364,3 +364,19 @@ def test_an_output_folder_that_cannot_be_made_says_so_and_how_to_fix_it(tmp_path
     message = str(err.value)
     assert message.startswith(f"cannot make the output folder {project / name}: ") and \
         message.endswith("choose another output folder"), message
+
+
+def test_val_save_json_on_a_full_disk_names_the_file_and_leaves_no_half_json(tmp_path: Path) -> None:
+    script = (LIMIT_FILE_SIZE.replace("20_000", "3000") + "import sys, numpy as np\n"
+              "from pathlib import Path\nfrom yolo3.data.sample import Sample\nfrom yolo3.eval.coco import write_coco_json\n"
+              "from yolo3.inference.results import Detections\n"
+              "n = 200\nboxes = np.tile([[1., 2., 30., 40.]], (n, 1))\n"
+              "s = Sample(image_path=Path(sys.argv[1]) / 'a.jpg', boxes=boxes, class_ids=np.zeros(n, np.int64), "
+              "image_size=(64, 64))\n"
+              "d = Detections(boxes, np.full(n, .5), np.zeros(n, int), ['a'], (64, 64))\n"
+              "try:\n    write_coco_json([s], [d], ['a'], sys.argv[1])\nexcept OSError as err:\n    print(err)\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert proc.stdout.startswith(f"{tmp_path / 'ground_truth.json'}: cannot write the file ("), \
+        proc.stdout + proc.stderr[-1500:]
+    assert os.listdir(tmp_path) == []
