@@ -8,6 +8,7 @@ recursively.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -119,6 +120,10 @@ class ModelConfig:
         return list(self.class_names) if self.class_names else [str(i) for i in range(self.num_classes)]
 
 
+YAML11_EXPONENT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+")
+"""A number in exponent form that PyYAML (YAML 1.1: `1.0e-3` only) reads as a string: `1e-3`, `5E-4`."""
+
+
 def _convert(tp: Any, value: Any, where: str) -> Any:
     """Converts a YAML value to the annotated type `tp` (dataclasses recursively)."""
     if isinstance(tp, str):
@@ -155,7 +160,11 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         return dict(value)
     if tp is Any:
         return value
-    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+    if tp is float:  # an empty `key:` is None: refused here, not a TypeError deep in training
+        if isinstance(value, str) and YAML11_EXPONENT.fullmatch(value.strip()):
+            return float(value)  # `1e-3`: a number in YAML 1.2 and to users, a string to PyYAML
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
         return float(value)
     if tp is bool:
         if not isinstance(value, bool):

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from yolo3.io.checkpoint import save_figure
+
 
 def plot_anchors(wh: np.ndarray, anchors: np.ndarray, path: str | Path, title: str = "") -> Path:
     """Scatter of box (w, h) (N, 2) with anchors (K, 2) marked, saved as an image at `path`."""
@@ -15,7 +17,6 @@ def plot_anchors(wh: np.ndarray, anchors: np.ndarray, path: str | Path, title: s
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.scatter(wh[:, 0], wh[:, 1], s=3, alpha=0.3, label=f"boxes ({len(wh)})")
     ax.scatter(anchors[:, 0], anchors[:, 1], s=80, marker="x", c="red", label=f"anchors ({len(anchors)})")
@@ -26,6 +27,6 @@ def plot_anchors(wh: np.ndarray, anchors: np.ndarray, path: str | Path, title: s
     ax.set_title(title or "box shapes and anchors")
     ax.legend(loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)  # atomic: a full disk names the file, leaves no half image
     plt.close(fig)
     return path

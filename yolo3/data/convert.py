@@ -150,11 +150,19 @@ def _write(index: DatasetIndex, out: Path, to: str, images: str) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         path = save_dataset(index, staging, to, images)
+        probe = staging / ".mode"  # `out` gets the mode mkdir gives (the umask's), not mkdtemp's 0o700
+        probe.mkdir()
+        os.chmod(staging, probe.stat().st_mode & 0o777)
+        probe.rmdir()
         if out.is_dir():
             out.rmdir()  # empty, checked above
         os.replace(staging, out)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(err, OSError):  # disk full, ...: named with `out`, not the staging folder just removed
+            reason = str(err).replace(str(staging), str(out))
+            raise OSError(f"{out}: cannot write the conversion ({reason}); nothing was written (free some space, "
+                          "or choose another output folder)") from err
         raise
     return out / path.relative_to(staging)
 

@@ -34,6 +34,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from yolo3.io.checkpoint import atomic_write
+
 
 MAX_PIXELS = 64_000_000
 """Default cap on width × height that read_image decodes (64 MP ≈ 192 MB as RGB)."""
@@ -286,8 +288,8 @@ def is_truncated(data: bytes | np.ndarray, fmt: str) -> bool:
 
 
 def write_image(image: np.ndarray, path: Path) -> None:
-    """Writes an RGB uint8 image (format from the suffix); error naming the file on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Writes an RGB uint8 image (format from the suffix) atomically; error naming the file on
+    failure (a full disk leaves no half image, and a file being replaced stays whole)."""
     try:
         ok, data = cv2.imencode(path.suffix or ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     except cv2.error:  # no encoder for this suffix
@@ -295,4 +297,4 @@ def write_image(image: np.ndarray, path: Path) -> None:
                       "(or .json / .txt for Detections.save)") from None
     if not ok:
         raise OSError(f"{path}: OpenCV cannot encode this image format")
-    data.tofile(path)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data.tobytes()))

@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 import yaml
 
+from yolo3.data.image_io import write_image
+
 SHAPES = ("circle", "square", "triangle", "star", "cross", "hexagon")
 THIN_SHAPES = ("hair", "scratch")
 
@@ -145,7 +147,7 @@ def write_synth_dataset(out: str | Path, n_train: int = 200, n_val: int = 50, n_
         for i in range(n):
             img, boxes, ids = synth_image(np.random.default_rng([seed, k, i]), imgsz, max_objects, kinds=kinds)
             name = f"{split}_{i:06d}"
-            cv2.imwrite(str(out / "images" / split / f"{name}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+            write_image(img, out / "images" / split / f"{name}.png")  # raises naming the file (disk full)
             cxcywh = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2,
                                boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], 1) / imgsz
             lines = [f"{c} " + " ".join(repr(float(v)) for v in row) + "\n" for c, row in zip(ids, cxcywh)]

@@ -27,6 +27,7 @@ from pycocotools.cocoeval import COCOeval
 from yolo3.data.sample import Sample
 from yolo3.eval.cocoeval_fast import FastCOCOeval
 from yolo3.inference.results import Detections
+from yolo3.io.checkpoint import atomic_write
 
 # Names of COCOeval.stats, in its order.
 COCO_METRIC_NAMES = (
@@ -153,8 +154,9 @@ def write_coco_json(samples: list[Sample], detections: list[Detections], class_n
     category = class index + 1, as `yolo3 convert --to coco` numbers YOLO/VOC classes).
     pycocotools on these two files gives the same numbers as `yolo3 val`."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     gt_path, pred_path = out / "ground_truth.json", out / "predictions.json"
-    gt_path.write_text(json.dumps(coco_ground_truth(samples, class_names, detections)), encoding="utf-8")
-    pred_path.write_text(json.dumps(coco_results(detections)), encoding="utf-8")
+    for path, doc in ((gt_path, coco_ground_truth(samples, class_names, detections)),
+                      (pred_path, coco_results(detections))):  # atomically: no half JSON on a full disk
+        text = json.dumps(doc)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return pred_path, gt_path

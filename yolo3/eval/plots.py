@@ -12,13 +12,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from yolo3.data.image_io import MAX_PIXELS, read_image  # noqa: E402
+from yolo3.data.image_io import MAX_PIXELS, read_image, write_image  # noqa: E402
 from yolo3.data.sample import Sample  # noqa: E402
 from yolo3.eval.confusion import normalise_rows  # noqa: E402
 from yolo3.eval.matching import MatchResult, class_curve  # noqa: E402
 from yolo3.eval.thresholds import CONF_GRID, f1_curves  # noqa: E402
 from yolo3.inference.draw import draw_boxes  # noqa: E402
 from yolo3.inference.results import Detections  # noqa: E402
+from yolo3.io.checkpoint import save_figure  # noqa: E402
 
 RECALL_GRID = np.linspace(0.0, 1.0, 101)
 
@@ -59,7 +60,7 @@ def plot_pr_curves(match: MatchResult, class_names: list[str], ap50: list[float]
            title=f"Precision–recall (IoU 0.5); AP in the legend: {metric}")
     ax.legend(loc="lower left", fontsize=8, title=f"AP@0.5 ({metric})", title_fontsize=8)
     if path is not None:
-        fig.savefig(path)
+        save_figure(fig, path)
         plt.close(fig)
     return fig
 
@@ -78,7 +79,7 @@ def plot_f1_curves(match: MatchResult, class_names: list[str], thresholds: np.nd
         ax.plot(CONF_GRID, mean, lw=3, color="k", label=f"mean F1 {mean[best]:.3f} at {CONF_GRID[best]:.3f}")
     ax.set(xlabel="confidence threshold", ylabel="F1", xlim=(0, 1), ylim=(0, 1.02), title="F1–confidence (IoU 0.5)")
     ax.legend(loc="upper right", fontsize=8)
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -128,7 +129,7 @@ def plot_confusion(matrix: np.ndarray, class_names: list[str], path: Path | None
     fig.suptitle(f"Confusion matrix: {_threshold_text(thresholds)}, matched at IoU > {iou:g}")
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path)
+        save_figure(fig, path)
         plt.close(fig)
     return fig
 
@@ -167,5 +168,5 @@ def plot_image_grid(
                     1, cv2.LINE_AA)
     grid = np.concatenate([header, *rows], axis=0)
     if path is not None:
-        cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+        write_image(grid, path)  # raises naming the file; cv2.imwrite would return False
     return grid

@@ -16,6 +16,7 @@ from yolo3.eval.coco import COCO_METRIC_NAMES
 from yolo3.eval.voc import VOC07_NAME, VOC10_NAME
 from yolo3.eval.result import DETECT_NMS, EvalResult
 from yolo3.inference.postprocess import NMSConfig
+from yolo3.io.checkpoint import atomic_write
 
 
 LABELS = {"APs": "APs (small, @0.5:0.95)", "APm": "APm (medium, @0.5:0.95)", "APl": "APl (large, @0.5:0.95)",
@@ -142,7 +143,8 @@ def summary_dict(result: EvalResult, run_info: dict[str, Any]) -> dict[str, Any]
 
 def write_summary(result: EvalResult, path: Path, run_info: dict[str, Any]) -> None:
     """Writes summary.json (strict JSON: undefined metrics are -1, never NaN)."""
-    path.write_text(json.dumps(summary_dict(result, run_info), indent=2, allow_nan=False) + "\n")
+    text = json.dumps(summary_dict(result, run_info), indent=2, allow_nan=False) + "\n"
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def save_run(result: EvalResult, samples: list[Sample], out_dir: Path, plots: bool, run_info: dict[str, Any],

@@ -11,7 +11,6 @@ the original.
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 
 from yolo3.io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -29,8 +28,9 @@ def check_thresholds_target(weights_path: str | Path) -> None:
                          "(give the checkpoint it was exported from)")
 
 
-def store_thresholds(weights_path: str | Path, thresholds: list[float]) -> None:
-    """Rewrites the safetensors file atomically with metadata["class_thresholds"] (length C).
+def store_thresholds(weights_path: str | Path, thresholds: list[float], target: str | Path | None = None) -> None:
+    """Rewrites the safetensors file atomically with metadata["class_thresholds"] (length C),
+    or writes that file to `target` (the original untouched).
 
     `detect --thresholds auto` reads them back; everything else in the file is kept.
     """
@@ -43,7 +43,7 @@ def store_thresholds(weights_path: str | Path, thresholds: list[float]) -> None:
     if not all(math.isfinite(t) and 0.0 <= t <= 1.0 for t in values):
         raise ValueError(f"thresholds must be scores in [0, 1], got {values}")
     meta.pop("format_version", None)
-    save_checkpoint(weights_path, tensors, {**meta, THRESHOLDS_KEY: values})
+    save_checkpoint(weights_path if target is None else target, tensors, {**meta, THRESHOLDS_KEY: values})
 
 
 def degenerate_thresholds(thresholds: list[float], class_names: list[str],
@@ -79,8 +79,5 @@ def save_thresholds(weights_path: str | Path, thresholds: list[float], class_nam
                          "--thresholds explicitly")
     source = Path(weights_path)
     target = source if in_place else Path(run_dir) / source.name
-    if not in_place:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-    store_thresholds(target, thresholds)
+    store_thresholds(source, thresholds, target)  # one atomic write: never a half-copied checkpoint
     return target

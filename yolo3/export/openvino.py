@@ -53,9 +53,16 @@ def export_openvino(
         meta["export"]["quantization"] = report.to_dict()
     set_metadata(converted, meta)
     out = Path(out_dir)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as tmp:
-        ov.save_model(converted, str(Path(tmp) / "model.xml"), compress_to_fp16=False)
-        for name in FILES:
-            shutil.move(str(Path(tmp) / name), str(out / name))
+    try:
+        with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as tmp:
+            ov.save_model(converted, str(Path(tmp) / "model.xml"), compress_to_fp16=False)
+            for name in FILES:
+                shutil.move(str(Path(tmp) / name), str(out / name))
+    except RuntimeError as err:  # OpenVINO reports a failed write (disk full) as 'basic_ios::clear ...'
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise OSError(f"{out}: cannot write the OpenVINO model ({str(err).splitlines()[0]}: disk full or not "
+                      "writable?); nothing was changed. Free some space or choose another --out") from err
     return out / "model.xml", report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 import warnings
 from pathlib import Path
@@ -35,5 +36,9 @@ def export_torchscript(
         warnings.simplefilter("ignore")
         example = torch.zeros(2, 3, imgsz, imgsz, device=next(model.parameters()).device)
         traced = torch.jit.trace(graph, example, check_trace=False)
-    atomic_write(path, lambda tmp: torch.jit.save(traced, tmp, _extra_files={EXTRA_FILE: json.dumps(meta)}))
+    # saved to memory, then written by Python: torch.jit.save into a file that fills the disk
+    # aborts the whole process (a C++ error in a destructor) and leaves the temporary file
+    buffer = io.BytesIO()
+    torch.jit.save(traced, buffer, _extra_files={EXTRA_FILE: json.dumps(meta)})
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(buffer.getbuffer()))
     return path

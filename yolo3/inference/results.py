@@ -10,6 +10,7 @@ import numpy as np
 
 from yolo3.data.image_io import write_image
 from yolo3.inference.draw import draw_boxes
+from yolo3.io.checkpoint import atomic_write
 
 
 @dataclasses.dataclass
@@ -100,12 +101,10 @@ class Detections:
 
         path = Path(path)
         suffix = path.suffix.lower()
-        if suffix == ".json":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(self.to_json(Path(self.source).stem if self.source else 0)))
-        elif suffix == ".txt":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(self.to_yolo_txt())
+        if suffix in (".json", ".txt"):  # atomically: a failed write keeps the previous file whole
+            text = json.dumps(self.to_json(Path(self.source).stem if self.source else 0)) if suffix == ".json" \
+                else self.to_yolo_txt()
+            atomic_write(path, lambda tmp: Path(tmp).write_text(text))
         else:
             write_image(self.plot(image), path)
         return path

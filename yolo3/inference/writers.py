@@ -107,9 +107,10 @@ class CocoJsonWriter:
 
 
 def write_yolo_txt(dets: Detections, path: Path) -> None:
-    """`class cx cy w h score` lines (normalised); an empty file when nothing was found."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dets.to_yolo_txt())
+    """`class cx cy w h score` lines (normalised); an empty file when nothing was found. Atomic:
+    a full disk leaves no half file and an error naming it."""
+    text = dets.to_yolo_txt()
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 class VideoWriter:
@@ -131,4 +132,13 @@ class VideoWriter:
         self.frames += 1
 
     def close(self) -> None:
+        """Finishes the file and reads its header back: OpenCV reports no failed write, so a
+        video cut by a full disk (no index, unplayable) is found here, removed and raised."""
         self.writer.release()
+        check = cv2.VideoCapture(str(self.path))
+        frames = int(check.get(cv2.CAP_PROP_FRAME_COUNT)) if check.isOpened() else -1
+        check.release()
+        if self.frames and frames != self.frames:
+            self.path.unlink(missing_ok=True)
+            raise OSError(f"{self.path}: cannot write the file (the video holds {max(frames, 0)} of {self.frames} "
+                          "frames: disk full?); the cut video was removed. Free some space or choose another --out")

@@ -44,40 +44,60 @@ def atomic_write(path: str | Path, write: Any) -> None:
     A new file gets mode 0o666 filtered by the process umask (as `open()` would create
     it), not mkstemp's 0o600, so outputs get the user's normal permissions; a rewritten
     file keeps its mode. A failed write (disk full, EFBIG, a serializer error) leaves `path`
-    untouched, removes the temporary file and raises OSError naming `path`."""
+    untouched, removes the temporary file and raises OSError naming `path`. A `path` that is a
+    symbolic link is written through, as `open(path, "w")` would: the file it names is replaced
+    and the link kept."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _create_temp(path)
+    dest = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _create_temp(dest)
+    except OSError as err:  # a file where a folder should be, a name too long, no permission
+        raise OSError(f"{path}: cannot write the file ({err.strerror or err}); nothing was changed") from err
     # a rewritten file keeps its mode; a new one gets 0o666 & ~umask (the temp file's), which we
     # set again after `write`, since some writers (safetensors) recreate the file as 0o600
-    mode = (path.stat().st_mode if path.is_file() else os.fstat(fd).st_mode) & 0o777
-    os.close(fd)
     try:
+        mode = os.fstat(fd).st_mode & 0o777
+        os.close(fd)
+        if os.path.isfile(dest):  # False (not an error) for a name too long: os.replace reports that
+            mode = dest.stat().st_mode & 0o777
         write(tmp)
         os.chmod(tmp, mode)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, dest)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(err, (OSError, SafetensorError)):
             reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
             raise OSError(f"{path}: cannot write the file ({reason}); nothing was changed") from err
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    dir_fd = os.open(dest.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
 
 
+def save_figure(fig: Any, path: str | Path, **savefig_kwargs: Any) -> None:
+    """`fig.savefig(path)` through `atomic_write` (the format from the suffix, png when none),
+    so a full disk leaves no half plot and an error naming it."""
+    fmt = Path(path).suffix[1:].lower() or "png"
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, **savefig_kwargs))
+
+
 TEMP_SUFFIX = ".tmp"
+NAME_MAX = 255
+"""Bytes of one path component on Linux file systems: the temporary name must fit too."""
 
 
 def _create_temp(path: Path) -> tuple[int, str]:
-    """A new, empty `.NAME.<random>.tmp` next to `path` (mode 0o666 & ~umask)."""
+    """A new, empty `.NAME.<random>.tmp` next to `path` (mode 0o666 & ~umask); NAME is cut
+    so the temporary name is no longer than NAME_MAX bytes whenever `path`'s name is."""
+    room = NAME_MAX - len(f"..{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    name = os.fsencode(path.name)[:room].decode("utf-8", "ignore")
     for _ in range(100):
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        tmp = path.parent / f".{name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), str(tmp)
         except FileExistsError:

@@ -20,17 +20,28 @@ def next_run_dir(project: str | Path, name: str, exist_ok: bool = False) -> Path
         blocking = next((p for p in (base, *base.parents) if p.exists() and not p.is_dir()), base)
         raise NotADirectoryError(f"cannot make the output folder {base / name}: {blocking} is a file, not a folder; "
                                  "choose another output folder") from None
-    if exist_ok:
-        (base / name).mkdir(exist_ok=True)
-        return base / name
-    n = 1
-    while True:
-        path = base / (name if n == 1 else f"{name}{n}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            n += 1
+    except OSError as err:  # /proc, a name too long, no permission, a read-only file system
+        raise _cannot_make(base / name, err) from err
+    try:
+        if exist_ok:
+            (base / name).mkdir(exist_ok=True)
+            return base / name
+        n = 1
+        while True:
+            path = base / (name if n == 1 else f"{name}{n}")
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                n += 1
+    except OSError as err:
+        raise _cannot_make(base / name, err) from err
+
+
+def _cannot_make(path: Path, err: OSError) -> OSError:
+    """The one-line error for an output folder the system refuses, naming it and the fix."""
+    return OSError(f"cannot make the output folder {path}: {err.strerror or err} ({err.filename}); "
+                   "choose another output folder")
 
 
 def numbered_out(out: str | Path) -> Path:

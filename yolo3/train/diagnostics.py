@@ -19,6 +19,7 @@ import torch
 
 from yolo3.data.batch import Batch
 from yolo3.inference.device import resolve_device
+from yolo3.io.checkpoint import save_figure
 from yolo3.losses.yolo_loss import YOLOLoss
 from yolo3.train.config import TrainConfig
 from yolo3.train.optim import build_optimizer
@@ -163,8 +164,7 @@ def _plot_lr(lrs, losses, smoothed, suggestion: float, out: Path) -> Path:
     ax.set_ylabel("loss")
     ax.legend()
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
+    save_figure(fig, out, dpi=100)  # atomic: a full disk names the file, leaves no half image
     plt.close(fig)
     return out
 

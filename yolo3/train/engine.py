@@ -26,6 +26,7 @@ from tqdm import tqdm
 from yolo3.config import save_yaml, to_dict
 from yolo3.data.split import SPLIT_FILE, save_split
 from yolo3.inference.device import resolve_device
+from yolo3.io.checkpoint import atomic_write
 from yolo3.ops.allocator import ENV_SWITCH, keep_freed_memory
 from yolo3.train import distributed as ddp
 from yolo3.train.config import TrainConfig
@@ -33,7 +34,7 @@ from yolo3.train.early_stop import decide, history_from_metrics
 from yolo3.train.ema import SWA, ModelEMA, unwrap
 from yolo3.train.guard import NonFiniteGuard, TrainingDiverged
 from yolo3.train.logging import MetricsCSV, TensorBoard, plot_metrics, read_metrics, summary_table
-from yolo3.train.messages import BAR_LEGEND, best_rule, interrupted_lines, validation_line
+from yolo3.train.messages import BAR_LEGEND, best_rule, failed_write_hint, interrupted_lines, validation_line
 from yolo3.train.optim import build_optimizer, freeze_backbone, is_backbone, set_frozen_bn_eval
 from yolo3.train.result import TrainResult
 from yolo3.train.schedule import SchedulePlan, apply_schedule, epochs_within_budget
@@ -98,6 +99,11 @@ def train(
         # Ctrl-C: say what is on disk and how to continue (the CLI prints this, exit 130)
         lines = interrupted_lines(trainer.run_dir, trainer.saved_epochs, trainer.best_epoch, resumable=True)
         raise KeyboardInterrupt("\n".join(lines)) from None
+    except OSError as err:
+        if trainer is None or not info.is_main:
+            raise
+        # a write failed mid-run (disk full, EFBIG): the same one line, plus what is on disk and how to go on
+        raise OSError(f"{err}; {failed_write_hint(trainer.run_dir, trainer.saved_epochs)}") from err
     finally:
         if trainer is not None:
             trainer.release()
@@ -234,7 +240,8 @@ class _Trainer:
 
         self.csv = self.tb = None
         if info.is_main:
-            save_yaml(cfg, self.run_dir / "config.yaml")
+            # atomically: on resume a failed write (disk full) must leave the run's config whole
+            atomic_write(self.run_dir / "config.yaml", lambda tmp: save_yaml(cfg, tmp))
             self.csv = MetricsCSV(self.run_dir / "metrics.csv", self.start_epoch if cfg.resume else None)
             self.tb = TensorBoard(self.run_dir / "tensorboard" if cfg.tensorboard else None)
             with open(self.run_dir / "train.log", "a", encoding="utf-8") as f:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from pathlib import Path
 from typing import Any
 
-from yolo3.io.checkpoint import atomic_write
+from yolo3.io.checkpoint import atomic_write, save_figure
 
 
 class MetricsCSV:
@@ -43,7 +44,27 @@ class MetricsCSV:
 
     def _append(self, rows: list[dict[str, Any]], header: bool, path: str | Path | None = None,
                 mode: str = "a") -> None:
-        with open(path or self.path, mode, newline="", encoding="utf-8") as f:
+        """Writes rows to `path` (a temporary file of `_rewrite`), else appends them to the CSV,
+        where a failed write (disk full) is cut back off: the file keeps only whole rows."""
+        if path is not None:
+            self._write_rows(path, mode, rows, header)
+            return
+        size = self.path.stat().st_size if mode == "a" and self.path.exists() else 0
+        try:
+            self._write_rows(self.path, mode, rows, header)
+        except OSError as err:
+            try:  # no half row; an empty file is removed, so the next write starts with the header
+                if size:
+                    os.truncate(self.path, size)
+                else:
+                    self.path.unlink(missing_ok=True)
+            except OSError:
+                pass
+            raise OSError(f"{self.path}: cannot write the file ({err.strerror or err}); "
+                          "its earlier rows are kept") from err
+
+    def _write_rows(self, path: str | Path, mode: str, rows: list[dict[str, Any]], header: bool) -> None:
+        with open(path, mode, newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore")
             if header:
                 writer.writeheader()
@@ -152,7 +173,7 @@ def plot_metrics(csv_path: str | Path, out_path: str | Path) -> Path:
         raise ValueError(f"{csv_path}: no rows to plot")
     fig = metrics_figure(rows)
     out_path = Path(out_path)
-    fig.savefig(out_path, dpi=100)
+    save_figure(fig, out_path, dpi=100)  # atomic: a full disk names the file, leaves no half image
     plt.close(fig)
     return out_path
 

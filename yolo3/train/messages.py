@@ -37,6 +37,18 @@ def validation_line(epoch: int, epochs: int, metrics: dict[str, float]) -> str:
     return f"epoch {epoch + 1}/{epochs} val: mAP@0.5 {fmt('mAP@0.5')}  mAP@0.5:0.95 {fmt('mAP@0.5:0.95')}"
 
 
+def failed_write_hint(run_dir: Path, epochs_done: int) -> str:
+    """What a run stopped by a failed write (disk full) leaves, and how to continue: one clause.
+
+    epochs_done: epochs whose checkpoint was written (1-based count)."""
+    last = run_dir / "weights" / "last.safetensors"
+    if epochs_done == 0 or not last.is_file():
+        return (f"no epoch was saved in {run_dir}: free some space (or fix the cause) and start the run again "
+                "(no --resume)")
+    return (f"{last} holds epoch {epochs_done} (the last complete one): free some space (or fix the cause), then "
+            f"resume with: yolo3 train --resume {run_dir}")
+
+
 def interrupted_lines(run_dir: Path, epochs_done: int, best_epoch: int, resumable: bool) -> list[str]:
     """What Ctrl-C leaves: the files holding which epoch, and the exact resume command.
 
