@@ -106,6 +106,12 @@ def _limited_cli(limit: int, *args: str) -> subprocess.CompletedProcess:
                           env={**os.environ, "PYTHONPATH": os.getcwd()})
 
 
+def _error_line(proc: subprocess.CompletedProcess) -> str:
+    """The last stderr line of a CLI run that must have failed with exit 2 (its one-line error)."""
+    assert proc.returncode == 2, proc.stderr
+    return proc.stderr.strip().splitlines()[-1]
+
+
 @pytest.fixture(scope="module")
 def one_epoch_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from _train_utils import synth_data
@@ -175,8 +181,7 @@ def test_a_checkpoint_that_cannot_be_written_says_what_is_saved_and_how_to_resum
     before = last.read_bytes()
     assert last.stat().st_size > 3_000_000
     proc = _limited_cli(3_000_000, "train", "--resume", str(run), "--epochs", "2", "--no-progress")
-    assert proc.returncode == 2, proc.stderr
-    line = proc.stderr.strip().splitlines()[-1]
+    line = _error_line(proc)
     assert line.startswith(f"yolo3 train: error: {last}: cannot write the file (") and "Traceback" not in proc.stderr
     assert f"{last} holds epoch 1" in line and f"yolo3 train --resume {run}" in line, line
     assert last.read_bytes() == before
@@ -201,8 +206,7 @@ def test_detect_on_a_full_disk_names_the_file_and_leaves_no_half_image(tiny_chec
     out = tmp_path / "det"
     proc = _limited_cli(20_000, "detect", "--weights", str(tiny_checkpoint), str(src), "--out", str(out),
                         "--backend", "torch", "--conf", "0.9")
-    assert proc.returncode == 2, proc.stderr
-    line = proc.stderr.strip().splitlines()[-1]
+    line = _error_line(proc)
     assert line.startswith(f"yolo3 detect: error: {out / 'a.png'}: cannot write the file (") and "large" in line, line
     assert not (out / "a.png").exists() and not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
@@ -231,8 +235,7 @@ def test_val_on_a_full_disk_names_the_file_and_leaves_no_half_output(one_epoch_r
     proc = _limited_cli(3000, "val", "--weights", str(one_epoch_run / "weights" / "last.safetensors"), "--data",
                         str(one_epoch_run.parent / "data" / "data.yaml"), "--split", "train", "--out", str(out),
                         "--backend", "torch", *([] if plots else ["--no-plots"]))
-    assert proc.returncode == 2, proc.stderr
-    line = proc.stderr.strip().splitlines()[-1]
+    line = _error_line(proc)
     assert line.startswith(f"yolo3 val: error: {out}/") and ": cannot write the file (File too large)" in line, line
     written = [p for p in out.rglob("*") if p.is_file()] if out.exists() else []
     assert all(p.stat().st_size < 3000 and not p.name.endswith(".tmp") for p in written), written
@@ -313,8 +316,7 @@ def test_convert_on_a_full_disk_names_the_output_not_its_staging_folder(tmp_path
     data = synth_data(tmp_path, n_train=2, imgsz=64)
     out = tmp_path / "coco"
     proc = _limited_cli(2000, "convert", str(data), str(out), "--to", "coco")
-    assert proc.returncode == 2, proc.stderr
-    line = proc.stderr.strip().splitlines()[-1]
+    line = _error_line(proc)
     assert line.startswith(f"yolo3 convert: error: {out}: cannot write") and "partial" not in line, line
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
@@ -334,8 +336,7 @@ def test_an_annotated_video_cut_by_a_full_disk_is_an_error_not_a_success(tiny_ch
     out = tmp_path / "det"
     proc = _limited_cli(50_000, "detect", "--weights", str(tiny_checkpoint), str(video), "--out", str(out),
                         "--backend", "torch", "--no-txt", "--no-json")
-    assert proc.returncode == 2, proc.stderr
-    line = proc.stderr.strip().splitlines()[-1]
+    line = _error_line(proc)
     assert line.startswith(f"yolo3 detect: error: {out / 'v.mp4'}: ") and "cannot write" in line, line
     assert not (out / "v.mp4").exists()  # no cut, unplayable video left as if it were the result
 

@@ -253,6 +253,20 @@ def test_a_coco_datasets_category_ids_reach_detects_json(tmp_path: Path, capsys)
     assert [r["category_id"] for r in plain.to_json()] == [c + 1 for c in plain.class_ids]
 
 
+def _model_named_b_a(tmp_path: Path, class_b_boost: float = 0.0) -> Path:
+    """A confident untrained 2-class model whose classes are named (b, a): datasets without
+    a class list read them sorted (a, b). class_b_boost raises class 0's logit everywhere."""
+    torch.manual_seed(0)
+    model = create_model("yolov3-tiny", num_classes=2, class_names=["b", "a"], width=0.25, imgsz=64)
+    with torch.no_grad():
+        for head in model.heads:
+            head.conv.bias.add_(6.0)
+            head.conv.bias.view(-1, 7)[:, 5] += class_b_boost
+    path = tmp_path / "ba.safetensors"
+    save_model(path, model.eval())
+    return path
+
+
 def test_benchmark_measures_the_map_val_measures_on_a_voc_dataset(tmp_path: Path) -> None:
     """A VOC dataset lists no class order (sorted names: a, b); a model trained as (b, a)
     is scored by val in the model's order, and benchmark's mAP must be that same number."""
@@ -264,14 +278,7 @@ def test_benchmark_measures_the_map_val_measures_on_a_voc_dataset(tmp_path: Path
     voc = save_dataset(dataclasses.replace(yolo, class_names=["b", "a"]), tmp_path / "voc", "voc")
     (voc / "classes.txt").unlink()
     assert load_dataset(voc).class_names == ["a", "b"]
-    torch.manual_seed(0)
-    model = create_model("yolov3-tiny", num_classes=2, class_names=["b", "a"], width=0.25, imgsz=64)
-    with torch.no_grad():
-        for head in model.heads:
-            head.conv.bias.add_(6.0)
-            head.conv.bias.view(-1, 7)[:, 5] += 4.0  # class 0 ('b') scores above class 1 everywhere
-    weights = tmp_path / "ba.safetensors"
-    save_model(weights, model.eval())
+    weights = _model_named_b_a(tmp_path, class_b_boost=4.0)  # class 0 ('b') scores above class 1 everywhere
     result, _ = val(weights, voc, plots=False, out_dir=tmp_path / "v", backend="torch")
     table = benchmark(weights, voc, batch=1, rounds=1, int8=False, rows=[("torch", "fp32")])
     assert table.rows[0].map50 == pytest.approx(100 * result.metrics["mAP@0.5"], abs=1e-9)
@@ -310,13 +317,7 @@ def test_val_reads_labelme_classes_in_the_models_order(tmp_path: Path) -> None:
     labelme = save_dataset(dataclasses.replace(yolo, class_names=["b", "a"]), tmp_path / "lm", "labelme")
     (labelme / "classes.txt").unlink()
     assert load_dataset(labelme).class_names == ["a", "b"]
-    torch.manual_seed(0)
-    model = create_model("yolov3-tiny", num_classes=2, class_names=["b", "a"], width=0.25, imgsz=64)
-    with torch.no_grad():
-        for head in model.heads:
-            head.conv.bias.add_(6.0)
-    ba = tmp_path / "ba.safetensors"
-    save_model(ba, model.eval())
+    ba = _model_named_b_a(tmp_path)
     theirs = dataclasses.replace(yolo, class_names=["b", "a"])  # the same boxes, named in the model's order
     yolo_root = save_dataset(theirs, tmp_path / "yolo_ba", "yolo")
     ref, _ = val(ba, yolo_root, plots=False, out_dir=tmp_path / "v1", backend="torch")
