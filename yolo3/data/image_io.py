@@ -297,4 +297,4 @@ def write_image(image: np.ndarray, path: Path) -> None:
                       "(or .json / .txt for Detections.save)") from None
     if not ok:
         raise OSError(f"{path}: OpenCV cannot encode this image format")
-    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data.tobytes()))
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data.tobytes()), sync=False)  # one of many outputs

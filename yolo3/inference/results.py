@@ -104,7 +104,7 @@ class Detections:
         if suffix in (".json", ".txt"):  # atomically: a failed write keeps the previous file whole
             text = json.dumps(self.to_json(Path(self.source).stem if self.source else 0)) if suffix == ".json" \
                 else self.to_yolo_txt()
-            atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+            atomic_write(path, lambda tmp: Path(tmp).write_text(text), sync=False)
         else:
             write_image(self.plot(image), path)
         return path

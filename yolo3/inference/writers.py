@@ -110,7 +110,7 @@ def write_yolo_txt(dets: Detections, path: Path) -> None:
     """`class cx cy w h score` lines (normalised); an empty file when nothing was found. Atomic:
     a full disk leaves no half file and an error naming it."""
     text = dets.to_yolo_txt()
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text), sync=False)  # one per image
 
 
 class VideoWriter:
