@@ -363,6 +363,9 @@ def test_a_split_entry_one_level_too_high_as_roboflow_writes_it_is_read(tmp_path
     assert [s.image_path for s in index.splits["train"]] == [ds / "train" / "images" / "a.jpg"]
     assert index.splits["train"][0].boxes.tolist() == [[12.0, 8.0, 18.0, 12.0]]
     assert [s.image_path for s in index.splits["val"]] == [ds / "valid" / "images" / "b.jpg"]
+    (ds / "train" / "labels" / "gone.txt").write_text("0 0.5 0.5 0.2 0.2\n")  # its image deleted: reported here too
+    assert [str(f.file) for f in load_dataset(ds / "data.yaml").findings if f.kind == "bad_annotation"] == [
+        str(ds / "train" / "labels" / "gone.txt")]
     write_rgb(tmp_path / "train" / "images" / "c.jpg", plain_image(20, 30))  # it exists as written: taken as written
     with pytest.raises(DataError, match="allow-outside-root"):
         load_dataset(ds / "data.yaml")

@@ -55,8 +55,8 @@ class YOLO:
     Args:
         model: a registered architecture (`yolov3`, `yolov3-spp`, `yolov3-tiny`), a
             yolo3 checkpoint (`.safetensors`; a pickled `.pt` only with trust_pickle),
-            an exported `.onnx` or OpenVINO model (its folder or `model.xml`; predict and
-            info only) or a darknet `.cfg`.
+            an exported `.onnx` or OpenVINO model (its folder or `model.xml`; predict, val
+            and info only) or a darknet `.cfg`.
         classes: a fresh model's classes: a count or a list of names (training always
             takes them from the dataset).
         width, depth, imgsz: a fresh model's channel / block multipliers and input size

@@ -85,8 +85,8 @@ def detect_format(path: str | Path) -> str:
     """The format of a dataset path:
 
     'yolo': a .yaml, or a folder with data.yaml; 'coco': a .json, or a folder with
-    annotations/*.json or split folders with _annotations.coco.json; 'cvat': a CVAT .xml, or a folder with annotations.xml whose root
-    is <annotations>; 'voc': a devkit root (Annotations/) or VOC XML per image in one of the
+    annotations/*.json or split folders with _annotations.coco.json; 'cvat': a CVAT .xml,
+    or a folder with annotations.xml whose root is <annotations>; 'voc': a devkit root (Annotations/) or VOC XML per image in one of the
     layouts of layouts.py; 'labelme': LabelMe JSON per image in one of those layouts.
     """
     from yolo3.data.formats.labelme import is_labelme_file

@@ -10,8 +10,9 @@ category is the project's name, the supercategory of every other one and never u
 an annotation: that placeholder is not a class (a category used by any box always is).
 Category ids may be non-contiguous: class index i ↔ categories sorted by id, kept in
 DatasetIndex.category_ids. `iscrowd` regions become crowd=True and difficult=True
-(evaluated as pycocotools does, ignored by the VOC metrics, not training targets). Extra keys `difficult`/`truncated` written by this
-module keep VOC flags through a conversion. Ids written as whole-number floats (1.0, as
+(evaluated as pycocotools does, ignored by the VOC metrics, not training targets), and
+each annotation's `area` is kept (COCO's size ranges use it). Extra keys `difficult` /
+`truncated` written by this module keep VOC flags through a conversion. Ids written as whole-number floats (1.0, as
 some tools write them) are read as the integers they are, in 'images', 'categories' and
 the annotations alike; any other float id is an error.
 """
@@ -326,9 +327,10 @@ def write_coco(index: DatasetIndex, out: Path, images: str = "copy") -> Path:
             for box, cls, diff, trunc, crowd, area in zip(sample.boxes, sample.class_ids, sample.difficult,
                                                           sample.truncated, sample.crowd, areas):
                 x1, y1, x2, y2 = (float(v) for v in box)
+                bw, bh = x2 - x1, y2 - y1
                 anns.append({"id": ann_id, "image_id": image_id, "category_id": index.category_ids[int(cls)],
-                             "bbox": [x1, y1, x2 - x1, y2 - y1], "area": float(area) if area is not None else (x2 - x1) * (y2 - y1), "iscrowd": int(crowd),
-                             "difficult": int(diff), "truncated": int(trunc)})
+                             "bbox": [x1, y1, bw, bh], "area": float(area) if area is not None else bw * bh,
+                             "iscrowd": int(crowd), "difficult": int(diff), "truncated": int(trunc)})
                 ann_id += 1
         doc = {"info": {"description": f"converted by yolo3 from {index.format}"}, "images": imgs,
                "annotations": anns, "categories": categories}

@@ -151,6 +151,16 @@ def _images_under(folder: Path, yaml_path: Path, allow_outside: bool) -> list[Pa
     return sorted(found)
 
 
+def _entry_path(entry: str, root: Path) -> Path:
+    """A split entry's path: absolute, or under `root`; `../X` that does not exist while
+    `root/X` does is `root/X` (Roboflow's YOLO exports write '../train/images')."""
+    p = Path(entry)
+    p = p if p.is_absolute() else root / p
+    if not p.exists() and entry.startswith("../") and (root / entry[3:]).exists():
+        return root / entry[3:]
+    return p
+
+
 def _list_images(entry: str | list, root: Path, yaml_path: Path, allow_outside: bool = True) -> list[Path]:
     """Image files named by a split entry (folder, .txt list, single image, or a list).
 
@@ -161,10 +171,7 @@ def _list_images(entry: str | list, root: Path, yaml_path: Path, allow_outside: 
     if not isinstance(entry, str):
         raise DataError(f"{yaml_path}: split entry {entry!r:.60} must be a path (folder, .txt list or image) "
                         "or a list of paths")
-    p = Path(entry)
-    p = p if p.is_absolute() else root / p
-    if not p.exists() and entry.startswith("../") and (root / entry[3:]).exists():
-        p = root / entry[3:]  # Roboflow's YOLO exports write '../train/images' for <root>/train/images
+    p = _entry_path(entry, root)
     if p.is_dir():
         if not allow_outside and not _inside(p, yaml_path.parent.resolve()):
             raise _outside_error(yaml_path, f"split folder {entry!r}", p)
@@ -197,8 +204,8 @@ def _entry_folders(entry: str | list, root: Path) -> list[Path]:
     """The folders among a split entry's paths (see _list_images)."""
     if isinstance(entry, list):
         return [f for e in entry for f in _entry_folders(e, root)]
-    p = Path(entry) if isinstance(entry, str) else None
-    return [p if p.is_absolute() else root / p] if p is not None and (root / p).is_dir() else []
+    p = _entry_path(entry, root) if isinstance(entry, str) else None
+    return [p] if p is not None and p.is_dir() else []
 
 
 def orphan_labels(folder: Path, images: list[Path]) -> list[Finding]:
