@@ -188,7 +188,7 @@ def run_demo(
     from yolo3.inference.run import detect_sources
     from yolo3.io.checkpoint import load_model
     from yolo3.train import train
-    from yolo3.train.setup import TrainData, recorded_category_ids, training_targets
+    from yolo3.train.setup import TrainData, category_ids_to_record, training_targets
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -224,7 +224,7 @@ def run_demo(
         held_back = (f"the demo holds back the 'val' split of {data_path} for its final evaluation, so training "
                      "validates on nothing (a dataset with a 'test' split too keeps 'val' for training)")
     result = train(cfg, data=TrainData(train_samples, val, list(index.class_names), summary,
-                                       category_ids=recorded_category_ids(index), no_val_reason=held_back))
+                                       category_ids=category_ids_to_record(index), no_val_reason=held_back))
     seconds["train"] = time.perf_counter() - t
 
     t = time.perf_counter()

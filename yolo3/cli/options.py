@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from yolo3.config import imgsz_problem
+from yolo3.io.runs import file_in_the_way
 
 if TYPE_CHECKING:
     from yolo3.inference.tta import TTAConfig
@@ -124,9 +125,9 @@ def plot_file(text: object) -> Path:
     if path.suffix.lower() not in PLOT_SUFFIXES:
         raise argparse.ArgumentTypeError(f"{path}: a plot is written as {', '.join(PLOT_SUFFIXES[:-1])} or "
                                          f"{PLOT_SUFFIXES[-1]}, not {path.suffix or 'no suffix'!r}")
-    for part in path.parents:
-        if part.exists() and not part.is_dir():
-            raise argparse.ArgumentTypeError(f"{path}: {part} is a file, not a folder; choose another path")
+    blocking = file_in_the_way(path, itself=False)
+    if blocking is not None:
+        raise argparse.ArgumentTypeError(f"{path}: {blocking} is a file, not a folder; choose another path")
     return path
 
 

@@ -12,6 +12,7 @@ from yolo3.export.quantize import QuantizeConfig
 from yolo3.export.torchscript import export_torchscript
 from yolo3.inference.device import resolve_device
 from yolo3.io.checkpoint import is_torchscript, load_model
+from yolo3.io.runs import file_in_the_way
 
 SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript", "openvino": "_openvino"}
 
@@ -67,9 +68,9 @@ def export_checkpoint(
 
 def _check_target(target: Path, folder: bool) -> None:
     """Refuses an output path that runs through a file (or is one, for a folder output) before any work."""
-    for part in ((target,) if folder else ()) + tuple(target.parents):
-        if part.exists() and not part.is_dir():
-            raise ValueError(f"--out {target}: {part} is a file, not a folder; choose another --out")
+    blocking = file_in_the_way(target, itself=folder)
+    if blocking is not None:
+        raise ValueError(f"--out {target}: {blocking} is a file, not a folder; choose another --out")
 
 
 def _is_export(path: Path, fmt: str) -> bool:

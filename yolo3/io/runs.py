@@ -10,6 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def file_in_the_way(path: Path, itself: bool = True) -> Path | None:
+    """The nearest of `path` (when `itself`) and its parents that exists but is not a folder:
+    a file where an output folder must be made (None when there is none)."""
+    return next((p for p in ((path,) if itself else ()) + tuple(path.parents) if p.exists() and not p.is_dir()), None)
+
+
 def next_run_dir(project: str | Path, name: str, exist_ok: bool = False) -> Path:
     """Creates and returns `project/name`, or `name2`, `name3`, … — the first that does
     not exist yet. With exist_ok, `project/name` itself (created if missing)."""
@@ -17,7 +23,7 @@ def next_run_dir(project: str | Path, name: str, exist_ok: bool = False) -> Path
     try:
         base.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):  # a file where a folder of the path should be
-        blocking = next((p for p in (base, *base.parents) if p.exists() and not p.is_dir()), base)
+        blocking = file_in_the_way(base) or base
         raise NotADirectoryError(f"cannot make the output folder {base / name}: {blocking} is a file, not a folder; "
                                  "choose another output folder") from None
     except OSError as err:  # /proc, a name too long, no permission, a read-only file system

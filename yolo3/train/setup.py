@@ -172,7 +172,7 @@ def prepare_data(cfg: TrainConfig, split_file: Path | None = None) -> TrainData:
                      f"(ratio {split['ratio']:g}, seed {split['seed']}, stratified by class; the list is split.json "
                      "in the run folder)")
     lines += [f"data check: {kind}: {n}" for kind, n in report.summary().items()]
-    return TrainData(train, val, list(index.class_names), lines, split, recorded_category_ids(index))
+    return TrainData(train, val, list(index.class_names), lines, split, category_ids_to_record(index))
 
 
 def training_targets(train: list[Sample], keep_difficult: bool) -> tuple[list[Sample], str | None]:
@@ -188,7 +188,7 @@ def training_targets(train: list[Sample], keep_difficult: bool) -> tuple[list[Sa
         "targets (evaluation ignores them too; `train_difficult: true` in the config keeps them)")
 
 
-def recorded_category_ids(index: DatasetIndex) -> list[int] | None:
+def category_ids_to_record(index: DatasetIndex) -> list[int] | None:
     """A COCO dataset's category ids when they are not 1..C (TrainData.category_ids)."""
     ids = [int(c) for c in index.category_ids]
     return ids if ids != list(range(1, len(ids) + 1)) else None
